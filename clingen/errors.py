@@ -1,0 +1,34 @@
+"""Shared error types, used at every stage so that bad input names the bad value and what was expected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class ClinGenError(Exception):
+    """Base class for errors caused by the user's input, config or data (not by a bug)."""
+
+
+class ConfigError(ClinGenError, ValueError):
+    """A configuration value is invalid or inconsistent."""
+
+
+class DataFormatError(ClinGenError, ValueError):
+    """A file's content is not in the expected format (missing column, malformed row, ...)."""
+
+
+class UnknownNameError(ClinGenError, KeyError):
+    """A name (entity type, relation type, task, label, model) that does not exist."""
+
+    def __init__(self, what: str, name: str, known: Iterable[str]):
+        known = sorted(known)
+        shown = ", ".join(known[:40]) + (f", ... ({len(known)} in all)" if len(known) > 40 else "")
+        super().__init__(f"unknown {what} {name!r}; known: {shown or '(none)'}")
+        self.what, self.name, self.known = what, name, known
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return self.args[0]
+
+
+class EmptyCandidatesError(ClinGenError, ValueError):
+    """A sampler was asked to draw from an empty set."""

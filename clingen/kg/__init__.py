@@ -1,0 +1,1 @@
+"""Knowledge-graph stage (kg -> prompts): typed biomedical entities and relations, loaders and samplers."""

@@ -1,0 +1,27 @@
+"""Shared pytest fixtures: fixture paths, the optional ../shared data, and small graphs built in the test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# Local Ray test clusters: no token-auth warning, and vLLM's internal queue on loopback.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def shared_dir() -> Path:
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"the shared data folder {SHARED} is absent (only development machines have it)")
+    return SHARED

@@ -1,0 +1,102 @@
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from clingen.errors import EmptyCandidatesError
+from clingen.kg.graph import EDGE_SCHEMA, NODE_SCHEMA, KnowledgeGraph
+from clingen.kg.sampling import (EntitySampler, NegativePairSampler, NeighbourhoodSampler, RelationPairSampler,
+                                 row_hash)
+
+pytestmark = pytest.mark.unit
+
+
+def star_graph() -> KnowledgeGraph:
+    """hub disease D0 linked to genes G0..G9; diseases D1..D9 each linked to one gene; plus one symptom."""
+    ids = [f"D{i}" for i in range(10)] + [f"G{i}" for i in range(10)] + ["S0"]
+    types = ["disease"] * 10 + ["gene"] * 10 + ["symptom"]
+    nodes = pa.table({"id": ids, "label": [i.lower() for i in ids], "type": types, "synonyms": [[]] * len(ids)},
+                     schema=NODE_SCHEMA)
+    heads = ["D0"] * 10 + [f"D{i}" for i in range(1, 10)] + ["D0"]
+    tails = [f"G{i}" for i in range(10)] + [f"G{i}" for i in range(1, 10)] + ["S0"]
+    relations = ["associates"] * 19 + ["presents"]
+    edges = pa.table({"head": heads, "relation": relations, "tail": tails, "source": ["t"] * 20}, schema=EDGE_SCHEMA)
+    return KnowledgeGraph.from_tables(nodes, edges)
+
+
+def test_row_hash_is_a_pure_function_of_seed_stream_row():
+    rows = np.arange(1000)
+    assert np.array_equal(row_hash(3, 1, rows)[500:], row_hash(3, 1, rows[500:]))
+    assert not np.array_equal(row_hash(3, 1, rows), row_hash(4, 1, rows))
+    assert not np.array_equal(row_hash(3, 1, rows), row_hash(3, 2, rows))
+    assert len(np.unique(row_hash(0, 0, np.arange(100000)))) == 100000
+
+
+@pytest.mark.parametrize("mode", ["uniform", "degree", "coverage"])
+def test_draws_do_not_depend_on_how_rows_are_batched(mode):
+    kg = star_graph()
+    rows = np.arange(37)
+    whole = EntitySampler(kg, ["disease"], mode, seed=7).sample(rows)
+    pieces = np.concatenate([EntitySampler(kg, ["disease"], mode, seed=7).sample(part)
+                             for part in np.array_split(rows, 5)[::-1]][::-1])
+    assert np.array_equal(whole, pieces)
+    assert set(kg.labels[whole]) <= {f"d{i}" for i in range(10)}
+
+
+def test_coverage_visits_every_candidate_before_repeating():
+    kg = star_graph()
+    sampler = EntitySampler(kg, ["disease"], "coverage", seed=1)
+    first_pass = sampler.sample(np.arange(10))
+    second_pass = sampler.sample(np.arange(10, 20))
+    assert sorted(kg.labels[first_pass]) == sorted(f"d{i}" for i in range(10))
+    assert sorted(kg.labels[second_pass]) == sorted(f"d{i}" for i in range(10))
+    assert not np.array_equal(first_pass, second_pass)  # a fresh permutation per pass
+
+
+def test_degree_weighting_follows_degree():
+    kg = star_graph()
+    draws = EntitySampler(kg, ["disease"], "degree", seed=0).sample(np.arange(20000))
+    hub_share = np.mean(kg.labels[draws] == "d0")
+    assert abs(hub_share - 11 / 20) < 0.02  # D0 has 11 relations, D1..D9 one each: 11/20
+    uniform = EntitySampler(kg, ["disease"], "uniform", seed=0).sample(np.arange(20000))
+    assert abs(np.mean(kg.labels[uniform] == "d0") - 0.1) < 0.02
+
+
+def test_relation_pairs_are_edges_and_negatives_are_not():
+    kg = star_graph()
+    edges = {(kg.labels[h], kg.labels[t]) for h, t in zip(*kg.relation_edges("associates"))}
+    rows = np.arange(500)
+    positives = RelationPairSampler(kg, "associates", "disease", "gene", seed=2).sample(rows)
+    assert all((kg.labels[h], kg.labels[t]) in edges for h, t in zip(*positives))
+    heads, tails = NegativePairSampler(kg, "associates", "disease", "gene", seed=2).sample(rows)
+    assert not any((kg.labels[h], kg.labels[t]) in edges for h, t in zip(heads, tails))
+    assert set(kg.graph.vs[int(h)]["type"] for h in heads) == {"disease"}
+    assert set(kg.graph.vs[int(t)]["type"] for t in tails) == {"gene"}
+
+
+def test_negative_pairs_impossible_when_relation_is_complete():
+    nodes = pa.table({"id": ["D", "G"], "label": ["d", "g"], "type": ["disease", "gene"], "synonyms": [[], []]},
+                     schema=NODE_SCHEMA)
+    edges = pa.table({"head": ["D"], "relation": ["associates"], "tail": ["G"], "source": ["t"]}, schema=EDGE_SCHEMA)
+    kg = KnowledgeGraph.from_tables(nodes, edges)
+    with pytest.raises(EmptyCandidatesError, match="there are no negative pairs"):
+        NegativePairSampler(kg, "associates")
+
+
+def test_empty_relation_selection_is_an_error():
+    with pytest.raises(EmptyCandidatesError, match=r"no gene -presents-> \* edges"):
+        RelationPairSampler(star_graph(), "presents", head_type="gene")
+
+
+def test_neighbourhood_respects_hops_types_and_limit():
+    kg = star_graph()
+    d1 = kg.find("d1")[0]
+    one_hop = NeighbourhoodSampler(kg, hops=1, limit=10).names(d1, row=0)
+    assert one_hop == ["g1"]
+    two_hops = NeighbourhoodSampler(kg, hops=2, entity_types=["disease"], limit=10).names(d1, row=0)
+    assert two_hops == ["d0"]
+    limited = NeighbourhoodSampler(kg, hops=1, entity_types=["gene"], limit=3, seed=5)
+    d0 = kg.find("d0")[0]
+    picks = limited.names(d0, row=4)
+    assert len(picks) == 3 and set(picks) <= {f"g{i}" for i in range(10)}
+    assert picks == limited.names(d0, row=4)
+    assert {tuple(limited.names(d0, row=r)) for r in range(20)} != {tuple(picks)}
