@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clingen.cli import kg
+from clingen.cli import kg, prompts
 from clingen.errors import ClinGenError
 
 
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "clinical NLP training data with Ray and vLLM.")
     sub = parser.add_subparsers(dest="command", required=True)
     kg.add_parser(sub)
+    prompts.add_parser(sub)
     return parser
 
 

@@ -205,18 +205,27 @@ def read_mediqa_rqe(path: str | Path,
     return examples
 
 
-def read_real_split(task_name: str, path: str | Path, split: str = "all") -> list[Record]:
-    """Read one split of a shared real dataset by task name: path is the split's file, or for "hoc" the
-    corpus root with the document split chosen by split (ignored by the other tasks)."""
-    if task_name in ("ncbi-disease", "bc5cdr-disease"):
+READERS_BY_FORMAT = ("conll", "biobert-re", "hoc", "mediqa-rqe")
+
+
+def read_real_split(task_name: str, path: str | Path, split: str = "all", data_format: str | None = None,
+                    label_names: Sequence[str] | None = None) -> list[Record]:
+    """Read one split of a real dataset: path is the split's file, or for HoC the corpus root with the
+    document split chosen by split (ignored otherwise). The format comes from `data_format` (a task spec's
+    `real_data`) or, for the five shared datasets, from the task name. For binary relation and pair tasks,
+    `label_names` are the task's names for the data's (negative, positive) labels."""
+    formats = {"ncbi-disease": "conll", "bc5cdr-disease": "conll", "gad": "biobert-re", "hoc": "hoc",
+               "mediqa-rqe": "mediqa-rqe"}
+    data_format = data_format or formats.get(task_name)
+    if data_format == "conll":
         return read_conll(path)
-    if task_name == "gad":
-        return read_biobert_re(path)
-    if task_name == "hoc":
+    if data_format == "biobert-re":
+        return read_biobert_re(path, *([tuple(label_names)] if label_names else []))
+    if data_format == "hoc":
         return read_hoc(path, split)
-    if task_name == "mediqa-rqe":
-        return read_mediqa_rqe(path)
-    raise UnknownNameError("real-data task", task_name, REAL_TASKS)
+    if data_format == "mediqa-rqe":
+        return read_mediqa_rqe(path, *([tuple(label_names)] if label_names else []))
+    raise UnknownNameError(f"real-data format for task {task_name!r}", str(data_format), READERS_BY_FORMAT)
 
 
 def fewshot_classes(example: Record) -> list[str]:

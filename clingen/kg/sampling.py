@@ -40,6 +40,24 @@ def row_choice(seed: int, stream: int, rows: np.ndarray, n: int) -> np.ndarray:
     return (row_hash(seed, stream, rows) % np.uint64(n)).astype(np.int64)
 
 
+def coverage_positions(seed: int, stream: int, rows: np.ndarray, n: int,
+                       cache: OrderedDict[int, np.ndarray] | None = None) -> np.ndarray:
+    """Positions in [0, n) that visit every position once per pass of n rows: row r takes position
+    perm_e[r mod n] of pass e = r div n, each pass with its own seeded permutation."""
+    cache = OrderedDict() if cache is None else cache
+    rows = np.asarray(rows, dtype=np.int64)
+    positions = np.empty(len(rows), dtype=np.int64)
+    epochs = rows // n
+    for epoch in np.unique(epochs):
+        if epoch not in cache:  # a few passes are live at once when rows straddle a pass boundary
+            cache[epoch] = np.random.default_rng([seed, stream, int(epoch)]).permutation(n)
+            if len(cache) > 4:
+                cache.popitem(last=False)
+        mask = epochs == epoch
+        positions[mask] = cache[epoch][rows[mask] % n]
+    return positions
+
+
 class EntitySampler:
     """Draws entities of given types. Modes: `uniform`; `degree` (probability proportional to the number of
     relations, favouring well-known entities); `coverage` (a seeded permutation per pass over the candidates,
@@ -70,25 +88,11 @@ class EntitySampler:
         if self.mode == "degree":
             targets = row_unit(self.seed, self.stream, rows) * self._cumulative[-1]
             return self.candidates[np.searchsorted(self._cumulative, targets, side="right")]
-        positions = np.empty(len(rows), dtype=np.int64)
-        epochs = rows // n
-        for epoch in np.unique(epochs):
-            mask = epochs == epoch
-            positions[mask] = self._permutation(int(epoch))[rows[mask] % n]
-        return self.candidates[positions]
+        return self.candidates[coverage_positions(self.seed, self.stream, rows, n, self._permutations)]
 
     def topics(self, rows: np.ndarray) -> list[str]:
         """Entity labels, one per row."""
         return self.kg.labels[self.sample(rows)].tolist()
-
-    def _permutation(self, epoch: int) -> np.ndarray:
-        # A few passes are live at once when rows straddle a pass boundary; keep a small cache.
-        if epoch not in self._permutations:
-            rng = np.random.default_rng([self.seed, self.stream, epoch])
-            self._permutations[epoch] = rng.permutation(len(self.candidates))
-            if len(self._permutations) > 4:
-                self._permutations.popitem(last=False)
-        return self._permutations[epoch]
 
 
 class RelationPairSampler:

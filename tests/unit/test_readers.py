@@ -141,7 +141,9 @@ def test_read_real_split_dispatches_and_lists_known_tasks():
     assert len(read_real_split("gad", FIXTURES / "gad" / "test.tsv")) == 2
     assert [e.id for e in read_real_split("hoc", FIXTURES / "hoc", split="dev")] == ["9000004"]
     assert len(read_real_split("mediqa-rqe", FIXTURES / "mediqa-rqe" / "rqe-mini.xml")) == 3
-    with pytest.raises(UnknownNameError, match="unknown real-data task 'chemprot'; known: bc5cdr-disease, gad, hoc"):
+    assert len(read_real_split("bc5cdr-chemical", FIXTURES / "conll" / "mini.tsv", data_format="conll")) == 2
+    with pytest.raises(UnknownNameError, match="unknown real-data format for task 'chemprot' 'None'; "
+                                               "known: biobert-re, conll, hoc, mediqa-rqe"):
         read_real_split("chemprot", FIXTURES)
 
 

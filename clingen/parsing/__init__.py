@@ -1,0 +1,1 @@
+"""Parsing and filtering stage (generation -> parsing/filtering -> datasets)."""

@@ -1,0 +1,56 @@
+"""NER label completion (parsing stage): finds mentions of knowledge-graph names of the task's entity type
+that the model did not list, so that an entity it left out is not taught as a negative."""
+
+from __future__ import annotations
+
+from clingen.datasets.records import Span, tokenize
+
+# Short names are often ordinary words in lower case ("ALL" is a leukaemia, "all" is not): they must match
+# with their case; longer names match case-insensitively.
+CASE_SENSITIVE_BELOW = 5
+
+
+class Gazetteer:
+    """Longest-match lookup of multi-word names over the text's tokens (names of up to `max_tokens` tokens)."""
+
+    def __init__(self, names: list[str], entity_type: str, max_tokens: int = 8, min_chars: int = 3):
+        self.entity_type = entity_type
+        self._by_first: dict[str, set[tuple[str, ...]]] = {}
+        self._exact: set[tuple[str, ...]] = set()
+        for name in names:
+            tokens = tuple(t for t, _, _ in tokenize(name))
+            if not tokens or len(tokens) > max_tokens or len(name) < min_chars:
+                continue
+            if len(name) < CASE_SENSITIVE_BELOW:
+                self._exact.add(tokens)
+            self._by_first.setdefault(tokens[0].lower(), set()).add(tuple(t.lower() for t in tokens))
+        self._longest = max((len(k) for ks in self._by_first.values() for k in ks), default=0)
+
+    def find(self, text: str, existing: list[Span]) -> list[Span]:
+        """New spans for name mentions that overlap none of `existing` (nor each other)."""
+        tokens = tokenize(text)
+        taken = [(s.start, s.end) for s in existing]
+        found: list[Span] = []
+        i = 0
+        while i < len(tokens):
+            length = self._match_at(tokens, i)
+            if length:
+                start, end = tokens[i][1], tokens[i + length - 1][2]
+                if all(end <= a or start >= b for a, b in taken):
+                    found.append(Span(start, end, self.entity_type, text[start:end]))
+                    taken.append((start, end))
+                    i += length
+                    continue
+            i += 1
+        return found
+
+    def _match_at(self, tokens: list[tuple[str, int, int]], i: int) -> int:
+        candidates = self._by_first.get(tokens[i][0].lower())
+        if not candidates:
+            return 0
+        for length in range(min(self._longest, len(tokens) - i), 0, -1):
+            window = tuple(t for t, _, _ in tokens[i:i + length])
+            lowered = tuple(t.lower() for t in window)
+            if lowered in candidates and (len(" ".join(window)) >= CASE_SENSITIVE_BELOW or window in self._exact):
+                return length
+        return 0

@@ -1,0 +1,1 @@
+"""Prompt stage (kg -> prompts -> generation): knowledge-infused prompt composition and its baselines."""

@@ -1,0 +1,85 @@
+"""LLM-proposed knowledge (prompts stage): the prompts that ask a generator for topics and writing styles,
+and the cleaning that turns its list replies into plain, editable one-per-line files."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from clingen.datasets.records import Record
+from clingen.prompts.templates import render_demo
+from clingen.tasks.spec import TaskSpec
+
+_LIST_MARKER = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022\u2013]|\(\w\))\s*")
+_QUOTES = "\"'`\u201c\u201d\u2018\u2019"
+LIST_SCHEMA = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string",
+               "minLength": 1, "maxLength": 80}, "minItems": 1, "maxItems": 100}},
+               "required": ["items"], "additionalProperties": False}
+
+
+def topic_prompt(entity_type: str, n: int) -> list[dict]:
+    """The reference ClinGen question for LLM-proposed topics."""
+    kind = entity_type.replace("_", " ")
+    return [{"role": "user", "content": (
+        f"Suppose you are a clinician and want to collect a set of {kind}s. Could you list {n} entities "
+        f"about {kind}? Reply with JSON only: {{\"items\": [\"...\", \"...\"]}}")}]
+
+
+def style_prompt(spec: TaskSpec, demos: list[Record], n: int) -> list[dict]:
+    """Ask for candidate writing styles of the task, showing a few demonstrations."""
+    shown = "\n\n".join(render_demo(spec, d) for d in demos[:3])
+    examples = f"\n\nHere are some examples of the data:\n\n{shown}" if shown else ""
+    return [{"role": "user", "content": (
+        f"Suppose you need to create a dataset for {spec.domain} ({spec.name}). List {n} different writing "
+        f"styles or text sources such text could come from, such as medical literature, clinical notes or "
+        f"doctor-patient dialogue.{examples}\n\nReply with JSON only: {{\"items\": [\"...\", \"...\"]}}")}]
+
+
+def split_list_reply(reply: str) -> list[str]:
+    """Items of a list reply: a JSON {"items": [...]} or [...] when the reply is JSON, else lines (or, for a
+    one-line reply, comma-separated parts)."""
+    text = reply.strip()
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        parsed = parsed.get("items")
+    if isinstance(parsed, list):
+        return [str(item) for item in parsed]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines if len(lines) > 1 else [part for part in text.split(",") if part.strip()]
+
+
+def normalise_case(item: str) -> str:
+    """Lower-case words except acronyms and names with inner capitals (HIV, COVID-19, BRCA1, mRNA)."""
+    return " ".join(word if sum(ch.isupper() for ch in word) > 1 or any(ch.isdigit() for ch in word)
+                    else word.lower() for word in item.split())
+
+
+def clean_proposed_list(items: list[str], max_words: int = 8, max_chars: int = 80) -> list[str]:
+    """Strip numbering, bullets and quotes; normalise case; drop preambles, empty and overlong items; dedupe
+    keeping order."""
+    cleaned: list[str] = []
+    seen: set[str] = set()
+    for raw in items:
+        if raw.strip().endswith(":"):  # a preamble such as "Here are 50 diseases:"
+            continue
+        item = _LIST_MARKER.sub("", raw.strip())
+        item = item.strip().strip(_QUOTES).strip().rstrip(".,;:").strip().strip(_QUOTES).strip()
+        item = normalise_case(re.sub(r"\s+", " ", item))
+        if not item or len(item) > max_chars or len(item.split()) > max_words:
+            continue
+        key = item.casefold()
+        if key not in seen:
+            seen.add(key)
+            cleaned.append(item)
+    return cleaned
+
+
+def write_list_file(path: Path, items: list[str], header: str) -> None:
+    """A plain file a user can read and edit: a '#' header line, then one item per line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# {header}\n" + "\n".join(items) + "\n")

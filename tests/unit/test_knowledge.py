@@ -1,0 +1,26 @@
+import pytest
+
+from clingen.prompts.knowledge import clean_proposed_list, split_list_reply, style_prompt, topic_prompt
+from clingen.tasks.registry import get_task
+
+pytestmark = pytest.mark.unit
+
+
+def test_list_replies_are_cleaned_and_deduplicated():
+    reply = ('Here are some diseases:\n1. Asthma\n2) "Type 2 Diabetes Mellitus"\n- HIV infection\n* asthma\n'
+             '\u2022 COVID-19 pneumonia.\n3. A very long item that goes on and on about many different things at once')
+    assert clean_proposed_list(split_list_reply(reply)) == [
+        "asthma", "type 2 diabetes mellitus", "HIV infection", "COVID-19 pneumonia"]
+
+
+def test_json_and_comma_replies():
+    assert split_list_reply('{"items": ["Gout", "Lupus"]}') == ["Gout", "Lupus"]
+    assert split_list_reply('["Gout", "Lupus"]') == ["Gout", "Lupus"]
+    assert clean_proposed_list(split_list_reply("gout, lupus,  'Gout' ")) == ["gout", "lupus"]
+
+
+def test_reference_questions():
+    assert topic_prompt("disease", 50)[0]["content"].startswith(
+        "Suppose you are a clinician and want to collect a set of diseases. Could you list 50 entities about disease?")
+    text = style_prompt(get_task("gad"), [], 10)[0]["content"]
+    assert "List 10 different writing styles" in text and "medical literature, clinical notes" in text

@@ -1,0 +1,156 @@
+import json
+
+import numpy as np
+import pytest
+
+from clingen.config import load_config
+from clingen.datasets.records import Span
+from clingen.parsing.dedup import Deduplicator
+from clingen.parsing.gazetteer import Gazetteer
+from clingen.parsing.parsers import ParseOptions, extract_json_object, parse_reply
+from clingen.prompts.compose import PromptComposer
+from clingen.tasks.registry import get_task
+from tests.unit.helpers import tiny_graph
+
+pytestmark = pytest.mark.unit
+OPTIONS = ParseOptions(min_words=3, max_words=40, model="test-model")
+
+
+def prompt_row(task: str, row: int = 1) -> dict:
+    config = load_config(overrides=["seed=3", "prompts.n_demos=2"])
+    return PromptComposer.from_config(config, get_task(task), tiny_graph()).compose(np.arange(row + 1))[row].to_dict()
+
+
+def reasons(result) -> list[str]:
+    return [f.reason for f in result.failures]
+
+
+def test_ner_reply_becomes_tokens_tags_and_spans():
+    row = prompt_row("ncbi-disease")
+    reply = 'Sure! {"sentence": "Germline BRCA1 mutations cause hereditary breast cancer and ovarian cancer.", ' \
+            '"entities": ["breast cancer", "ovarian cancer"]} Hope this helps.'
+    result = parse_reply(get_task("ncbi-disease"), row, reply, OPTIONS)
+    example = result.example
+    assert result.failures == []
+    assert example.id == "ncbi-disease-00000001"
+    assert example.text == "Germline BRCA1 mutations cause hereditary breast cancer and ovarian cancer."
+    assert [(s.start, s.end, s.type, s.text) for s in example.spans] == [
+        (42, 55, "Disease", "breast cancer"), (60, 74, "Disease", "ovarian cancer")]
+    assert example.tokens == ["Germline", "BRCA1", "mutations", "cause", "hereditary", "breast", "cancer", "and",
+                              "ovarian", "cancer", "."]
+    assert example.tags == ["O", "O", "O", "O", "O", "B-Disease", "I-Disease", "O", "B-Disease", "I-Disease", "O"]
+    assert (example.provenance.topic, example.provenance.style, example.provenance.model) == (
+        "breast cancer", "journal article abstract", "test-model")
+    assert example.provenance.demo_ids == ["train-324", "train-3817"]
+
+
+def test_ner_keeps_found_entities_and_records_the_rest():
+    reply = json.dumps({"sentence": "Asthma often begins in childhood.", "entities": ["asthma", "eczema"]})
+    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease"), reply, OPTIONS)
+    assert [s.text for s in result.example.spans] == ["Asthma"]
+    assert reasons(result) == ["entity_not_in_text"]
+    assert result.failures[0].detail == "Disease 'eczema' does not occur in the sentence"
+    assert result.failures[0].raw == reply
+
+
+def test_ner_label_completion_from_the_graph_is_optional():
+    reply = json.dumps({"sentence": "Patients with gout and bronchial asthma were enrolled.", "entities": ["gout"]})
+    row, spec = prompt_row("ncbi-disease"), get_task("ncbi-disease")
+    model_only = parse_reply(spec, row, reply, OPTIONS).example
+    assert [s.text for s in model_only.spans] == ["gout"]
+    gazetteer = Gazetteer(tiny_graph().names_of_type("disease"), "Disease")
+    completed = parse_reply(spec, row, reply, ParseOptions(3, 40, gazetteer=gazetteer)).example
+    assert [s.text for s in completed.spans] == ["gout", "bronchial asthma"]
+
+
+@pytest.mark.parametrize("reply, reason", [
+    ("", "empty_reply"),
+    ("I cannot help with that.", "no_json"),
+    ('{"sentence": "Asthma is common', "no_json"),
+    ('{"text": "Asthma is common."}', "missing_field"),
+    ('{"sentence": 42, "entities": []}', "wrong_type"),
+    ('{"sentence": "Asthma.", "entities": ["Asthma"]}', "too_short"),
+    ('{"sentence": "Asthma is a common disease.", "entities": "asthma"}', "wrong_type"),
+    ('{"sentence": "Asthma is a common disease."}', "missing_field"),
+    ('{"sentence": "Asthma is a common disease.", "entities": ["gout"]}', "no_entities"),
+])
+def test_malformed_ner_replies_are_recorded_failures(reply, reason):
+    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease"), reply, OPTIONS)
+    assert result.example is None
+    assert reasons(result)[-1] == reason
+    assert result.failures[-1].raw == reply and result.failures[-1].row_id == 1
+
+
+def test_too_long_text():
+    reply = json.dumps({"sentence": "asthma " * 41, "entities": ["asthma"]})
+    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease"), reply, OPTIONS)
+    assert reasons(result) == ["too_long"] and result.failures[0].detail == "41 words, more than the maximum 40"
+
+
+def test_relation_reply_must_name_both_entities():
+    row, spec = prompt_row("gad"), get_task("gad")  # No_relation between BRCA1 and asthma
+    good = parse_reply(spec, row, '{"sentence": "BRCA1 variants were not associated with asthma risk."}', OPTIONS)
+    assert (good.example.text, good.example.label, good.example.head, good.example.tail) == (
+        "BRCA1 variants were not associated with asthma risk.", "No_relation", "BRCA1", "asthma")
+    assert (good.example.head_type, good.example.tail_type) == ("gene", "disease")
+    bad = parse_reply(spec, row, '{"sentence": "The @GENE$ variant was not associated with asthma."}', OPTIONS)
+    assert reasons(bad) == ["relation_entity_missing"]
+    assert bad.failures[0].detail == "the sentence does not mention ['BRCA1']"
+
+
+def test_classification_reply_is_cleaned_plain_text():
+    row, spec = prompt_row("hoc"), get_task("hoc")
+    reply = ' "IL13 signalling recruits macrophages that sustain tumour inflammation."\nLabel: resisting cell death\nText: more'
+    result = parse_reply(spec, row, reply, OPTIONS)
+    assert result.example.text == "IL13 signalling recruits macrophages that sustain tumour inflammation."
+    assert result.example.labels == ["tumor promoting inflammation"]
+
+
+def test_pair_reply_in_two_steps():
+    row, spec = prompt_row("mediqa-rqe"), get_task("mediqa-rqe")
+    first = parse_reply(spec, row, '{"sentence": "Can I take allopurinol with food?"}', OPTIONS)
+    assert first.example is None and first.value == "Can I take allopurinol with food?"
+    second_row = {**row, "sentence_a": first.value}
+    second = parse_reply(spec, second_row, '{"sentence": "Should allopurinol be taken with meals?"}', OPTIONS)
+    assert (second.example.text_a, second.example.text_b, second.example.label) == (
+        "Can I take allopurinol with food?", "Should allopurinol be taken with meals?", "Entail")
+    failed = parse_reply(spec, second_row, "no", OPTIONS)
+    assert reasons(failed) == ["no_json"] and failed.failures[0].step == 2
+
+
+def test_attribute_reply_types_must_be_known():
+    row, spec = prompt_row("casi"), get_task("casi")
+    reply = json.dumps({"sentence": "Start allopurinol 100 mg orally daily for gout.", "attributes": [
+        {"type": "Medication", "text": "allopurinol"}, {"type": "Dosage", "text": "100 mg"},
+        {"type": "Route", "text": "orally"}, {"type": "Colour", "text": "white"}]})
+    result = parse_reply(spec, row, reply, OPTIONS)
+    assert [(s.type, s.text) for s in result.example.spans] == [
+        ("Medication", "allopurinol"), ("Dosage", "100 mg"), ("Route", "orally")]
+    assert reasons(result) == ["unknown_label"]
+
+
+def test_label_outside_the_label_set_is_rejected():
+    row = {**prompt_row("gad"), "label": "Maybe"}
+    result = parse_reply(get_task("gad"), row, '{"sentence": "BRCA1 and asthma."}', OPTIONS)
+    assert reasons(result) == ["unknown_label"]
+    assert result.failures[0].detail == "label 'Maybe' is not one of ['Has_relation', 'No_relation']"
+
+
+def test_json_extraction_tolerates_fences_and_prose():
+    assert extract_json_object('```json\n{"a": {"b": 1}}\n```') == {"a": {"b": 1}}
+    assert extract_json_object('x {bad} y {"ok": true}') == {"ok": True}
+
+
+def test_gazetteer_case_rules():
+    gazetteer = Gazetteer(["ALL", "breast cancer", "cancer"], "Disease")
+    spans = gazetteer.find("All patients with ALL or Breast Cancer.", [Span(0, 3, "Disease", "All")])
+    assert [(s.start, s.text) for s in spans] == [(18, "ALL"), (25, "Breast Cancer")]
+
+
+def test_dedup_exact_and_near():
+    dedup = Deduplicator(threshold=0.8)
+    assert dedup.check("r1", "Metformin lowers blood glucose in patients with type 2 diabetes.") is None
+    assert dedup.check("r2", "metformin lowers blood  glucose in patients with type 2 diabetes.") == ("exact_duplicate", "r1")
+    assert dedup.check("r3", "Metformin lowers blood glucose in patients with type 2 diabetes!") == ("near_duplicate", "r1")
+    assert dedup.check("r4", "Allopurinol prevents gout flares by lowering uric acid.") is None
+    assert len(dedup) == 2
