@@ -91,6 +91,8 @@ class GeneratorConfig(StrictModel):
     replicas: int = Field(1, ge=1, description="Data-parallel engine replicas (one per GPU, or CPU slot).")
     tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine replica.")
     batch_size: int = Field(16, ge=1, description="Rows per batch sent to an engine.")
+    max_concurrent_batches: int = Field(8, ge=1, description="Batches in flight per engine; batch_size x "
+                                        "this should cover the engine's max_num_seqs to keep it busy.")
     device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: GPU when Ray has GPUs.")
     structured_outputs: bool = Field(True, description="Constrain JSON replies to the task's JSON schema "
                                      "(vLLM structured outputs / response_format).")

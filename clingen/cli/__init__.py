@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clingen.cli import kg, prompts
+from clingen.cli import generate, kg, knowledge, prompts
 from clingen.errors import ClinGenError
 
 
@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     kg.add_parser(sub)
     prompts.add_parser(sub)
+    generate.add_parser(sub)
+    knowledge.add_parsers(sub)
     return parser
 
 

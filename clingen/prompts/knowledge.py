@@ -13,9 +13,15 @@ from clingen.tasks.spec import TaskSpec
 
 _LIST_MARKER = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022\u2013]|\(\w\))\s*")
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019"
-LIST_SCHEMA = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string",
-               "minLength": 1, "maxLength": 80}, "minItems": 1, "maxItems": 100}},
-               "required": ["items"], "additionalProperties": False}
+
+
+def list_schema(max_items: int) -> dict:
+    """The reply schema of a proposal request: a bounded list of short strings, so that a small model
+    cannot run out of tokens in the middle of it."""
+    item = {"type": "string", "minLength": 2, "maxLength": 60}
+    return {"type": "object", "properties": {"items": {"type": "array", "items": item, "minItems": 1,
+                                                       "maxItems": max_items}},
+            "required": ["items"], "additionalProperties": False}
 
 
 def topic_prompt(entity_type: str, n: int) -> list[dict]:
@@ -48,6 +54,8 @@ def split_list_reply(reply: str) -> list[str]:
         parsed = parsed.get("items")
     if isinstance(parsed, list):
         return [str(item) for item in parsed]
+    if text.startswith(("{", "[")):  # JSON cut short (out of tokens): salvage its complete strings
+        return [item for item in re.findall(r'"((?:[^"\\]|\\.)*)"', text) if item != "items"]
     lines = [line for line in text.splitlines() if line.strip()]
     return lines if len(lines) > 1 else [part for part in text.split(",") if part.strip()]
 
@@ -69,7 +77,7 @@ def clean_proposed_list(items: list[str], max_words: int = 8, max_chars: int = 8
         item = _LIST_MARKER.sub("", raw.strip())
         item = item.strip().strip(_QUOTES).strip().rstrip(".,;:").strip().strip(_QUOTES).strip()
         item = normalise_case(re.sub(r"\s+", " ", item))
-        if not item or len(item) > max_chars or len(item.split()) > max_words:
+        if not item or len(item) > max_chars or len(item.split()) > max_words or any(c in item for c in "{}[]"):
             continue
         key = item.casefold()
         if key not in seen:

@@ -5,23 +5,30 @@ from __future__ import annotations
 
 from clingen.tasks.spec import TaskSpec
 
-_CHARS_PER_WORD = 8  # generous: clinical words are long, and the word bound is enforced after parsing
+_CHARS_PER_WORD = 8  # generous: clinical words are long; the word bound itself is checked after parsing
+# Conservative: English runs ~4 characters a token, odd text fewer. The bounds below keep a whole reply
+# inside the token budget, so a constrained reply is never cut off mid-string (and unparseable).
+_CHARS_PER_TOKEN = 3
+_MAX_ITEMS = 8
 
 
-def reply_schema(spec: TaskSpec, max_words: int) -> dict | None:
+def reply_schema(spec: TaskSpec, max_words: int, max_tokens: int = 256) -> dict | None:
     """The JSON schema of one reply, or None for families whose reply is plain text (classification)."""
-    sentence = {"type": "string", "minLength": 1, "maxLength": max_words * _CHARS_PER_WORD}
     if spec.family == "classification":
         return None
+    budget = max_tokens * _CHARS_PER_TOKEN
+    listed = spec.family in ("ner", "attribute")
+    sentence_chars = min(max_words * _CHARS_PER_WORD, int(budget * (0.6 if listed else 0.9)))
+    item_chars = max(8, min(60, int(budget * 0.3) // _MAX_ITEMS))
+    sentence = {"type": "string", "minLength": 1, "maxLength": sentence_chars}
+    mention = {"type": "string", "minLength": 1, "maxLength": item_chars}
     if spec.family in ("relation", "pair"):
         properties = {"sentence": sentence}
     elif spec.family == "ner":
-        entity = {"type": "string", "minLength": 1, "maxLength": 100}
-        properties = {"sentence": sentence, "entities": {"type": "array", "items": entity, "maxItems": 16}}
+        properties = {"sentence": sentence, "entities": {"type": "array", "items": mention, "maxItems": _MAX_ITEMS}}
     else:  # attribute: the attribute types are the label enum
         item = {"type": "object", "additionalProperties": False, "required": ["type", "text"],
-                "properties": {"type": {"type": "string", "enum": spec.label_names},
-                               "text": {"type": "string", "minLength": 1, "maxLength": 100}}}
-        properties = {"sentence": sentence, "attributes": {"type": "array", "items": item, "maxItems": 12}}
+                "properties": {"type": {"type": "string", "enum": spec.label_names}, "text": mention}}
+        properties = {"sentence": sentence, "attributes": {"type": "array", "items": item, "maxItems": _MAX_ITEMS}}
     return {"type": "object", "properties": properties, "required": list(properties),
             "additionalProperties": False}

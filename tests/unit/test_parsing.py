@@ -93,7 +93,9 @@ def test_relation_reply_must_name_both_entities():
     assert (good.example.text, good.example.label, good.example.head, good.example.tail) == (
         "BRCA1 variants were not associated with asthma risk.", "No_relation", "BRCA1", "asthma")
     assert (good.example.head_type, good.example.tail_type) == ("gene", "disease")
-    bad = parse_reply(spec, row, '{"sentence": "The @GENE$ variant was not associated with asthma."}', OPTIONS)
+    masked = parse_reply(spec, row, '{"sentence": "The @GENE$ variant was not associated with asthma."}', OPTIONS)
+    assert masked.example.text == "The @GENE$ variant was not associated with asthma."  # GAD's own convention
+    bad = parse_reply(spec, row, '{"sentence": "The variant was not associated with asthma."}', OPTIONS)
     assert reasons(bad) == ["relation_entity_missing"]
     assert bad.failures[0].detail == "the sentence does not mention ['BRCA1']"
 

@@ -1,0 +1,54 @@
+"""`clingen generate`: the main job, synthetic data for one task through Ray Data and vLLM."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from clingen.cli.common import add_config_options, resolve_config
+
+EXIT_INCOMPLETE = 3  # the run ended without every requested row: re-run the same command to finish
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser("generate", help="generate a synthetic dataset for a task (resumable)")
+    add_config_options(cmd)
+    cmd.add_argument("--task", help="task name (config: task)")
+    cmd.add_argument("--n", type=int, help="prompt rows to generate (config: generation.n)")
+    cmd.add_argument("--out", help="output directory or s3://, gs:// URI (config: generation.out)")
+    cmd.add_argument("--strategy", choices=["clingen-kg", "clingen-llm", "zero-shot", "few-shot"],
+                     help="config: prompts.strategy")
+    cmd.add_argument("--seed", type=int, help="config: seed")
+    cmd.add_argument("--model", help="generator model: local folder, hub id, or embedded:... (config: "
+                     "generator.model.source)")
+    cmd.set_defaults(handler=_generate)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from clingen.generation.pipeline import run_generation
+    config = resolve_config(args, task=args.task, seed=args.seed, **{
+        "generation.n": args.n, "generation.out": args.out, "prompts.strategy": args.strategy,
+        "generator.model.source": args.model})
+    report = run_generation(config)
+    print(summary_line(report.manifest))
+    print(f"data:     {Path(report.out) / 'data'}\nfailures: {Path(report.out) / 'failures'}\n"
+          f"manifest: {report.manifest_path}")
+    if not report.complete:
+        print("incomplete: some rows failed in the generator; run the same command again to retry them",
+              file=sys.stderr)
+        return EXIT_INCOMPLETE
+    return 0
+
+
+def summary_line(manifest: dict) -> str:
+    counts, tokens, last = manifest["counts"], manifest["tokens"], manifest["runs"][-1]
+    wall = max(last["wall_s"], 1e-9)
+    rows = last["rows"] + last["generation_errors"]
+    # Rows that gave no example (a row may also record several partial failures, e.g. unlisted entities).
+    failed_rows = counts["rows_done"] - counts["examples"] - counts["duplicates"]
+    failure_rate = failed_rows / counts["rows_done"] if counts["rows_done"] else 0.0
+    return (f"{manifest['task']}: {counts['examples']} examples from {counts['rows_done']}/{counts['prompts']} "
+            f"rows | this run: {last['examples'] / wall:.2f} examples/s, {last['completion_tokens'] / wall:.1f} "
+            f"output tokens/s over {rows} rows in {wall:.0f}s | rows without example {failure_rate:.1%}, duplicates "
+            f"{counts['duplicates']}, tokens {tokens['prompt']} in / {tokens['completion']} out")

@@ -1,0 +1,100 @@
+"""OpenAI-compatible generator endpoints (generation stage edge): the Ray Serve generator from
+serve_config.yaml, a vLLM server, or a hosted API, through `ray.data.llm`'s HTTP processor."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from clingen._imports import require
+from clingen.config import GeneratorConfig
+from clingen.errors import ConfigError
+from clingen.generation.processors import sampling_params
+
+_LIGHT_STAGE = {"num_cpus": 0.25}
+
+
+def chat_payload(config: GeneratorConfig, row: dict) -> dict:
+    """An OpenAI chat-completions body. JSON replies are constrained with `response_format` (json_schema),
+    which vLLM's server, Ray Serve LLM and OpenAI all accept."""
+    params = sampling_params(config, row)
+    payload = {"model": config.model.source, "messages": row["messages"], "temperature": params["temperature"],
+               "top_p": params["top_p"], "max_tokens": params["max_tokens"]}
+    if params["repetition_penalty"] != 1.0:
+        payload["repetition_penalty"] = params["repetition_penalty"]  # a vLLM extension to the OpenAI body
+    if "structured_outputs" in params:
+        payload["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": "reply", "schema": json.loads(params["structured_outputs"]["json"])}}
+    return payload
+
+
+def reply_from_response(response: dict | None) -> dict:
+    """generated_text, token counts and an error (or None) from one chat-completions response."""
+    if not isinstance(response, dict):
+        return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0,
+                "__inference_error__": f"no JSON response (got {type(response).__name__})"}
+    if "error" in response or response.get("object") == "error":
+        error = response.get("error", response)
+        message = error.get("message", error) if isinstance(error, dict) else error
+        return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0,
+                "__inference_error__": f"endpoint error: {str(message)[:1000]}"}
+    try:
+        text = response["choices"][0]["message"]["content"] or ""
+    except (KeyError, IndexError, TypeError):
+        return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0,
+                "__inference_error__": f"response has no choices[0].message.content: {str(response)[:500]}"}
+    usage = response.get("usage") or {}
+    return {"generated_text": text, "num_input_tokens": int(usage.get("prompt_tokens") or 0),
+            "num_generated_tokens": int(usage.get("completion_tokens") or 0), "__inference_error__": None}
+
+
+def _headers(config: GeneratorConfig) -> dict | None:
+    if not config.api_key_env:
+        return None
+    key = os.environ.get(config.api_key_env)
+    if not key:
+        raise ConfigError(f"generator.api_key_env names {config.api_key_env!r}, which is not set in the "
+                          f"environment; export it (keys never live in config files)")
+    return {"Authorization": f"Bearer {key}"}
+
+
+def build_http_processor(config: GeneratorConfig):
+    if not config.url:
+        raise ConfigError("generator.backend=http needs generator.url, e.g. http://127.0.0.1:8000/v1")
+    llm = require("ray.data.llm")
+    counter = token_counter(config.model.tokenizer_for_counting)
+    processor_config = llm.HttpRequestProcessorConfig(
+        url=config.url.rstrip("/") + "/chat/completions", headers=_headers(config),
+        # Connection errors and 429/5xx are retried with backoff; past that the job fails with the cause.
+        max_retries=3, base_retry_wait_time_in_s=1, batch_size=config.batch_size,
+        concurrency=config.http_concurrency, http_request_stage=_LIGHT_STAGE)
+
+    def preprocess(row: dict) -> dict:
+        return {**row, "payload": chat_payload(config, row)}
+
+    def postprocess(row: dict) -> dict:
+        out = {k: v for k, v in row.items() if k not in ("payload", "http_response")}
+        out.update(reply_from_response(row.get("http_response")))
+        if counter is not None and not out["num_generated_tokens"] and out["generated_text"]:
+            out["num_input_tokens"] = sum(counter(m["content"]) for m in row["messages"])
+            out["num_generated_tokens"] = counter(out["generated_text"])
+        return out
+
+    return llm.build_processor(processor_config, preprocess=preprocess, postprocess=postprocess,
+                               preprocess_map_kwargs=_LIGHT_STAGE, postprocess_map_kwargs=_LIGHT_STAGE)
+
+
+def token_counter(spec: str | None):
+    """A text -> token count function for endpoints that report no usage: an HF tokenizer folder, or a
+    tiktoken encoding name (OpenAI models). None when not configured."""
+    if spec is None:
+        return None
+    if os.path.isdir(spec):
+        tokenizer = require("transformers").AutoTokenizer.from_pretrained(spec)
+        return lambda text: len(tokenizer.encode(text, add_special_tokens=False))
+    try:
+        encoding = require("tiktoken").get_encoding(spec)
+    except Exception as exc:  # tiktoken downloads its encodings on first use
+        raise ConfigError(f"generator.model.tokenizer_for_counting={spec!r}: tiktoken could not load it "
+                          f"({exc}); give a local HF tokenizer folder instead") from None
+    return lambda text: len(encoding.encode(text))

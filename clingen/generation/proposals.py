@@ -1,0 +1,53 @@
+"""LLM-proposed topics and styles (prompts <- generation): asks the configured generator, through the same
+Ray Data processor as the main job, and caches the cleaned lists as plain files users can edit."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from clingen.config import ClinGenConfig
+from clingen.prompts.demos import load_demo_pool
+from clingen.prompts.knowledge import (clean_proposed_list, list_schema, split_list_reply, style_prompt,
+                                       topic_prompt, write_list_file)
+from clingen.tasks.registry import get_task
+
+_ITEMS_PER_REQUEST = 20  # small models drift in long lists; ask several times for short ones
+
+
+def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: int) -> list[str]:
+    """`requests` replies to the same question (the sampling temperature makes them differ)."""
+    import ray
+
+    from clingen.generation.dataset import build_generator
+    from clingen.generation.pipeline import ensure_ray
+    ensure_ray(config)
+    _, processor = build_generator(config)
+    rows = [{"row_id": i, "messages": messages, "json_schema": json.dumps(list_schema(max_items)), "placeholder": False}
+            for i in range(requests)]
+    replies = processor(ray.data.from_items(rows)).take_all()
+    errors = [r["__inference_error__"] for r in replies if r.get("__inference_error__")]
+    if len(errors) == len(replies):
+        from clingen.generation.pipeline import GenerationFailed
+        raise GenerationFailed(f"every proposal request failed; first error: {errors[0]}")
+    return [r["generated_text"] for r in sorted(replies, key=lambda r: r["row_id"]) if not r.get("__inference_error__")]
+
+
+def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path) -> list[str]:
+    requests = math.ceil(n / _ITEMS_PER_REQUEST) * 2  # replies overlap; ask for twice what is needed
+    replies = _ask(config, topic_prompt(entity_type, _ITEMS_PER_REQUEST), requests, _ITEMS_PER_REQUEST)
+    items = clean_proposed_list([item for reply in replies for item in split_list_reply(reply)])[:n]
+    write_list_file(out, items, f"{len(items)} {entity_type} topics proposed by {config.generator.model.source} "
+                                f"for task {config.task}; edit freely")
+    return items
+
+
+def propose_styles(config: ClinGenConfig, n: int, out: Path) -> list[str]:
+    spec = get_task(config.task, config.task_file)
+    demos = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
+    replies = _ask(config, style_prompt(spec, demos, n), 2, n)
+    items = clean_proposed_list([item for reply in replies for item in split_list_reply(reply)])[:n]
+    write_list_file(out, items, f"{len(items)} writing styles proposed by {config.generator.model.source} for "
+                                f"task {config.task}; edit freely")
+    return items

