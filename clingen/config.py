@@ -62,8 +62,8 @@ class PromptConfig(StrictModel):
 
 
 class SamplingConfig(StrictModel):
-    temperature: float = Field(1.0, ge=0.0, le=2.0, description="Sampling temperature.")
-    top_p: float = Field(0.95, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     repetition_penalty: float = Field(1.0, gt=0.0, description="vLLM repetition penalty (1.0 = off).")
     max_tokens: int = Field(256, ge=1, description="Maximum new tokens per reply.")
 

@@ -1,0 +1,105 @@
+"""Benchmark: output tokens/s of the full ClinGen generation pipeline (Ray Data + ray.data.llm + parsing +
+commit) against raw `vllm.LLM.chat` on the same model, prompts, sampling and machine, in one run; the
+parse-failure rate with schema-constrained decoding on and off; and prompt composition alone.
+
+    python benchmarks/generation.py [--task ncbi-disease] [--n 128] [--skip-unconstrained]
+
+Both generation timings include starting their engine (Ray's start-up is part of what a user waits for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+
+os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+import numpy as np  # noqa: E402
+
+from clingen.config import load_config  # noqa: E402
+from clingen.generation.models import engine_kwargs_for, resolve_model_source  # noqa: E402
+from clingen.prompts.compose import PromptComposer  # noqa: E402
+from clingen.tasks.registry import get_task  # noqa: E402
+
+
+def composition_rate(config, spec, rows: int = 20_000) -> float:
+    composer = PromptComposer.from_config(config, spec)
+    started = time.perf_counter()
+    for start in range(0, rows, 1000):
+        composer.compose(np.arange(start, start + 1000))
+    return rows / (time.perf_counter() - started)
+
+
+def raw_vllm(config, spec, model_dir: str) -> dict:
+    """vllm.LLM.chat over the composer's prompts, with the same engine and sampling settings."""
+    from vllm import LLM, SamplingParams
+    from vllm.sampling_params import StructuredOutputsParams
+
+    prompts = PromptComposer.from_config(config, spec).compose(np.arange(config.generation.n))
+    sampling = config.generator.model.sampling
+    started = time.perf_counter()
+    llm = LLM(model=model_dir, **engine_kwargs_for(config.generator, config.seed, use_gpu=False))
+    ready = time.perf_counter()
+    params = [SamplingParams(temperature=sampling.temperature, top_p=sampling.top_p, max_tokens=sampling.max_tokens,
+                             repetition_penalty=sampling.repetition_penalty,
+                             structured_outputs=StructuredOutputsParams(json=json.loads(p.json_schema))
+                             if p.json_schema and config.generator.structured_outputs else None) for p in prompts]
+    outputs = llm.chat([p.messages for p in prompts], params, use_tqdm=False)
+    done = time.perf_counter()
+    tokens = sum(len(o.outputs[0].token_ids) for o in outputs)
+    del llm
+    return {"tokens": tokens, "wall_s": done - started, "engine_start_s": ready - started,
+            "tokens_per_s": tokens / (done - started), "decode_tokens_per_s": tokens / (done - ready)}
+
+
+def pipeline(config) -> dict:
+    from clingen.generation.pipeline import run_generation
+    started = time.perf_counter()
+    manifest = run_generation(config).manifest
+    wall = time.perf_counter() - started
+    counts = manifest["counts"]
+    failed_rows = counts["rows_done"] - counts["examples"] - counts["duplicates"]
+    return {"tokens": manifest["tokens"]["completion"], "wall_s": wall,
+            "tokens_per_s": manifest["tokens"]["completion"] / wall, "examples": counts["examples"],
+            "rows_without_example": failed_rows / counts["rows_done"],
+            "unparseable_json": sum(counts["parse_failures_by_reason"].get(r, 0)
+                                    for r in ("no_json", "missing_field", "wrong_type")) / counts["rows_done"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default="ncbi-disease")
+    parser.add_argument("--n", type=int, default=128)
+    parser.add_argument("--config", default="configs/ncbi-disease.cpu.yaml")
+    parser.add_argument("--skip-unconstrained", action="store_true")
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="clingen-bench-")
+    base = [f"task={args.task}", f"generation.n={args.n}"]
+    config = load_config(args.config if os.path.exists(args.config) else None, [*base, f"generation.out={work}/on"])
+    spec = get_task(config.task)
+    print(f"prompt composition alone: {composition_rate(config, spec):,.0f} prompts/s ({args.task})")
+    model_dir = resolve_model_source(config.generator.model.source)
+    raw = raw_vllm(config, spec, model_dir)
+    print(f"raw vllm.LLM.chat: {raw['tokens']} tokens in {raw['wall_s']:.1f}s (engine start {raw['engine_start_s']:.1f}s)"
+          f" = {raw['tokens_per_s']:.1f} tokens/s ({raw['decode_tokens_per_s']:.1f} after start)")
+    full = pipeline(config)
+    print(f"ClinGen pipeline:  {full['tokens']} tokens in {full['wall_s']:.1f}s = {full['tokens_per_s']:.1f} tokens/s; "
+          f"{full['examples']} examples")
+    print(f"ratio pipeline / raw vLLM (output tokens/s): {full['tokens_per_s'] / raw['tokens_per_s']:.2f}")
+    print(f"constrained decoding ON : unparseable JSON {full['unparseable_json']:.1%}, "
+          f"rows without example {full['rows_without_example']:.1%}")
+    if not args.skip_unconstrained:
+        off = pipeline(load_config(args.config if os.path.exists(args.config) else None,
+                                   [*base, f"generation.out={work}/off", "generator.structured_outputs=false"]))
+        print(f"constrained decoding OFF: unparseable JSON {off['unparseable_json']:.1%}, "
+              f"rows without example {off['rows_without_example']:.1%}, {off['tokens_per_s']:.1f} tokens/s")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
