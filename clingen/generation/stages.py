@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 
+from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
 from clingen.parsing.parsers import ParseFailure, ParseOptions, parse_reply
 from clingen.prompts.compose import PromptComposer, second_step_messages
@@ -19,27 +20,6 @@ PROMPT_COLUMNS = ("row_id", "task", "strategy", "label", "topic", "style", "mess
 
 def _columns(rows: list[dict], names: tuple[str, ...] | list[str]) -> dict[str, list]:
     return {name: [row.get(name) for row in rows] for name in names}
-
-
-def _rows(batch: dict) -> list[dict]:
-    names = list(batch)
-    size = len(batch[names[0]]) if names else 0
-    return [{name: _plain(batch[name][i]) for name in names} for i in range(size)]
-
-
-def _plain(value):
-    """numpy scalars and arrays (as Ray Data hands list columns over) back to Python values."""
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()] if value.dtype == object else value.tolist()
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and value != value:  # a pandas-format stage turns missing values into NaN
-        return None
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 class ComposePrompts:
@@ -75,7 +55,7 @@ class ParseReplies:
         self.options = ParseOptions(config.generation.min_words, config.generation.max_words, model_name, gazetteer)
 
     def __call__(self, batch: dict) -> dict:
-        out = [self._one(row) for row in _rows(batch)]
+        out = [self._one(row) for row in rows_of(batch)]
         names = list(PROMPT_COLUMNS) * self.keep_prompt + ["row_id", "prompt_tokens", "completion_tokens", "example",
                                                            "failures", "generation_error", "sentence_a"]
         return _columns(out, list(dict.fromkeys(names)))
@@ -110,7 +90,7 @@ class SecondStepPrompts:
 
     def __call__(self, batch: dict) -> dict:
         out = []
-        for row in _rows(batch):
+        for row in rows_of(batch):
             keep = {name: row.get(name) for name in PROMPT_COLUMNS}
             keep.update(prior_prompt_tokens=row["prompt_tokens"], prior_completion_tokens=row["completion_tokens"],
                         prior_failures=row.get("failures"), prior_generation_error=row.get("generation_error"),

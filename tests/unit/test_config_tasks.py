@@ -44,7 +44,9 @@ def test_config_hash_ignores_output_location():
     a = load_config(overrides=["generation.out=/tmp/a"])
     b = load_config(overrides=["generation.out=/tmp/b"])
     c = load_config(overrides=["seed=1"])
-    assert a.config_hash() == b.config_hash() != c.config_hash()
+    d = load_config(overrides=["training.epochs=9"])
+    assert a.config_hash() == b.config_hash() == d.config_hash() != c.config_hash()
+    assert d.config_hash(("training",)) != a.config_hash(("training",))
 
 
 def test_sixteen_builtin_tasks_in_seven_families():

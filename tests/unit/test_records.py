@@ -180,3 +180,28 @@ def test_write_parquet_refuses_records_of_another_family(tmp_path):
 def test_unknown_family_lists_known_ones():
     with pytest.raises(UnknownNameError, match="unknown task family 'qa'; known: attribute, classification"):
         schema_for("qa")
+
+
+def test_files_load_with_hugging_face_datasets(tmp_path):
+    """The canonical files are what `datasets.load_dataset` reads, for every family."""
+    datasets = pytest.importorskip("datasets")
+    from clingen.datasets.records import (ClassificationExample, PairExample, Provenance, RelationExample,
+                                          ner_example_from_spans, write_jsonl, write_parquet)
+    provenance = Provenance(task="t", row_id=3, topic="asthma", demo_ids=["a"])
+    records = {
+        "classification": [ClassificationExample("c1", "Asthma text.", ["x", "y"], provenance)],
+        "relation": [RelationExample("r1", "@GENE$ and @DISEASE$.", "Has_relation")],
+        "pair": [PairExample("p1", "Question A?", "Question B?", "Entail", provenance)],
+        "ner": [ner_example_from_spans("n1", "Gout flares.", [Span(0, 4, "Disease", "Gout")], provenance)],
+    }
+    for family, rows in records.items():
+        write_jsonl(tmp_path / f"{family}.jsonl", rows)
+        write_parquet(tmp_path / f"{family}.parquet", rows, family)
+        for kind in ("json", "parquet"):
+            suffix = "jsonl" if kind == "json" else "parquet"
+            loaded = datasets.load_dataset(kind, data_files=str(tmp_path / f"{family}.{suffix}"), split="train",
+                                           cache_dir=str(tmp_path / "hf-cache"))
+            assert loaded[0]["id"] == rows[0].id, (family, kind)
+    ner = datasets.load_dataset("parquet", data_files=str(tmp_path / "ner.parquet"), split="train",
+                                cache_dir=str(tmp_path / "hf-cache"))[0]
+    assert ner["tags"] == ["B-Disease", "O", "O"] and ner["spans"][0]["text"] == "Gout"

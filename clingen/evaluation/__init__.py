@@ -1,0 +1,1 @@
+"""Evaluation stage (training -> evaluation -> serving): task metrics for predictions against gold labels, and reports."""

@@ -1,0 +1,41 @@
+"""Evaluation stage entry (training -> evaluation): scores a saved model on a real test split and writes the
+JSON report and the readable table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clingen.config import ClinGenConfig
+from clingen.datasets.readers import read_real_split
+from clingen.datasets.records import ClassificationExample, NERExample
+from clingen.errors import ConfigError
+from clingen.evaluation.metrics import evaluate_predictions, majority_baseline
+from clingen.evaluation.report import format_report, write_report
+from clingen.tasks.registry import get_task
+
+
+def gold_of(records: list) -> list:
+    """The gold answers in the shape `evaluate_predictions` takes for the records' family."""
+    if records and isinstance(records[0], NERExample):
+        return [r.tags for r in records]
+    if records and isinstance(records[0], ClassificationExample):
+        return [r.labels for r in records]
+    return [r.label for r in records]
+
+
+def evaluate_model(model_dir: Path, test: Path, task: str | None, split: str, out: Path | None,
+                   config: ClinGenConfig) -> tuple[dict, str, tuple[Path, Path]]:
+    from clingen.training.predict import Predictor
+    predictor = Predictor.load(model_dir)
+    task = task or predictor.card["task"]
+    if task != predictor.card["task"]:
+        raise ConfigError(f"model {model_dir} was trained for task {predictor.card['task']!r}, not {task!r}")
+    spec = get_task(task, config.task_file)
+    records = read_real_split(spec.name, test, split=split, data_format=spec.real_data)
+    gold = gold_of(records)
+    result = evaluate_predictions(spec, gold, predictor.predict_records(records))
+    if spec.family not in ("ner", "attribute"):
+        result["majority_baseline"] = {"primary": majority_baseline(spec, gold)["primary"]}
+    result["model"], result["task"], result["test"] = str(model_dir), spec.name, str(test)
+    table = format_report(result, spec.name, str(model_dir))
+    return result, table, write_report(result, Path(out or model_dir), spec.name, str(model_dir))

@@ -1,0 +1,220 @@
+"""Evaluation stage: pure metric functions that score predictions against gold labels for every task family."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from seqeval.metrics import classification_report as seqeval_report
+from seqeval.scheme import IOB2
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.preprocessing import MultiLabelBinarizer
+
+from clingen.errors import ConfigError, DataFormatError
+from clingen.tasks.spec import TaskSpec
+
+# Relation labels meaning "no relation" in the built-in and literature datasets (GAD No_relation,
+# ChemProt NOT, CDR not_induce); an explicit set so that a positive label is never dropped by a loose match.
+NEGATIVE_LABEL_NAMES = frozenset({"no_relation", "not", "not_induce", "none", "false", "negative"})
+
+# seqeval's report mixes these aggregate rows in with the per-type rows.
+_SEQEVAL_AVERAGES = ("micro avg", "macro avg", "weighted avg")
+
+
+def _check_lengths(gold: Sequence[Any], pred: Sequence[Any], what: str = "examples") -> None:
+    if len(gold) != len(pred):
+        raise DataFormatError(f"gold and predictions differ in length: {len(gold)} gold {what} but "
+                              f"{len(pred)} predicted; expected one prediction per gold example")
+
+
+def _check_known(values: Sequence[str], labels: Sequence[str], side: str) -> None:
+    known = set(labels)
+    for index, value in enumerate(values):
+        if value not in known:
+            raise DataFormatError(f"{side} label {value!r} (example {index}) is not in the label set; "
+                                  f"known labels: {list(labels)}")
+
+
+def _per_label(precision: Sequence[float], recall: Sequence[float], f1: Sequence[float],
+               support: Sequence[int], labels: Sequence[str]) -> dict[str, dict[str, float | int]]:
+    # Plain floats/ints so that the result is JSON-serialisable as is.
+    return {label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for label, p, r, f, s in zip(labels, precision, recall, f1, support)}
+
+
+def single_label_metrics(gold: list[str], pred: list[str], labels: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 over `labels`, per-label precision/recall/F1/support and the confusion matrix
+    (rows gold, columns predicted, both in `labels` order)."""
+    _check_lengths(gold, pred)
+    _check_known(gold, labels, "gold")
+    _check_known(pred, labels, "predicted")
+    labels = list(labels)
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, average=None, zero_division=0)
+    matrix = confusion_matrix(gold, pred, labels=labels)
+    return {
+        "accuracy": float(accuracy_score(gold, pred)),
+        "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
+        "per_label": _per_label(p, r, f, s, labels),
+        "confusion_matrix": {"labels": labels, "matrix": matrix.tolist()},
+    }
+
+
+def multi_label_metrics(gold: list[list[str]], pred: list[list[str]], labels: list[str]) -> dict[str, Any]:
+    """Micro/macro precision-recall-F1 over the multi-hot label matrix, per-label figures and exact-match
+    (subset) accuracy."""
+    _check_lengths(gold, pred)
+    for index, (gold_set, pred_set) in enumerate(zip(gold, pred)):
+        _check_known(list(gold_set), labels, f"gold (example {index})")
+        _check_known(list(pred_set), labels, f"predicted (example {index})")
+    binarizer = MultiLabelBinarizer(classes=list(labels))
+    gold_hot, pred_hot = binarizer.fit_transform(gold), binarizer.transform(pred)
+    p, r, f, s = precision_recall_fscore_support(gold_hot, pred_hot, average=None, zero_division=0)
+    micro_p, micro_r, micro_f, _ = precision_recall_fscore_support(gold_hot, pred_hot, average="micro",
+                                                                   zero_division=0)
+    return {
+        "micro_f1": float(micro_f),
+        "micro_precision": float(micro_p),
+        "micro_recall": float(micro_r),
+        "macro_f1": float(f1_score(gold_hot, pred_hot, average="macro", zero_division=0)),
+        "subset_accuracy": float(accuracy_score(gold_hot, pred_hot)),
+        "per_label": _per_label(p, r, f, s, list(labels)),
+    }
+
+
+def _check_tag_syntax(sequences: list[list[str]], side: str) -> None:
+    # seqeval fails on malformed tags with a bare KeyError; name the tag instead.
+    for sentence, tags in enumerate(sequences):
+        for tag in tags:
+            if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
+                raise DataFormatError(f"{side} tag {tag!r} in sentence {sentence} is not IOB2; "
+                                      f"expected 'O', 'B-<type>' or 'I-<type>'")
+
+
+def ner_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, Any]:
+    """Strict entity-level precision, recall and F1 (seqeval, IOB2): an entity counts only when its type and
+    both boundaries match, so a wrong boundary is one false positive and one false negative."""
+    _check_lengths(gold_tags, pred_tags, "sentences")
+    for index, (gold, pred) in enumerate(zip(gold_tags, pred_tags)):
+        if len(gold) != len(pred):
+            raise DataFormatError(f"sentence {index}: {len(gold)} gold tags but {len(pred)} predicted tags; "
+                                  f"expected one predicted tag per token")
+    _check_tag_syntax(gold_tags, "gold")
+    _check_tag_syntax(pred_tags, "predicted")
+    with warnings.catch_warnings():
+        # With no entity at all seqeval's macro average is a mean of nothing; only the micro row is used.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = seqeval_report(gold_tags, pred_tags, output_dict=True, mode="strict", scheme=IOB2,
+                                zero_division=0)
+    types = sorted(name for name in report if name not in _SEQEVAL_AVERAGES)
+    rows = [report[name] for name in types]
+    micro = report["micro avg"]
+    return {
+        "precision": float(micro["precision"]),
+        "recall": float(micro["recall"]),
+        "f1": float(micro["f1-score"]),
+        "per_label": _per_label([row["precision"] for row in rows], [row["recall"] for row in rows],
+                                [row["f1-score"] for row in rows], [row["support"] for row in rows], types),
+    }
+
+
+def relation_metrics(gold: list[str], pred: list[str], labels: list[str],
+                     negative_labels: list[str]) -> dict[str, Any]:
+    """single_label_metrics plus `positive_f1`, the micro-F1 over the positive (relation) classes only: the
+    literature's relation-extraction metric, equal to the positive class's F1 for a binary task."""
+    positive = [label for label in labels if label not in set(negative_labels)]
+    if not positive:
+        raise ConfigError(f"every relation label {list(labels)} is a negative label {list(negative_labels)}; "
+                          f"positive_f1 needs at least one positive label")
+    result = single_label_metrics(gold, pred, labels)
+    result["positive_f1"] = float(f1_score(gold, pred, labels=positive, average="micro", zero_division=0))
+    result["positive_labels"] = positive
+    result["negative_labels"] = [label for label in labels if label in set(negative_labels)]
+    return result
+
+
+def negative_labels_for(spec: TaskSpec) -> list[str]:
+    """The "no relation" labels of a relation task (case-insensitive match against NEGATIVE_LABEL_NAMES)."""
+    if spec.family != "relation":
+        raise ConfigError(f"task {spec.name} is a {spec.family} task; negative labels exist only for "
+                          f"relation tasks")
+    return [name for name in spec.label_names if name.lower() in NEGATIVE_LABEL_NAMES]
+
+
+def _single(values: Sequence[Any], side: str) -> list[str]:
+    """Single-label values as strings; a one-element list (the ClassificationExample form) is unwrapped."""
+    out = []
+    for index, value in enumerate(values):
+        if isinstance(value, (list, tuple)):
+            if len(value) != 1:
+                raise DataFormatError(f"{side} example {index} has {len(value)} labels {list(value)}; "
+                                      f"a single-label task expects exactly one")
+            value = value[0]
+        out.append(value)
+    return out
+
+
+def _check_entity_types(sequences: list[list[str]], types: list[str], side: str) -> None:
+    known = set(types)
+    for sentence, tags in enumerate(sequences):
+        for tag in tags:
+            if tag != "O" and tag[2:] not in known:
+                raise DataFormatError(f"{side} tag {tag!r} in sentence {sentence} has entity type "
+                                      f"{tag[2:]!r}, not in the label set; known labels: {types}")
+
+
+def _score(spec: TaskSpec, gold: Sequence[Any], pred: Sequence[Any]) -> tuple[dict[str, Any], str]:
+    """The family's metrics and the name of its headline metric."""
+    labels = spec.label_names
+    if spec.family in ("ner", "attribute"):
+        _check_lengths(gold, pred, "sentences")
+        _check_tag_syntax(list(gold), "gold")
+        _check_tag_syntax(list(pred), "predicted")
+        _check_entity_types(list(gold), labels, "gold")
+        _check_entity_types(list(pred), labels, "predicted")
+        return ner_metrics(list(gold), list(pred)), "f1"
+    if spec.family == "classification" and spec.multi_label:
+        return multi_label_metrics([list(g) for g in gold], [list(p) for p in pred], labels), "micro_f1"
+    gold, pred = _single(gold, "gold"), _single(pred, "predicted")
+    if spec.family == "relation":
+        return relation_metrics(gold, pred, labels, negative_labels_for(spec)), "positive_f1"
+    return single_label_metrics(gold, pred, labels), "macro_f1"
+
+
+def evaluate_predictions(spec: TaskSpec, gold: Sequence[Any], pred: Sequence[Any]) -> dict[str, Any]:
+    """Score `pred` against `gold` with the metrics of the task's family; adds `family`, `n` (examples)
+    and `primary` ({"name", "value"}: the headline metric reported in the literature for the family)."""
+    _check_lengths(gold, pred)
+    if not gold:
+        raise DataFormatError(f"task {spec.name}: no examples to evaluate; expected at least one")
+    result, primary = _score(spec, gold, pred)
+    return {**result, "family": spec.family, "n": len(gold),
+            "primary": {"name": primary, "value": result[primary]}}
+
+
+def _majority(spec: TaskSpec, gold: Sequence[Any]) -> tuple[Any, list[Any]]:
+    """The most frequent gold label (label set for multi-label) and the constant prediction list.
+    Ties go to the label listed first in the spec so that the baseline is deterministic."""
+    if spec.multi_label:
+        # most_common keeps first-seen order among ties, which is deterministic for a given gold list.
+        best = Counter(tuple(sorted(labels)) for labels in gold).most_common(1)[0][0]
+        return list(best), [list(best) for _ in gold]
+    values = _single(gold, "gold")
+    counts = Counter(values)
+    best = max(spec.label_names, key=lambda label: (counts[label], -spec.label_names.index(label)))
+    return best, [best] * len(values)
+
+
+def majority_baseline(spec: TaskSpec, gold: Sequence[Any]) -> dict[str, Any]:
+    """The metrics of always predicting the most frequent gold label: the floor a trained model must beat.
+    Multi-label tasks predict the most frequent label set; NER has no majority label and is refused."""
+    if spec.family in ("ner", "attribute"):
+        raise ConfigError(f"task {spec.name} is a {spec.family} task; a majority baseline is defined only "
+                          f"for classification, pair and relation tasks")
+    if not gold:
+        raise DataFormatError(f"task {spec.name}: no gold examples; the majority baseline needs at least one")
+    label, pred = _majority(spec, gold)
+    result = evaluate_predictions(spec, gold, pred)
+    result["baseline"] = {"strategy": "majority", "label": label}
+    return result

@@ -1,0 +1,1 @@
+"""Training stage (datasets -> training -> serving): label spaces, featurisation, encoders, fine-tuning, prediction."""

@@ -1,0 +1,248 @@
+"""Training stage output (training -> evaluation, serving): runs a fine-tuned encoder on new inputs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from clingen._imports import require
+from clingen.datasets.records import (ClassificationExample, NERExample, PairExample, RelationExample,
+                                      tokenize)
+from clingen.errors import ConfigError
+from clingen.training.features import MODEL_INPUTS, tokenize_truncated
+from clingen.training.labels import encode_relation_text, label_space
+from clingen.training.model_io import check_local_model_dir
+
+CARD_FILE = "model_card.json"
+REQUIRED_CARD_KEYS = ("task", "family", "multi_label", "labels", "max_length")
+TOKEN_FAMILIES = ("ner", "attribute")
+FAMILIES = ("classification", "relation", "pair", *TOKEN_FAMILIES)
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class _Masks:
+    head_mask: str | None
+    tail_mask: str | None
+
+
+def build_model_card(spec: Any, max_length: int, thresholds: Mapping[str, float] | None = None,
+                     **extra: Any) -> dict[str, Any]:
+    """The card keys the Predictor reads, from a TaskSpec; `extra` adds provenance (encoder, metrics...)."""
+    space = label_space(spec)
+    if space.multi_label:
+        thresholds = {name: float((thresholds or {}).get(name, DEFAULT_THRESHOLD)) for name in space.names}
+    return {"task": spec.name, "family": spec.family, "multi_label": space.multi_label,
+            "labels": list(space.names), "thresholds": thresholds if space.multi_label else None,
+            "max_length": int(max_length), "head_mask": spec.head_mask, "tail_mask": spec.tail_mask, **extra}
+
+
+def validate_card(card: Any, where: str) -> dict[str, Any]:
+    """The card when it has what prediction needs; else ConfigError naming `where` and the problem."""
+    if not isinstance(card, Mapping):
+        raise ConfigError(f"{where}: the model card is a {type(card).__name__}; expected a JSON object")
+    missing = [key for key in REQUIRED_CARD_KEYS if key not in card]
+    if missing:
+        raise ConfigError(f"{where}: the model card lacks {missing}; expected keys {list(REQUIRED_CARD_KEYS)}")
+    if card["family"] not in FAMILIES:
+        raise ConfigError(f"{where}: model card family {card['family']!r} is not one of {list(FAMILIES)}")
+    labels = card["labels"]
+    if not isinstance(labels, Sequence) or isinstance(labels, str) or not labels or \
+            not all(isinstance(name, str) for name in labels):
+        raise ConfigError(f"{where}: model card labels {labels!r}; expected a non-empty list of label names")
+    if not isinstance(card["max_length"], int) or card["max_length"] < 2:
+        raise ConfigError(f"{where}: model card max_length {card['max_length']!r}; expected an integer >= 2")
+    unknown = sorted(set(card.get("thresholds") or {}) - set(labels))
+    if unknown:
+        raise ConfigError(f"{where}: model card thresholds name unknown labels {unknown}; known: {list(labels)}")
+    return dict(card)
+
+
+def read_model_card(model_dir: str | Path) -> dict[str, Any]:
+    path = Path(model_dir) / CARD_FILE
+    if not path.is_file():
+        raise ConfigError(f"model folder {model_dir} has no {CARD_FILE}; expected the output of `clingen train` "
+                          f"(HF model + tokenizer + {CARD_FILE})")
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path} is not readable JSON ({exc}); expected the model card written by training") \
+            from None
+    return validate_card(card, str(path))
+
+
+def save_model(model: Any, tokenizer: Any, card: Mapping[str, Any], out_dir: str | Path) -> Path:
+    """Write a model folder Predictor.load reads: safetensors weights, tokenizer files and the card."""
+    out = Path(out_dir)
+    card = validate_card(card, str(out / CARD_FILE))
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    return out
+
+
+def decode_entities(words: Sequence[tuple[str, int, int]], tags: Sequence[str], text: str) -> list[dict]:
+    """Entities from one BIO tag per (word, start, end): an I- tag continues the previous word's entity of
+    its type, else (seqeval's lenient reading) it starts one. Offsets index into `text`."""
+    entities: list[dict[str, Any]] = []
+    open_type: str | None = None
+    for (_, start, end), tag in zip(words, tags):
+        prefix, _, entity_type = tag.partition("-")
+        if tag == "O" or not entity_type:
+            open_type = None
+            continue
+        if prefix == "I" and open_type == entity_type:
+            entities[-1]["end"] = end
+        else:
+            entities.append({"start": start, "end": end, "type": entity_type})
+        open_type = entity_type
+    return [{**entity, "text": text[entity["start"]:entity["end"]]} for entity in entities]
+
+
+class Predictor:
+    """A fine-tuned encoder with its model card; every method batches, runs in eval mode without
+    gradients, and gives the same results in memory and after a save/load round trip."""
+
+    def __init__(self, model: Any, tokenizer: Any, card: Mapping[str, Any], device: str = "cpu",
+                 batch_size: int = 32):
+        torch = require("torch")
+        self.card = validate_card(card, "in-memory model card")
+        self.family: str = self.card["family"]
+        self.labels: list[str] = list(self.card["labels"])
+        self.multi_label = bool(self.card["multi_label"])
+        self.max_length: int = self.card["max_length"]
+        given = self.card.get("thresholds") or {}
+        self.thresholds = {name: float(given.get(name, DEFAULT_THRESHOLD)) for name in self.labels}
+        self.masks = _Masks(self.card.get("head_mask"), self.card.get("tail_mask"))
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.tokenizer, self.batch_size = tokenizer, int(batch_size)
+        outputs = getattr(model.config, "num_labels", len(self.labels))
+        if outputs != len(self.labels):
+            raise ConfigError(f"the model has {outputs} outputs but its card lists {len(self.labels)} labels "
+                              f"{self.labels}; expected one label per output")
+        if self.family in TOKEN_FAMILIES and not getattr(tokenizer, "is_fast", False):
+            raise ConfigError(f"task {self.card['task']} tags tokens and needs a fast tokenizer; got "
+                              f"{type(tokenizer).__name__}")
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "cpu", batch_size: int = 32,
+             trust_remote_code: bool = False) -> Predictor:
+        """A Predictor from a folder written by training; a missing folder, card or weights fail here,
+        with the path, so that a server fails at start rather than on its first request."""
+        folder = Path(model_dir).expanduser()
+        if not folder.is_dir():
+            raise ConfigError(f"model folder {folder} does not exist or is not a folder; expected the output "
+                              f"of `clingen train`")
+        card = read_model_card(folder)
+        check_local_model_dir(folder)
+        transformers = require("transformers")
+        head = transformers.AutoModelForTokenClassification if card["family"] in TOKEN_FAMILIES else \
+            transformers.AutoModelForSequenceClassification
+        try:
+            model = head.from_pretrained(folder, use_safetensors=True, trust_remote_code=trust_remote_code)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, trust_remote_code=trust_remote_code)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot load the model in {folder}: {exc}") from None
+        return cls(model, tokenizer, card, device, batch_size)
+
+    def predict_texts(self, texts: list[str]) -> list[dict]:
+        """Classification, or relation on text whose entities are already masked."""
+        self._require_family("predict_texts", ("classification", "relation"))
+        return self._classify(list(texts))
+
+    def predict_pairs(self, pairs: list[tuple[str, str]]) -> list[dict]:
+        self._require_family("predict_pairs", ("pair",))
+        return self._classify([a for a, _ in pairs], [b for _, b in pairs])
+
+    def predict_relations(self, items: list[tuple[str, str | None, str | None]]) -> list[dict]:
+        """(text, head, tail) triples; head/tail None means the text already carries the masks."""
+        self._require_family("predict_relations", ("relation",))
+        return self._classify([encode_relation_text(text, head, tail, self.masks) for text, head, tail in items])
+
+    def predict_entities(self, texts: list[str]) -> list[dict]:
+        """{"entities": [{"start", "end", "type", "text"}], "truncated"} per text, offsets into the text."""
+        self._require_family("predict_entities", TOKEN_FAMILIES)
+        words = [tokenize(text) for text in texts]
+        tags, truncated = self.word_tags([[word for word, _, _ in row] for row in words])
+        return [{"entities": decode_entities(row, row_tags, text), "truncated": cut}
+                for row, row_tags, text, cut in zip(words, tags, texts, truncated)]
+
+    def predict_records(self, records: Sequence[Any]) -> list:
+        """Predictions in the shape evaluation compares with gold: BIO tags per record token (NER), a
+        label list (multi-label) or a label."""
+        records = list(records)
+        if self.family in TOKEN_FAMILIES:
+            self._require_types(records, NERExample)
+            return self.word_tags([list(record.tokens) for record in records])[0]
+        if self.family == "pair":
+            self._require_types(records, PairExample)
+            results = self.predict_pairs([(record.text_a, record.text_b) for record in records])
+        elif self.family == "relation":
+            self._require_types(records, RelationExample)
+            results = self.predict_relations([(record.text, record.head, record.tail) for record in records])
+        else:
+            self._require_types(records, ClassificationExample)
+            results = self.predict_texts([record.text for record in records])
+        return [result["labels"] if self.multi_label else result["label"] for result in results]
+
+    def word_tags(self, word_lists: list[list[str]]) -> tuple[list[list[str]], list[bool]]:
+        """One tag per word (from its first sub-token; "O" for words truncation cut off) and truncated flags."""
+        tags: list[list[str]] = []
+        truncated: list[bool] = []
+        for start in range(0, len(word_lists), self.batch_size):
+            batch = word_lists[start:start + self.batch_size]
+            encoded, cut = tokenize_truncated(self.tokenizer, self.max_length, batch, split_into_words=True,
+                                              padding=True, return_tensors="pt")
+            predicted = self._logits(encoded).argmax(dim=-1).tolist()
+            for row, words in enumerate(batch):
+                row_tags, seen = ["O"] * len(words), set()
+                for position, word in enumerate(encoded.word_ids(row)):
+                    if word is not None and word not in seen:
+                        seen.add(word)
+                        row_tags[word] = self.labels[predicted[row][position]]
+                tags.append(row_tags)
+            truncated.extend(cut)
+        return tags, truncated
+
+    def _classify(self, first: list[str], second: list[str] | None = None) -> list[dict]:
+        results: list[dict] = []
+        for start in range(0, len(first), self.batch_size):
+            end = start + self.batch_size
+            encoded, cut = tokenize_truncated(self.tokenizer, self.max_length, first[start:end],
+                                              None if second is None else second[start:end],
+                                              padding=True, return_tensors="pt")
+            logits = self._logits(encoded)
+            results.extend(self._sequence_result(row, flag) for row, flag in zip(logits, cut))
+        return results
+
+    def _sequence_result(self, logits: Any, truncated: bool) -> dict:
+        if self.multi_label:
+            probs = logits.sigmoid().tolist()
+            scores = dict(zip(self.labels, probs))
+            chosen = [name for name in self.labels if scores[name] >= self.thresholds[name]]
+            return {"labels": chosen, "scores": scores, "truncated": truncated}
+        probs = logits.softmax(dim=-1).tolist()
+        best = max(range(len(probs)), key=probs.__getitem__)  # first of equal scores, deterministically
+        return {"label": self.labels[best], "scores": dict(zip(self.labels, probs)), "truncated": truncated}
+
+    def _logits(self, encoded: Mapping[str, Any]) -> Any:
+        torch = require("torch")
+        inputs = {key: encoded[key].to(self.device) for key in MODEL_INPUTS if key in encoded}
+        with torch.no_grad():
+            return self.model(**inputs).logits.float().cpu()
+
+    def _require_family(self, method: str, families: Sequence[str]) -> None:
+        if self.family not in families:
+            raise ConfigError(f"{method} serves {'/'.join(families)} models; the model of task "
+                              f"{self.card['task']} is a {self.family} model")
+
+    def _require_types(self, records: list, expected: type) -> None:
+        for record in records:
+            if not isinstance(record, expected):
+                raise ConfigError(f"the {self.family} model of task {self.card['task']} predicts "
+                                  f"{expected.__name__} records; got {type(record).__name__}")

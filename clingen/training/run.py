@@ -1,0 +1,155 @@
+"""Training stage entry (datasets -> training -> serving): builds the Ray datasets, runs the TorchTrainer, and
+saves the final model in HF format with the model card that evaluation and serving read."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from clingen import __version__
+from clingen._batches import rows_of
+from clingen._imports import require
+from clingen.config import OFFLINE_ENCODER, ClinGenConfig
+from clingen.datasets.readers import fewshot_sample, read_real_split
+from clingen.datasets.records import NERExample, Record, record_type_for
+from clingen.errors import ConfigError
+from clingen.tasks.registry import get_task
+from clingen.tasks.spec import TaskSpec
+from clingen.training.labels import label_space
+
+
+@dataclass
+class TrainingReport:
+    model_dir: Path
+    card: dict
+
+
+def resolve_encoder(source: str) -> str:
+    if source == OFFLINE_ENCODER:
+        from clingen.training.model_io import offline_encoder_dir
+        return offline_encoder_dir()
+    return source
+
+
+class FeaturizeRecords:
+    """Ray Data stage: ClinGen record rows -> token ids and labels, tokenised in the workers."""
+
+    def __init__(self, spec_json: str, encoder: str, max_length: int, trust_remote_code: bool):
+        from transformers import AutoTokenizer
+
+        from clingen.training.features import Featurizer
+        self.spec = TaskSpec.model_validate_json(spec_json)
+        tokenizer = AutoTokenizer.from_pretrained(encoder, trust_remote_code=trust_remote_code)
+        self.featurizer = Featurizer(self.spec, tokenizer, max_length)
+        family = "ner" if self.spec.family == "attribute" else self.spec.family
+        self.record_type = record_type_for(family)
+
+    def __call__(self, batch: dict) -> dict:
+        records = [self.record_type.from_row(row) for row in rows_of(batch)]
+        encoded = self.featurizer.encode(records)
+        encoded.pop("truncated", None)
+        return {name: np.array(values, dtype=object) if isinstance(values[0], list) else np.asarray(values)
+                for name, values in encoded.items()}
+
+
+def _fewshot_records(config: ClinGenConfig, spec: TaskSpec, fewshot: Path) -> list[Record]:
+    examples = read_real_split(spec.name, fewshot, split="train", data_format=spec.real_data)
+    if examples and isinstance(examples[0], NERExample):  # sentences with entities teach tagging
+        examples = [e for e in examples if e.spans]
+    return fewshot_sample(examples, config.training.fewshot_per_class, config.seed)
+
+
+def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: str | None,
+              fewshot: Path | None) -> tuple[dict, list[dict], dict]:
+    """Ray datasets per stage, the stage plan, and what the training data was (for the model card)."""
+    ray = require("ray")
+    training = config.training
+    featurize = dict(fn_constructor_args=(spec.model_dump_json(), encoder, training.max_length,
+                                          training.trust_remote_code), concurrency=1, batch_size=256)
+    datasets, plan, sources = {}, [], {}
+    if training.fewshot_stage and fewshot is not None:
+        records = _fewshot_records(config, spec, fewshot)
+        datasets["fewshot"] = ray.data.from_items([r.to_row() for r in records]).map_batches(FeaturizeRecords, **featurize)
+        plan.append({"dataset": "fewshot", "epochs": training.fewshot_epochs})
+        sources["fewshot"] = {"path": str(fewshot), "examples": len(records)}
+    if training.synthetic_stage and train_dir is not None:
+        manifest = _read_manifest(train_dir)
+        datasets["synthetic"] = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data").map_batches(
+            FeaturizeRecords, **featurize)
+        plan.append({"dataset": "synthetic", "epochs": training.epochs})
+        sources["synthetic"] = {"path": train_dir, "manifest_hash": manifest.get("config_hash"),
+                                "examples": manifest.get("counts", {}).get("examples")}
+    if not plan:
+        raise ConfigError("nothing to train on: give --train (a synthetic run) and/or --fewshot (a real split), "
+                          "and keep training.synthetic_stage / training.fewshot_stage on for them")
+    return datasets, plan, sources
+
+
+def _read_manifest(train_dir: str) -> dict:
+    from clingen.generation.store import OutputStore
+    manifest = OutputStore(train_dir).read_manifest()
+    if manifest is None:
+        raise ConfigError(f"{train_dir} has no manifest.json; expected the output folder of `clingen generate`")
+    return manifest
+
+
+def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | None, out: Path) -> TrainingReport:
+    """Fine-tune, then write `out` (HF model + tokenizer + model_card.json)."""
+    train = require("ray.train")
+    torch_train = require("ray.train.torch")
+    from clingen.generation.pipeline import ensure_ray
+    ensure_ray(config)
+    spec = get_task(config.task, config.task_file)
+    encoder = resolve_encoder(config.training.encoder)
+    datasets, plan, sources = _datasets(config, spec, encoder, train_dir, fewshot)
+    training = config.training
+    run_name = training.run_name or f"{spec.name}-{config.config_hash(('task', 'seed', 'training'))}"
+    loop_config = {"spec_json": spec.model_dump_json(), "encoder": encoder, "seed": config.seed, "plan": plan,
+                   "threads": training.cpus_per_worker, "trust_remote_code": training.trust_remote_code,
+                   "learning_rate": training.learning_rate, "weight_decay": training.weight_decay,
+                   "batch_size": training.batch_size, "max_steps": training.max_steps,
+                   "use_gpu": training.use_gpu, "mixed_precision": training.mixed_precision}
+    started = time.time()
+    trainer = torch_train.TorchTrainer(
+        _loop, train_loop_config=loop_config,
+        scaling_config=train.ScalingConfig(num_workers=training.num_workers, use_gpu=training.use_gpu,
+                                           resources_per_worker={"CPU": training.cpus_per_worker}),
+        run_config=train.RunConfig(name=run_name, storage_path=_storage(training.storage_path)),
+        datasets=datasets)
+    result = trainer.fit()
+    if result.checkpoint is None:
+        raise ConfigError(f"training run {run_name} produced no checkpoint (no stage ran an epoch)")
+    card = {"task": spec.name, "family": spec.family, "multi_label": spec.multi_label,
+            "labels": label_space(spec).names, "thresholds": None, "max_length": training.max_length,
+            "head_mask": spec.head_mask, "tail_mask": spec.tail_mask, "encoder": training.encoder,
+            "training_data": sources, "plan": plan, "run_name": run_name, "final_metrics": result.metrics,
+            "train_wall_s": round(time.time() - started, 1), "config": config.model_dump(mode="json"),
+            "clingen_version": __version__}
+    _save(result.checkpoint, card, out)
+    return TrainingReport(out, card)
+
+
+def _loop(loop_config: dict) -> None:
+    from clingen.training.trainer import train_loop_per_worker
+    train_loop_per_worker(loop_config)
+
+
+def _storage(path: str) -> str:
+    return path if "://" in path else str(Path(path).resolve())
+
+
+def _save(checkpoint, card: dict, out: Path) -> None:
+    """Copy the final checkpoint's HF files to `out` and add the model card (multi-label thresholds 0.5)."""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    with checkpoint.as_directory() as folder:
+        shutil.copytree(folder, out, ignore=shutil.ignore_patterns("optimizer.pt", "progress.json"))
+    if card["multi_label"]:
+        card["thresholds"] = {name: 0.5 for name in card["labels"]}
+    (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")

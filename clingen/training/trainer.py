@@ -1,0 +1,109 @@
+"""Training stage (datasets -> training): fine-tunes an encoder on the few real examples and then on the
+synthetic set with Ray Train's TorchTrainer; data reaches the workers as Ray Data shards, a checkpoint is
+reported every epoch, and a re-run with the same run name resumes from the latest one."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from clingen.training.labels import label_space
+from clingen.training.model_io import load_encoder_for_training
+
+
+def train_loop_per_worker(loop_config: dict) -> None:
+    """Runs on every worker: the stages in `plan` in order, one checkpoint per epoch from rank 0."""
+    import ray.train
+    import torch
+
+    from clingen.tasks.spec import TaskSpec
+    spec = TaskSpec.model_validate_json(loop_config["spec_json"])
+    torch.manual_seed(loop_config["seed"])
+    torch.set_num_threads(loop_config["threads"])
+    model, tokenizer = load_encoder_for_training(loop_config["encoder"], label_space(spec),
+                                                 loop_config["trust_remote_code"])
+    model = ray.train.torch.prepare_model(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=loop_config["learning_rate"],
+                                  weight_decay=loop_config["weight_decay"])
+    start_stage, start_epoch = _restore(ray.train.get_checkpoint(), model, optimizer)
+    plan = loop_config["plan"]
+    for stage_index in range(start_stage, len(plan)):
+        stage = plan[stage_index]
+        shard = ray.train.get_dataset_shard(stage["dataset"])
+        first = start_epoch if stage_index == start_stage else 0
+        for epoch in range(first, stage["epochs"]):
+            metrics = _train_epoch(model, optimizer, shard, loop_config, tokenizer.pad_token_id)
+            metrics.update(stage=stage["dataset"], stage_index=stage_index, epoch=epoch,
+                           resumed_from=f"{start_stage}:{start_epoch}")
+            _report(metrics, model, optimizer, tokenizer, stage_index, epoch + 1)
+
+
+def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int) -> dict:
+    import time
+
+    import ray.train
+    import torch
+
+    from clingen.training.features import collate
+    device = ray.train.torch.get_device()
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if loop_config["use_gpu"] and
+                loop_config["mixed_precision"] else _NoAutocast())
+    model.train()
+    losses, samples, started = [], 0, time.perf_counter()
+    batches = shard.iter_batches(batch_size=loop_config["batch_size"], batch_format="numpy",
+                                 local_shuffle_buffer_size=256, local_shuffle_seed=loop_config["seed"])
+    for step, batch in enumerate(batches):
+        if loop_config["max_steps"] and step >= loop_config["max_steps"]:
+            break
+        inputs = {k: v.to(device) for k, v in collate(batch, pad_token_id).items()}
+        with autocast:
+            loss = model(**inputs).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss.detach()))
+        samples += int(inputs["input_ids"].shape[0])
+    seconds = time.perf_counter() - started
+    return {"loss": sum(losses) / max(1, len(losses)), "steps": len(losses), "samples": samples,
+            "samples_per_s": samples / max(seconds, 1e-9)}
+
+
+class _NoAutocast:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _report(metrics: dict, model, optimizer, tokenizer, stage_index: int, epochs_done: int) -> None:
+    """Rank 0 writes an HF-format checkpoint plus optimizer state and progress; every rank reports."""
+    import ray.train
+    import torch
+    if ray.train.get_context().get_world_rank() != 0:
+        ray.train.report(metrics)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        unwrapped = model.module if hasattr(model, "module") else model
+        unwrapped.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        torch.save(optimizer.state_dict(), os.path.join(folder, "optimizer.pt"))
+        Path(folder, "progress.json").write_text(json.dumps({"stage_index": stage_index, "epochs_done": epochs_done}))
+        ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
+
+
+def _restore(checkpoint, model, optimizer) -> tuple[int, int]:
+    """(stage index, epoch) to start from: (0, 0) for a fresh run, else just after the checkpoint."""
+    if checkpoint is None:
+        return 0, 0
+    import torch
+    from safetensors.torch import load_file
+    with checkpoint.as_directory() as folder:
+        progress = json.loads(Path(folder, "progress.json").read_text())
+        state = load_file(os.path.join(folder, "model.safetensors"))
+        unwrapped = model.module if hasattr(model, "module") else model
+        unwrapped.load_state_dict(state, strict=False)  # tied weights are saved once
+        optimizer.load_state_dict(torch.load(os.path.join(folder, "optimizer.pt"), weights_only=True))
+    return progress["stage_index"], progress["epochs_done"]

@@ -1,0 +1,68 @@
+import json
+
+import pytest
+
+from clingen.config import GeneratorConfig, load_config
+from clingen.errors import ConfigError
+from clingen.generation.models import (check_chat_template, check_engine_kwargs, engine_kwargs_for,
+                                       resolve_model_source)
+from clingen.generation.processors import sampling_params
+from clingen.generation.http import chat_payload, reply_from_response
+
+pytestmark = pytest.mark.unit
+
+
+def test_model_source_validation(tmp_path):
+    with pytest.raises(ConfigError, match=r"'/nonexistent/model' is not an existing directory"):
+        resolve_model_source("/nonexistent/model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"has no config.json; it is not a Hugging Face model folder"):
+        resolve_model_source(str(tmp_path / "empty"))
+    with pytest.raises(ConfigError, match=r"neither a local folder nor a hub id"):
+        resolve_model_source("just-a-name")
+    assert resolve_model_source("Qwen/Qwen2.5-7B-Instruct") == "Qwen/Qwen2.5-7B-Instruct"
+
+
+def test_chat_template_is_required(tmp_path):
+    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"model_max_length": 512}))
+    with pytest.raises(ConfigError, match=r"has no chat template"):
+        check_chat_template(str(tmp_path))
+    (tmp_path / "chat_template.jinja").write_text("{{ messages }}")
+    check_chat_template(str(tmp_path))
+
+
+def test_unknown_engine_arguments_are_named_with_suggestions():
+    check_engine_kwargs({"max_model_len": 512, "enforce_eager": True})
+    with pytest.raises(ConfigError, match=r"'max_model_length' \(did you mean max_model_len"):
+        check_engine_kwargs({"max_model_length": 512})
+
+
+def test_cpu_engine_kwargs_seed_the_engine_and_bound_the_kv_cache():
+    config = load_config(overrides=["generator.engine_kwargs={max_num_seqs: 32}"]).generator
+    kwargs = engine_kwargs_for(config, seed=7, use_gpu=False)
+    assert kwargs["seed"] == 7 and kwargs["kv_cache_memory_bytes"] == 256 << 20
+    assert kwargs["enforce_eager"] is True and kwargs["dtype"] == "bfloat16" and kwargs["max_num_seqs"] == 32
+
+
+def test_sampling_params_carry_the_schema_but_never_a_seed():
+    config = GeneratorConfig()
+    row = {"json_schema": '{"type": "object"}'}
+    params = sampling_params(config, row)
+    assert params["structured_outputs"] == {"json": '{"type": "object"}'} and "seed" not in params
+    assert "structured_outputs" not in sampling_params(GeneratorConfig(structured_outputs=False), row)
+    assert sampling_params(config, {"placeholder": True})["max_tokens"] == 1
+
+
+def test_http_payload_and_responses():
+    config = GeneratorConfig(backend="http", url="http://127.0.0.1:1/v1")
+    payload = chat_payload(config, {"messages": [{"role": "user", "content": "hi"}],
+                                    "json_schema": '{"type": "object"}'})
+    assert payload["response_format"] == {"type": "json_schema",
+                                          "json_schema": {"name": "reply", "schema": {"type": "object"}}}
+    ok = reply_from_response({"choices": [{"message": {"content": "{}"}}],
+                              "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
+    assert ok == {"generated_text": "{}", "num_input_tokens": 5, "num_generated_tokens": 2, "__inference_error__": None}
+    error = reply_from_response({"object": "error", "message": "model not found", "code": 404})
+    assert error["__inference_error__"] == "endpoint error: model not found"
+    with pytest.raises(ValueError, match="must start with http"):
+        GeneratorConfig(url="127.0.0.1:8000")
