@@ -74,13 +74,16 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
     datasets, plan, sources = {}, [], {}
     if training.fewshot_stage and fewshot is not None:
         records = _fewshot_records(config, spec, fewshot)
-        datasets["fewshot"] = ray.data.from_items([r.to_row() for r in records]).map_batches(FeaturizeRecords, **featurize)
+        # Few-shot sampling returns examples grouped by class: shuffle globally, or the last steps see
+        # one class only (and, split across workers, each worker another class).
+        datasets["fewshot"] = ray.data.from_items([r.to_row() for r in records]).random_shuffle(
+            seed=config.seed).map_batches(FeaturizeRecords, **featurize)
         plan.append({"dataset": "fewshot", "epochs": training.fewshot_epochs})
         sources["fewshot"] = {"path": str(fewshot), "examples": len(records)}
     if training.synthetic_stage and train_dir is not None:
         manifest = _read_manifest(train_dir)
-        datasets["synthetic"] = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data").map_batches(
-            FeaturizeRecords, **featurize)
+        datasets["synthetic"] = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data").random_shuffle(
+            seed=config.seed).map_batches(FeaturizeRecords, **featurize)
         plan.append({"dataset": "synthetic", "epochs": training.epochs})
         sources["synthetic"] = {"path": train_dir, "manifest_hash": manifest.get("config_hash"),
                                 "examples": manifest.get("counts", {}).get("examples")}

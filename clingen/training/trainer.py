@@ -51,12 +51,14 @@ def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int) 
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if loop_config["use_gpu"] and
                 loop_config["mixed_precision"] else _NoAutocast())
     model.train()
-    losses, samples, started = [], 0, time.perf_counter()
+    losses, samples, started = [], 0, None
     batches = shard.iter_batches(batch_size=loop_config["batch_size"], batch_format="numpy",
                                  local_shuffle_buffer_size=256, local_shuffle_seed=loop_config["seed"])
     for step, batch in enumerate(batches):
         if loop_config["max_steps"] and step >= loop_config["max_steps"]:
             break
+        # Throughput from the first batch on: the dataset's start-up (featurisation) is not training speed.
+        started = started or time.perf_counter()
         inputs = {k: v.to(device) for k, v in collate(batch, pad_token_id).items()}
         with autocast:
             loss = model(**inputs).loss
@@ -65,7 +67,7 @@ def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int) 
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
         samples += int(inputs["input_ids"].shape[0])
-    seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started if started else 0.0
     return {"loss": sum(losses) / max(1, len(losses)), "steps": len(losses), "samples": samples,
             "samples_per_s": samples / max(seconds, 1e-9)}
 

@@ -1,0 +1,147 @@
+"""The classifier service (serving stage, the end of the flow): trained ClinGen models behind a FastAPI
+ingress on Ray Serve, with dynamic request batching, autoscaling, bearer-token auth, and 4xx answers with a
+reason for every bad request."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from pydantic import Field
+from ray import serve
+
+from clingen.config import StrictModel
+from clingen.errors import ConfigError
+from clingen.serving.schemas import Item, PredictRequest, ServingLimits, check_item
+
+# The ASGI app the deployment's routes hang on: Ray Serve's documented ingress pattern.
+api = FastAPI(title="ClinGen classifiers", description="Predictions from ClinGen-trained models.")
+
+
+class ClassifierAppArgs(StrictModel):
+    """`args:` of the classifier application in serve_config.yaml."""
+
+    models: dict[str, str] = Field(description="Model name -> folder written by `clingen train`.")
+    max_batch_size: int = Field(32, ge=1, description="Dynamic batching: most requests per model call "
+                                "(1 turns batching off).")
+    batch_wait_timeout_s: float = Field(0.01, ge=0, description="Dynamic batching: longest wait to fill a batch.")
+    min_replicas: int = Field(1, ge=0, description="Autoscaling lower bound.")
+    max_replicas: int = Field(1, ge=1, description="Autoscaling upper bound.")
+    target_ongoing_requests: int = Field(16, ge=1, description="Autoscaling target per replica.")
+    max_ongoing_requests: int = Field(64, ge=1, description="Requests a replica takes at once.")
+    device: str = Field("auto", pattern="^(auto|cpu|gpu)$", description="gpu needs a GPU per replica.")
+    num_cpus: float = Field(1, gt=0, description="CPUs per replica.")
+    max_inputs: int = Field(64, ge=1, description="Most inputs in one request.")
+    max_chars: int = Field(10_000, ge=1, description="Longest input text, in characters.")
+    token_env: str = Field("CLINGEN_SERVE_TOKEN", description="Environment variable holding the bearer "
+                           "token; when it is unset or empty, no token is required.")
+
+
+def _authorise(request: Request) -> None:
+    token = request.app.state.token
+    if not token:
+        return
+    given = request.headers.get("authorization", "")
+    if not (given.startswith("Bearer ") and secrets.compare_digest(given[7:], token)):
+        raise HTTPException(status_code=401, detail="missing or wrong bearer token (Authorization: Bearer ...)")
+
+
+def _run(predictor, items: list[Item]) -> list[dict]:
+    family = predictor.card["family"]
+    if family in ("ner", "attribute"):
+        return predictor.predict_entities([i.text for i in items])
+    if family == "pair":
+        return predictor.predict_pairs([(i.text_a, i.text_b) for i in items])
+    if family == "relation":
+        return predictor.predict_relations([(i.text, i.head, i.tail) for i in items])
+    return predictor.predict_texts([i.text for i in items])
+
+
+def _has_gpu() -> bool:
+    try:
+        import torch
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+# Helpers above the class on purpose: Serve ships the deployment class to replicas by value, with the
+# module globals that exist when the class is decorated.
+@serve.deployment
+@serve.ingress(api)
+class ClassifierService:
+    def __init__(self, args: dict):
+        from clingen.training.predict import Predictor
+        self.args = ClassifierAppArgs.model_validate(args)
+        device = "cuda" if self.args.device == "gpu" or (self.args.device == "auto" and _has_gpu()) else "cpu"
+        # Every model loads now: a missing or corrupt folder fails the deployment at start, not a request.
+        self.predictors = {name: Predictor.load(path, device=device) for name, path in self.args.models.items()}
+        self.limits = ServingLimits(max_inputs=self.args.max_inputs, max_chars=self.args.max_chars)
+        api.state.token = os.environ.get(self.args.token_env, "")
+        self.predict_batch.set_max_batch_size(self.args.max_batch_size)
+        self.predict_batch.set_batch_wait_timeout_s(self.args.batch_wait_timeout_s)
+
+    @api.get("/healthz")
+    def healthz(self) -> dict:
+        return {"status": "ok", "models": sorted(self.predictors)}
+
+    @api.get("/v1/models", dependencies=[Depends(_authorise)])
+    def list_models(self) -> dict:
+        return {"models": [{"name": name, "task": p.card["task"], "family": p.card["family"],
+                            "labels": p.card["labels"]} for name, p in sorted(self.predictors.items())]}
+
+    @api.get("/v1/models/{name}", dependencies=[Depends(_authorise)])
+    def model_card(self, name: str) -> dict:
+        return {"name": name, "card": self._predictor(name).card}
+
+    @api.post("/v1/models/{name}/predict", dependencies=[Depends(_authorise)])
+    async def predict(self, name: str, body: PredictRequest) -> dict:
+        predictor = self._predictor(name)
+        if len(body.inputs) > self.limits.max_inputs:
+            raise HTTPException(status_code=413, detail=f"{len(body.inputs)} inputs in one request; the limit "
+                                                        f"is {self.limits.max_inputs}")
+        family = predictor.card["family"]
+        for index, item in enumerate(body.inputs):
+            reason = check_item(item, family, self.limits, index)
+            if reason:
+                raise HTTPException(status_code=413 if "limit is" in reason else 422, detail=reason)
+        predictions = await self.predict_batch((name, body.inputs))
+        return {"model": name, "task": predictor.card["task"], "predictions": predictions}
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
+    async def predict_batch(self, requests: list[tuple[str, list[Item]]]) -> list[list[dict]]:
+        """Requests that arrive together run as one model call per model (sizes set from config)."""
+        results: list[list[dict] | None] = [None] * len(requests)
+        for name in {name for name, _ in requests}:
+            mine = [i for i, (n, _) in enumerate(requests) if n == name]
+            flat = [item for i in mine for item in requests[i][1]]
+            outputs = iter(_run(self.predictors[name], flat))
+            for i in mine:
+                results[i] = [next(outputs) for _ in requests[i][1]]
+        return results
+
+    def _predictor(self, name: str):
+        if name not in self.predictors:
+            raise HTTPException(status_code=404, detail=f"unknown model {name!r}; served models: "
+                                                        f"{sorted(self.predictors)}")
+        return self.predictors[name]
+
+
+def build_app(args: dict):
+    """`import_path: clingen.serving.classifier_app:build_app` in serve_config.yaml."""
+    parsed = ClassifierAppArgs.model_validate(args or {})
+    for name, path in parsed.models.items():  # fail `serve run` early, before any replica starts
+        if not (Path(path) / "model_card.json").is_file():
+            raise ConfigError(f"model {name!r}: {path} has no model_card.json; expected a `clingen train` output")
+    gpu = parsed.device == "gpu"
+    actor_options = {"num_cpus": parsed.num_cpus, "num_gpus": 1 if gpu else 0}
+    if os.environ.get(parsed.token_env):  # replicas on other nodes see the token of the deploying process
+        actor_options["runtime_env"] = {"env_vars": {parsed.token_env: os.environ[parsed.token_env]}}
+    return ClassifierService.options(
+        autoscaling_config={"min_replicas": parsed.min_replicas, "max_replicas": parsed.max_replicas,
+                            "target_ongoing_requests": parsed.target_ongoing_requests},
+        max_ongoing_requests=parsed.max_ongoing_requests,
+        ray_actor_options=actor_options,
+    ).bind(parsed.model_dump())

@@ -1,0 +1,122 @@
+"""Trained models served by Ray Serve on 127.0.0.1 and called over real HTTP."""
+
+import json
+import os
+
+import pytest
+import requests
+
+from clingen.config import load_config
+from clingen.errors import ConfigError
+from clingen.training.predict import Predictor
+from clingen.training.run import run_training
+from tests.integration.conftest import free_port
+from tests.integration.synthetic_sets import ner_records, relation_records, write_generation_output
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+TOKEN = "test-token-123"
+
+
+def train_tiny(task: str, records, tmp_path) -> str:
+    train_dir = str(tmp_path / f"{task}-data")
+    write_generation_output(train_dir, task, records)
+    config = load_config(overrides=[f"task={task}", "training.num_workers=1", "training.epochs=1",
+                                    "training.batch_size=8", "training.max_length=32",
+                                    f"training.storage_path={tmp_path / 'ray'}"])
+    run_training(config, train_dir, None, tmp_path / f"{task}-model")
+    return str(tmp_path / f"{task}-model")
+
+
+@pytest.fixture(scope="module")
+def service(ray_local, tmp_path_factory):
+    from ray import serve
+
+    from clingen.serving.classifier_app import build_app
+    tmp_path = tmp_path_factory.mktemp("serving")
+    models = {"ncbi": train_tiny("ncbi-disease", ner_records(32), tmp_path),
+              "gad": train_tiny("gad", relation_records(32), tmp_path)}
+    port = free_port()
+    os.environ["CLINGEN_SERVE_TOKEN"] = TOKEN  # replicas inherit the driver's environment locally
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(build_app({"models": models, "max_inputs": 4, "max_chars": 200}), name="classifiers",
+              route_prefix="/")
+    yield f"http://127.0.0.1:{port}", models
+    serve.delete("classifiers")
+    os.environ.pop("CLINGEN_SERVE_TOKEN", None)
+
+
+def call(method: str, url: str, **kwargs):
+    headers = {"Authorization": f"Bearer {TOKEN}", **kwargs.pop("headers", {})}
+    return requests.request(method, url, headers=headers, timeout=60, **kwargs)
+
+
+def test_predictions_over_http_equal_offline_predictions(service):
+    base, models = service
+    texts = ["Patients with asthma often report cough.", "A history of gout increases the risk of stroke."]
+    response = call("POST", f"{base}/v1/models/ncbi/predict", json={"inputs": [{"text": t} for t in texts]})
+    assert response.status_code == 200, response.text
+    offline = Predictor.load(models["ncbi"]).predict_entities(texts)
+    assert response.json()["predictions"] == json.loads(json.dumps(offline))
+    for prediction, text in zip(response.json()["predictions"], texts):
+        for entity in prediction["entities"]:
+            assert text[entity["start"]:entity["end"]] == entity["text"]
+
+    items = [("BRCA1 variants are associated with breast cancer risk.", "BRCA1", "breast cancer"),
+             ("@GENE$ polymorphisms were not linked to @DISEASE$.", None, None)]
+    response = call("POST", f"{base}/v1/models/gad/predict",
+                    json={"inputs": [{"text": t, "head": h, "tail": x} for t, h, x in items]})
+    assert response.status_code == 200, response.text
+    assert response.json()["predictions"] == json.loads(json.dumps(Predictor.load(models["gad"]).predict_relations(items)))
+    assert response.json()["predictions"][0]["label"] in ("Has_relation", "No_relation")
+
+
+def test_model_listing_cards_health_and_openapi(service):
+    base, _ = service
+    assert requests.get(f"{base}/healthz", timeout=30).json() == {"status": "ok", "models": ["gad", "ncbi"]}
+    listing = call("GET", f"{base}/v1/models").json()["models"]
+    assert [(m["name"], m["family"]) for m in listing] == [("gad", "relation"), ("ncbi", "ner")]
+    card = call("GET", f"{base}/v1/models/gad").json()["card"]
+    assert card["task"] == "gad" and card["labels"] == ["Has_relation", "No_relation"]
+    assert "/v1/models/{name}/predict" in requests.get(f"{base}/openapi.json", timeout=30).json()["paths"]
+
+
+def test_long_inputs_are_truncated_and_say_so(service):
+    base, _ = service
+    text = "flu " * 45  # 180 characters: under the request limit, 45 words over the model's 32 tokens
+    prediction = call("POST", f"{base}/v1/models/ncbi/predict", json={"inputs": [{"text": text}]}).json()
+    assert prediction["predictions"][0]["truncated"] is True
+
+
+@pytest.mark.parametrize("kwargs, status, reason", [
+    ({"data": "{not json", "headers": {"Content-Type": "application/json"}}, 422, "JSON decode error"),
+    ({"json": {}}, 422, "inputs"),
+    ({"json": {"inputs": "asthma"}}, 422, "inputs"),
+    ({"json": {"inputs": [{"text": 42}]}}, 422, "string"),
+    ({"json": {"inputs": []}}, 422, "at least 1 item"),
+    ({"json": {"inputs": [{"text": "   "}]}}, 422, "inputs[0].text is empty"),
+    ({"json": {"inputs": [{"text_a": "a", "text_b": "b"}]}}, 422, "inputs[0].text is required for a ner model"),
+    ({"json": {"inputs": [{"text": "x" * 201}]}}, 413, "has 201 characters; the limit is 200"),
+    ({"json": {"inputs": [{"text": "a"}] * 5}}, 413, "5 inputs in one request; the limit is 4"),
+    ({"json": {"inputs": [{"text": "a"}], "extra": 1}}, 422, "extra"),
+])
+def test_bad_requests_get_4xx_with_a_reason(service, kwargs, status, reason):
+    base, _ = service
+    response = call("POST", f"{base}/v1/models/ncbi/predict", **kwargs)
+    assert response.status_code == status, response.text
+    assert reason in response.text
+
+
+def test_unknown_model_and_missing_token(service):
+    base, _ = service
+    response = call("POST", f"{base}/v1/models/nope/predict", json={"inputs": [{"text": "a"}]})
+    assert response.status_code == 404 and "unknown model 'nope'; served models: ['gad', 'ncbi']" in response.text
+    response = requests.get(f"{base}/v1/models", timeout=30)
+    assert response.status_code == 401 and "bearer token" in response.text
+    response = requests.get(f"{base}/v1/models", headers={"Authorization": "Bearer wrong"}, timeout=30)
+    assert response.status_code == 401
+
+
+def test_missing_model_folder_fails_at_build(tmp_path):
+    from clingen.serving.classifier_app import build_app
+    with pytest.raises(ConfigError, match=r"model 'x': .*nowhere has no model_card.json"):
+        build_app({"models": {"x": str(tmp_path / "nowhere")}})
