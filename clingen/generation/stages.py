@@ -10,7 +10,9 @@ import numpy as np
 
 from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
+from clingen.parsing.dedup import containment
 from clingen.parsing.parsers import ParseFailure, ParseOptions, parse_reply
+from clingen.prompts.demos import load_demo_pool
 from clingen.prompts.compose import PromptComposer, second_step_messages
 from clingen.tasks.registry import get_task
 
@@ -53,6 +55,9 @@ class ParseReplies:
             names = load_graph(config.kg).names_of_type(self.spec.kg_entity_type or self.spec.labels[0].name)
             gazetteer = Gazetteer(names, self.spec.labels[0].name)
         self.options = ParseOptions(config.generation.min_words, config.generation.max_words, model_name, gazetteer)
+        pool = load_demo_pool(self.spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
+        self.demo_texts = {demo.id: _text_of(demo.to_row()) for demo in pool}
+        self.copy_threshold = config.generation.demo_copy_threshold
 
     def __call__(self, batch: dict) -> dict:
         out = [self._one(row) for row in rows_of(batch)]
@@ -77,11 +82,32 @@ class ParseReplies:
             result["failures"] = json.dumps(prior)
             return result
         parsed = parse_reply(self.spec, row, row.get("generated_text"), self.options)
+        copied = self._copied_demo(row, parsed.example)
+        if copied is not None:
+            parsed.failures.append(copied)
+            parsed.example = None
         failures = prior + [f.to_dict() for f in parsed.failures]
         result["failures"] = json.dumps(failures) if failures else None
         result["example"] = json.dumps(parsed.example.to_row()) if parsed.example is not None else None
         result["sentence_a"] = parsed.value
         return result
+
+
+    def _copied_demo(self, row: dict, example) -> ParseFailure | None:
+        """A failure when the example mostly repeats one of the demonstrations its prompt showed."""
+        if example is None:
+            return None
+        text = _text_of(example.to_row())
+        for demo_id in row.get("demo_ids") or []:
+            share = containment(text, self.demo_texts.get(demo_id, ""))
+            if share >= self.copy_threshold:
+                return ParseFailure(int(row["row_id"]), "copies_demonstration", f"{share:.0%} of the text "
+                                    f"repeats demonstration {demo_id}", row.get("generated_text") or "", self.step)
+        return None
+
+
+def _text_of(row: dict) -> str:
+    return f"{row['text_a']} {row['text_b']}" if "text_a" in row else row["text"]
 
 
 class SecondStepPrompts:

@@ -14,6 +14,18 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", text.casefold()).strip()
 
 
+def shingles(text: str) -> set[str]:
+    norm = normalise(text)
+    return {norm[i:i + _SHINGLE] for i in range(max(1, len(norm) - _SHINGLE + 1))}
+
+
+def containment(text: str, source: str) -> float:
+    """Share of `text`'s character shingles that also occur in `source`: high when `text` copies (part of)
+    `source`, even if it then carries on with words of its own."""
+    mine = shingles(text)
+    return len(mine & shingles(source)) / len(mine) if mine else 0.0
+
+
 class Deduplicator:
     """Remembers every accepted text; `check` says whether a new one repeats an earlier one exactly (after
     normalising case and spaces) or nearly (estimated Jaccard similarity of shingles >= threshold)."""
@@ -40,9 +52,8 @@ class Deduplicator:
         return None
 
     def _minhash(self, norm: str):
-        shingles = {norm[i:i + _SHINGLE] for i in range(max(1, len(norm) - _SHINGLE + 1))}
         minhash = self._minhash_cls(num_perm=self._num_perm)
-        minhash.update_batch([s.encode() for s in shingles])
+        minhash.update_batch([s.encode() for s in shingles(norm)])
         return minhash
 
     def __len__(self) -> int:

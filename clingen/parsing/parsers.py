@@ -15,7 +15,7 @@ from clingen.tasks.spec import TaskSpec
 # The reasons a reply (or part of one) is rejected; the manifest counts failures by these names.
 REASONS = ("empty_reply", "no_json", "wrong_type", "missing_field", "too_short", "too_long", "unknown_label",
            "entity_not_in_text", "no_entities", "relation_entity_missing", "generation_error",
-           "exact_duplicate", "near_duplicate")
+           "copies_demonstration", "exact_duplicate", "near_duplicate")
 
 
 @dataclass(frozen=True)

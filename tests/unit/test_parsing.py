@@ -156,3 +156,19 @@ def test_dedup_exact_and_near():
     assert dedup.check("r3", "Metformin lowers blood glucose in patients with type 2 diabetes!") == ("near_duplicate", "r1")
     assert dedup.check("r4", "Allopurinol prevents gout flares by lowering uric acid.") is None
     assert len(dedup) == 2
+
+
+def test_copies_of_a_demonstration_are_rejected_with_the_demo_named():
+    from clingen.generation.stages import ParseReplies
+    from clingen.parsing.dedup import containment
+    config = load_config(overrides=["seed=3", "prompts.n_demos=2", "generation.min_words=3"])
+    stage = ParseReplies(config.model_dump_json(), "test-model")
+    row = prompt_row("ncbi-disease")  # shows demonstrations train-324 and train-3817
+    copied = stage.demo_texts["train-3817"].replace(" .", ".")  # "Lip pits also are equally distributed ..."
+    assert containment(copied, stage.demo_texts["train-3817"]) > 0.9
+    result = stage._one({**row, "generated_text": json.dumps({"sentence": copied, "entities": ["Lip pits"]})})
+    assert result["example"] is None
+    failure = json.loads(result["failures"])[-1]
+    assert failure["reason"] == "copies_demonstration" and "train-3817" in failure["detail"]
+    fresh = json.dumps({"sentence": "Gout flares were frequent in older men.", "entities": ["Gout"]})
+    assert json.loads(stage._one({**row, "generated_text": fresh})["example"])["text"].startswith("Gout")
