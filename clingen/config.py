@@ -96,6 +96,9 @@ class GeneratorConfig(StrictModel):
     max_concurrent_batches: int = Field(8, ge=1, description="Batches in flight per engine; batch_size x "
                                         "this should cover the engine's max_num_seqs to keep it busy.")
     device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: GPU when Ray has GPUs.")
+    replica_resources: dict[str, float] = Field(default_factory=dict, description="Extra Ray resources each "
+                                                "engine replica needs, e.g. {generator_gpu: 1} to land on the "
+                                                "generation node types of cluster.yaml.")
     structured_outputs: bool = Field(True, description="Constrain JSON replies to the task's JSON schema "
                                      "(vLLM structured outputs / response_format).")
     url: str | None = Field(None, description="http backend: base URL of the OpenAI-compatible server, "
@@ -158,6 +161,8 @@ class TrainingConfig(StrictModel):
     num_workers: int = Field(2, ge=1, description="Ray Train workers (data-parallel).")
     use_gpu: bool = Field(False, description="One GPU per worker.")
     cpus_per_worker: int = Field(1, ge=1, description="CPUs (and torch threads) per worker.")
+    worker_resources: dict[str, float] = Field(default_factory=dict, description="Extra Ray resources per "
+                                               "worker, e.g. {trainer_gpu: 1} for cluster.yaml's training nodes.")
     mixed_precision: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU).")
     storage_path: str = Field("runs/ray_train", description="Where checkpoints go: a shared filesystem path "
                               "or an object-store URI on a multi-node cluster.")

@@ -41,11 +41,13 @@ def build_vllm_processor(config: GeneratorConfig, model_source: str, seed: int, 
     `tensor_parallel_size` GPUs (one CPU slot each on a CPU machine)."""
     llm = require("ray.data.llm")
     if use_gpu:
-        placement = {"bundles": [{"GPU": 1, "CPU": 1}] * config.tensor_parallel_size}
+        bundles = [{"GPU": 1, "CPU": 1} for _ in range(config.tensor_parallel_size)]
     else:
         if config.tensor_parallel_size != 1:
             raise ConfigError("generator.tensor_parallel_size > 1 needs GPUs; set it to 1 on a CPU cluster")
-        placement = {"bundles": [{"CPU": 1}]}
+        bundles = [{"CPU": 1}]
+    bundles[0].update(config.replica_resources)  # custom resources steer replicas to node types
+    placement = {"bundles": bundles}
     processor_config = llm.vLLMEngineProcessorConfig(
         model_source=model_source,
         engine_kwargs=engine_kwargs_for(config, seed, use_gpu),

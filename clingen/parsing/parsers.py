@@ -171,7 +171,8 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str) -> tupl
     items, failures = [], []
     for entry in listed:
         if spec.family == "ner" and isinstance(entry, str) and entry.strip():
-            items.append((spec.labels[0].name, entry.strip()))
+            # Models often list "X," or "X." : the punctuation is not part of the entity.
+            items.append((spec.labels[0].name, entry.strip().strip(",.;:").strip()))
         elif spec.family == "attribute" and isinstance(entry, dict) and isinstance(entry.get("text"), str):
             if entry.get("type") in spec.label_names:
                 items.append((entry["type"], entry["text"].strip()))

@@ -121,7 +121,8 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
     trainer = torch_train.TorchTrainer(
         _loop, train_loop_config=loop_config,
         scaling_config=train.ScalingConfig(num_workers=training.num_workers, use_gpu=training.use_gpu,
-                                           resources_per_worker={"CPU": training.cpus_per_worker}),
+                                           resources_per_worker={"CPU": training.cpus_per_worker,
+                                                                 **training.worker_resources}),
         run_config=train.RunConfig(name=run_name, storage_path=_storage(training.storage_path)),
         datasets=datasets)
     result = trainer.fit()
