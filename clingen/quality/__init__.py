@@ -1,0 +1,1 @@
+"""Quality stage (datasets -> quality report): how close and how diverse synthetic sets are, beside real data."""
