@@ -52,8 +52,12 @@ def build_vllm_processor(config: GeneratorConfig, model_source: str, seed: int, 
         model_source=model_source,
         engine_kwargs=engine_kwargs_for(config, seed, use_gpu),
         placement_group_config=placement,
-        runtime_env={"env_vars": {"VLLM_HOST_IP": os.environ.get("VLLM_HOST_IP", "127.0.0.1")}} if not use_gpu else None,
-        concurrency=config.replicas,
+        # vLLM's internal queue must bind loopback on these machines. A job whose runtime_env (or a driver
+        # whose environment) already sets it must not set it again: Ray refuses conflicting runtime_envs.
+        runtime_env=None if use_gpu or "VLLM_HOST_IP" in os.environ else {"env_vars": {"VLLM_HOST_IP": "127.0.0.1"}},
+        # A fixed pool: an int n would be an autoscaling pool of 1..n replicas that only grows under backlog,
+        # so a cluster autoscaler would never see the demand for n generation nodes.
+        concurrency=(config.replicas, config.replicas),
         batch_size=config.batch_size,
         max_concurrent_batches=config.max_concurrent_batches,
         # Per-row failures (a prompt over the context, a bad schema) become rows with __inference_error__,

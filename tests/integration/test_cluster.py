@@ -39,7 +39,7 @@ def test_ray_job_submit_to_a_local_head(smollm2_dir, tmp_path):
     port, dashboard = free_port(), free_port()
     head = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=8",
                              "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
-                             "--include-dashboard=true", f"--temp-dir={tmp_path / 'ray'}"],
+                             "--include-dashboard=true"],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         address = f"http://127.0.0.1:{dashboard}"
@@ -51,7 +51,7 @@ def test_ray_job_submit_to_a_local_head(smollm2_dir, tmp_path):
                               "--n", "8", "--out", str(tmp_path / "job-out")],
                              env=ENV, capture_output=True, text=True, timeout=600)
         assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-2000:]
-        assert "SUCCEEDED" in job.stdout + job.stderr
+        assert f"Job '{submission}' succeeded" in job.stdout + job.stderr
         manifest = check_no_gaps_no_duplicates(str(tmp_path / "job-out"), 8)
         assert manifest["complete"] and manifest["counts"]["prompts"] == 8
     finally:
@@ -168,30 +168,50 @@ def test_killing_a_worker_node_mid_generation_loses_nothing(three_node_cluster, 
 
 
 def test_autoscaler_adds_nodes_for_replicas_and_removes_them_when_idle(smollm2_dir, tmp_path):
+    """Ray's fake multi-node provider launches generation nodes when two replicas ask for more
+    generator_gpu than the head has, and removes them after the idle timeout."""
     import ray
-    from ray.cluster_utils import AutoscalingCluster
     ray.shutdown()
-    cluster = AutoscalingCluster(
-        head_resources={"CPU": 4},
-        worker_node_types={"gpu-generate-1x": {"resources": {"CPU": 2, "generator_gpu": 1}, "node_config": {},
-                                               "min_workers": 0, "max_workers": 2}},
-        idle_timeout_minutes=0.2)
+    import yaml
+    port = free_port()
+    config = yaml.safe_load((ROOT / "tests/fixtures/autoscaler/fake_multinode.yaml").read_text())
+    # Launched nodes must find this head's GCS, which is not on the default port.
+    config["provider"]["gcs_address"] = f"{ray.util.get_node_ip_address()}:{port}"
+    (tmp_path / "autoscaler.yaml").write_text(yaml.safe_dump(config))
+    env = {**ENV, "AUTOSCALER_UPDATE_INTERVAL_S": "1", "RAY_FAKE_CLUSTER": "1"}
+    head = subprocess.Popen(["ray", "start", "--head", "--block", f"--port={port}", "--num-cpus=4",
+                             f"--autoscaling-config={tmp_path / 'autoscaler.yaml'}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        cluster.start()
-        ray.init("auto")
+        _connect(f"127.0.0.1:{port}", head)
         with ResourceWatch("generator_gpu") as watch:
             report = run_generation(generation_config(tmp_path / "auto", 8, "generator.replicas=2",
                                                       "generator.replica_resources={generator_gpu: 1}"))
             deadline = time.time() + 180
-            while time.time() < deadline and (not watch.samples or watch.samples[-1]["nodes"] > 1):
+            while time.time() < deadline and (len(watch.samples) < 2 or watch.samples[-1]["nodes"] > 1):
                 time.sleep(2)
         timeline = [{"t": round(s["t"] - watch.samples[0]["t"], 1), "nodes": s["nodes"], "used": s["used"]}
                     for s in watch.samples]
         (tmp_path / "node_timeline.json").write_text(json.dumps(timeline))
-        print("node count over time:", [(s["t"], s["nodes"]) for s in timeline[::5]])
+        print("node count over time (s, nodes):", [(s["t"], s["nodes"]) for s in timeline[::5]])
         assert report.complete
         assert max(s["nodes"] for s in timeline) == 3  # head + two generation nodes launched on demand
-        assert timeline[-1]["nodes"] == 1  # removed after the idle timeout
+        assert timeline[-1]["nodes"] == 1  # both removed after the idle timeout
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        os.killpg(head.pid, signal.SIGKILL)
+        head.wait()
+
+
+def _connect(address: str, head: subprocess.Popen, timeout: float = 120) -> None:
+    import ray
+    deadline = time.time() + timeout
+    while True:
+        assert head.poll() is None, "ray start --head exited early"
+        try:
+            ray.init(address=address)
+            return
+        except (ConnectionError, RuntimeError):
+            if time.time() > deadline:
+                raise
+            time.sleep(2)
