@@ -17,6 +17,10 @@ EMBEDDED_GENERATOR = "embedded:smollm2-135m-instruct"
 GENERATION_SECTIONS = ("task", "task_file", "seed", "kg", "prompts", "generator", "generation")
 
 
+def is_local_path(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
 class StrictModel(BaseModel):
     """Unknown keys are errors: a typo in a YAML file must not silently fall back to a default."""
 
@@ -175,6 +179,9 @@ class ClinGenConfig(StrictModel):
     task_file: Path | None = Field(None, description="YAML file of user task specs.")
     seed: int = Field(0, ge=0, description="Seed for every sampled choice; a row's prompt depends only "
                       "on (seed, row index).")
+    local_paths_are_shared: bool = Field(False, description="Accept local output paths on a multi-node "
+                                         "cluster: only when every node sees the same filesystem (an NFS "
+                                         "mount, or several raylets on one machine). Otherwise use s3://, gs://.")
     kg: KGConfig = Field(default_factory=KGConfig, description="Knowledge graph.")
     prompts: PromptConfig = Field(default_factory=PromptConfig, description="Prompt composition.")
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig, description="Generator.")

@@ -1,10 +1,6 @@
-"""`ray job submit` entry point for `clingen evaluate` (same arguments); see ray_jobs/generate.py for the command."""
+"""`ray job submit` entry point for `clingen evaluate`, with the same arguments."""
 
-import os
-import sys
-
-from clingen.cli import main
+from _entry import run  # ray_jobs/ is on sys.path when this file runs as a script
 
 if __name__ == "__main__":
-    os.environ.setdefault("RAY_ADDRESS", "auto")  # join the cluster the job runs in
-    sys.exit(main(["evaluate", *sys.argv[1:]]))
+    run("evaluate")

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from clingen._imports import require
-from clingen.config import ClinGenConfig
+from clingen.config import ClinGenConfig, is_local_path
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import build_manifest
@@ -64,6 +64,7 @@ def run_generation(config: ClinGenConfig) -> GenerationReport:
     model_name = config.generator.model.source
     if todo > 0:
         ensure_ray(config)
+        check_shared_paths(config, **{"generation.out": config.generation.out})
         from clingen.generation.dataset import build_dataset
         dataset, model_name = build_dataset(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
         _drain(dataset, config, spec, store, progress, run)
@@ -80,6 +81,17 @@ def _check_same_run(store: OutputStore, config: ClinGenConfig) -> None:
         raise ConfigError(f"{config.generation.out} holds a run with config hash {previous.get('config_hash')}, "
                           f"this config hashes to {config.config_hash()}; resume with the same config "
                           f"(see its manifest.json) or choose another --out")
+
+
+def check_shared_paths(config: ClinGenConfig, **paths: str | None) -> None:
+    """On a cluster of several nodes a local path is on one node's disk only: refuse it (by name)."""
+    ray = require("ray")
+    nodes = sum(1 for node in ray.nodes() if node["Alive"])
+    local = {name: path for name, path in paths.items() if path and is_local_path(str(path))}
+    if nodes > 1 and local and not config.local_paths_are_shared:
+        raise ConfigError(f"this Ray cluster has {nodes} nodes but {local} is a local path that only one node "
+                          f"sees; use shared storage (s3://..., gs://...) or, if every node mounts the same "
+                          f"filesystem, set local_paths_are_shared=true")
 
 
 def ensure_ray(config: ClinGenConfig) -> None:

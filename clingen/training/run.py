@@ -105,8 +105,9 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
     """Fine-tune, then write `out` (HF model + tokenizer + model_card.json)."""
     train = require("ray.train")
     torch_train = require("ray.train.torch")
-    from clingen.generation.pipeline import ensure_ray
+    from clingen.generation.pipeline import check_shared_paths, ensure_ray
     ensure_ray(config)
+    check_shared_paths(config, **{"--train": train_dir, "training.storage_path": config.training.storage_path})
     spec = get_task(config.task, config.task_file)
     encoder = resolve_encoder(config.training.encoder)
     datasets, plan, sources = _datasets(config, spec, encoder, train_dir, fewshot)
