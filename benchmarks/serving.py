@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--wait", type=float, default=0.005, help="batch_wait_timeout_s with batching on")
     args = parser.parse_args()
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=4, include_dashboard=False, log_to_driver=False)
     table = {mode: run_level_set(args.model, mode == "on", args) for mode in ("off", "on")}
     print(f"{'batching':<9}{'concurrency':>12}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
     for mode, levels in table.items():

@@ -136,8 +136,8 @@ class GenerationConfig(StrictModel):
                                        "(small models copy them instead of writing new text).")
     ner_label_completion: bool = Field(False, description="NER: also tag knowledge-graph names of the "
                                        "task's entity type that the model did not list.")
-    ray_address: str | None = Field(None, description="Ray cluster address; None starts or joins a "
-                                    "local one.")
+    ray_address: str | None = Field(None, description="Ray cluster to join ('auto' finds a running one, or "
+                                    "host:port); None starts a fresh local instance unless RAY_ADDRESS is set.")
     num_cpus: int | None = Field(None, ge=1, description="Logical CPUs for a local Ray instance.")
 
 

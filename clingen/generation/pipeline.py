@@ -106,7 +106,9 @@ def ensure_ray(config: ClinGenConfig) -> None:
     # machine; the engines are the only busy actors, so oversubscribing logical CPUs is safe.
     num_cpus = config.generation.num_cpus or max(8, os.cpu_count() or 1)
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+    # address="local": a fresh instance, never a stale or foreign cluster found on this machine (join a
+    # running cluster explicitly with generation.ray_address=auto).
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
 
 
 def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,
