@@ -42,6 +42,17 @@ def test_two_workers_train_checkpoint_and_reload_identically(ray_local, tmp_path
     assert in_memory.predict_relations(probes) == reloaded.predict_relations(probes)
 
 
+def committed_checkpoints(run_dir) -> list:
+    """Checkpoints Ray Train has registered (listed in its snapshot), not merely being written."""
+    snapshot = run_dir / "checkpoint_manager_snapshot.json"
+    if not snapshot.is_file():
+        return []
+    try:
+        return json.loads(snapshot.read_text()).get("checkpoint_results") or []
+    except json.JSONDecodeError:  # caught mid-write
+        return []
+
+
 def test_training_resumes_from_the_latest_checkpoint_after_a_kill(tmp_path, ray_local):
     train_dir = str(tmp_path / "ncbi-synthetic")
     write_generation_output(train_dir, "ncbi-disease", ner_records(240))
@@ -55,7 +66,7 @@ def test_training_resumes_from_the_latest_checkpoint_after_a_kill(tmp_path, ray_
     first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
         deadline = time.time() + 300
-        while time.time() < deadline and not [p for p in storage.glob("resume-test/checkpoint_*") if p.is_dir()]:
+        while time.time() < deadline and not committed_checkpoints(storage / "resume-test"):
             assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
             time.sleep(0.5)
     finally:
