@@ -170,8 +170,41 @@ class TrainingConfig(StrictModel):
     mixed_precision: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU).")
     storage_path: str = Field("runs/ray_train", description="Where checkpoints go: a shared filesystem path "
                               "or an object-store URI on a multi-node cluster.")
+    seed: int | None = Field(None, ge=0, description="Seed of initialisation, shuffling and few-shot sampling "
+                             "in training; default: the top-level seed. Lets an experiment repeat training over "
+                             "seeds on one generated set.")
     run_name: str | None = Field(None, description="Ray Train run name; a re-run with the same name resumes "
                                  "from its latest checkpoint. Default: derived from task and config hash.")
+
+
+PipelineStep = Literal["styles", "topics", "generate", "quality", "train", "evaluate", "deploy"]
+PIPELINE_STEPS: tuple[str, ...] = PipelineStep.__args__
+
+
+class PipelineConfig(StrictModel):
+    out: str = Field("runs/pipeline", description="Folder of the pipeline's steps: each step writes "
+                     "<out>/<step>-<key>/, where the key hashes the config the step depends on, so a re-run "
+                     "skips finished steps and a changed setting never overwrites an older result.")
+    steps: list[PipelineStep] = Field(["styles", "topics", "generate", "quality", "train", "evaluate"],
+                                      description="Steps to run, in flow order. styles is skipped for the "
+                                      "zero-shot and few-shot strategies, topics unless the strategy is "
+                                      "clingen-llm; deploy serves the trained model with Ray Serve.")
+    n_styles: int = Field(10, ge=1, description="LLM-proposed writing styles to keep.")
+    n_topics: int = Field(50, ge=1, description="clingen-llm: LLM-proposed topics to keep.")
+    topic_entity_type: str | None = Field(None, description="clingen-llm: what the proposed topics are "
+                                          "(e.g. disease); default: the task's first topic entity type.")
+    fewshot_path: Path | None = Field(None, description="Real training split for training's few-shot stage "
+                                      "(and, in experiments, the supervised reference); default: the "
+                                      "demonstration pool shipped with the task.")
+    test_path: Path | None = Field(None, description="Real test split for the quality and evaluate steps; "
+                                   "default: the split shipped with the task (clingen/tasks/testsets).")
+    test_split: str = Field("test", description="HoC document split of test_path (train, dev, test).")
+    deploy_host: str = Field("127.0.0.1", description="deploy: address Ray Serve's HTTP proxy binds to when "
+                             "this run starts Serve (0.0.0.0 to accept remote clients).")
+    deploy_port: int = Field(8000, ge=1, le=65535, description="deploy: HTTP port when this run starts Serve.")
+    deploy_block: bool = Field(False, description="deploy: keep serving until interrupted. A local Ray "
+                               "instance ends with the process, so a local deploy needs this to stay up; on "
+                               "a cluster the application outlives the job.")
 
 
 class ClinGenConfig(StrictModel):
@@ -187,6 +220,8 @@ class ClinGenConfig(StrictModel):
     generator: GeneratorConfig = Field(default_factory=GeneratorConfig, description="Generator.")
     generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Generation run.")
     training: TrainingConfig = Field(default_factory=TrainingConfig, description="Fine-tuning with Ray Train.")
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="`clingen pipeline`: "
+                                     "steps and their inputs.")
 
     def config_hash(self, sections: tuple[str, ...] = GENERATION_SECTIONS) -> str:
         """Stable hash of the config sections a step depends on (by default those that decide a generated

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clingen.cli import generate, kg, knowledge, prompts, quality, train
+from clingen.cli import experiment, generate, kg, knowledge, pipeline, prompts, quality, train
 from clingen.errors import ClinGenError
 
 
@@ -19,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     knowledge.add_parsers(sub)
     train.add_parsers(sub)
     quality.add_parsers(sub)
+    pipeline.add_parser(sub)
+    experiment.add_parser(sub)
     return parser
 
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 import numpy as np
 
 from clingen.datasets.records import (ClassificationExample, NERExample, PairExample, Record, RelationExample,
-                                      bio_to_spans)
+                                      bio_to_spans, read_jsonl, read_parquet)
 from clingen.errors import ConfigError, DataFormatError, UnknownNameError
 
 # Label names are those of the reference implementation (data/*/label.txt, in clingen-labels/), indexed
@@ -226,6 +226,18 @@ def read_real_split(task_name: str, path: str | Path, split: str = "all", data_f
     if data_format == "mediqa-rqe":
         return read_mediqa_rqe(path, *([tuple(label_names)] if label_names else []))
     raise UnknownNameError(f"real-data format for task {task_name!r}", str(data_format), READERS_BY_FORMAT)
+
+
+def read_task_split(spec, path: str | Path, split: str = "all") -> list[Record]:
+    """One split for a task spec: ClinGen records (`.jsonl`, `.parquet`, e.g. a shipped demo pool or test
+    split) or the task's real-data format (see `read_real_split`)."""
+    path = Path(path)
+    family = "ner" if spec.family == "attribute" else spec.family
+    if path.suffix == ".jsonl":
+        return read_jsonl(path, family)
+    if path.suffix == ".parquet":
+        return read_parquet(path, family)
+    return read_real_split(spec.name, path, split=split, data_format=spec.real_data)
 
 
 def fewshot_classes(example: Record) -> list[str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
-from clingen.datasets.readers import read_real_split
+from clingen.datasets.readers import read_task_split
 from clingen.datasets.records import ClassificationExample, NERExample
 from clingen.errors import ConfigError
 from clingen.evaluation.metrics import evaluate_predictions, majority_baseline
@@ -31,7 +31,7 @@ def evaluate_model(model_dir: Path, test: Path, task: str | None, split: str, ou
     if task != predictor.card["task"]:
         raise ConfigError(f"model {model_dir} was trained for task {predictor.card['task']!r}, not {task!r}")
     spec = get_task(task, config.task_file)
-    records = read_real_split(spec.name, test, split=split, data_format=spec.real_data)
+    records = read_task_split(spec, test, split)
     gold = gold_of(records)
     result = evaluate_predictions(spec, gold, predictor.predict_records(records))
     if spec.family not in ("ner", "attribute"):

@@ -46,7 +46,7 @@ def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path) -
 def propose_styles(config: ClinGenConfig, n: int, out: Path) -> list[str]:
     spec = get_task(config.task, config.task_file)
     demos = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
-    replies = _ask(config, style_prompt(spec, demos, n), 2, n)
+    replies = _ask(config, style_prompt(spec, demos, n), 4, n)
     items = clean_proposed_list([item for reply in replies for item in split_list_reply(reply)])[:n]
     write_list_file(out, items, f"{len(items)} writing styles proposed by {config.generator.model.source} for "
                                 f"task {config.task}; edit freely")

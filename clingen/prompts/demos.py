@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clingen.datasets.readers import fewshot_classes, fewshot_sample, read_real_split
+from clingen.datasets.readers import fewshot_classes, fewshot_sample, read_task_split
 from clingen.datasets.records import NERExample, Record, read_jsonl
 from clingen.tasks.spec import TaskSpec
 
@@ -15,7 +15,7 @@ def load_demo_pool(spec: TaskSpec, fewshot_path: Path | None, per_class: int, se
     """At most `per_class` real examples per class: sampled from `fewshot_path` (a real training split) when
     given, else the pool shipped with a built-in task, else none."""
     if fewshot_path is not None:
-        examples = read_real_split(spec.name, fewshot_path, split="train", data_format=spec.real_data)
+        examples = read_task_split(spec, fewshot_path, split="train")
         if examples and isinstance(examples[0], NERExample):  # a demo without entities shows no tagging
             examples = [e for e in examples if e.spans]
         return fewshot_sample(examples, per_class, seed)

@@ -66,6 +66,14 @@ def normalise_case(item: str) -> str:
                     else word.lower() for word in item.split())
 
 
+def looks_like_a_phrase(item: str) -> bool:
+    """Small models fill lists with timestamps, numbers and one word repeated ("genetics, genetics"); a topic
+    or style is mostly letters and does not repeat its words."""
+    letters = sum(c.isalpha() for c in item)
+    words = re.findall(r"[^\W\d_]+", item.casefold())
+    return letters >= 1 and letters / len(item) >= 0.3 and len(set(words)) >= 0.6 * len(words)
+
+
 def clean_proposed_list(items: list[str], max_words: int = 8, max_chars: int = 80) -> list[str]:
     """Strip numbering, bullets and quotes; normalise case; drop preambles, empty and overlong items; dedupe
     keeping order."""
@@ -78,6 +86,8 @@ def clean_proposed_list(items: list[str], max_words: int = 8, max_chars: int = 8
         item = item.strip().strip(_QUOTES).strip().rstrip(".,;:").strip().strip(_QUOTES).strip()
         item = normalise_case(re.sub(r"\s+", " ", item))
         if not item or len(item) > max_chars or len(item.split()) > max_words or any(c in item for c in "{}[]"):
+            continue
+        if not looks_like_a_phrase(item):
             continue
         key = item.casefold()
         if key not in seen:

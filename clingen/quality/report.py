@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from clingen.config import ClinGenConfig, load_config
-from clingen.datasets.readers import read_real_split
-from clingen.datasets.records import (NERExample, PairExample, Record, RelationExample, read_jsonl, read_parquet,
-                                      record_type_for)
+from clingen.datasets.readers import read_task_split
+from clingen.datasets.records import NERExample, PairExample, Record, RelationExample, record_type_for
 from clingen.errors import ConfigError, DataFormatError
 from clingen.quality import metrics
 from clingen.quality.settings import QualitySettings
@@ -92,17 +91,12 @@ def load_synthetic(name: str, path: str, family: str, settings: QualitySettings,
     return Source(name, path, _sample(records, settings.max_examples, settings.seed), len(records), manifest)
 
 
-def load_real(path: Path, spec: TaskSpec, family: str, settings: QualitySettings) -> Source:
+def load_real(path: Path, spec: TaskSpec, settings: QualitySettings) -> Source:
     """A real split in the task's own format, or ClinGen records as .jsonl / .parquet."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"real split {path} does not exist; expected a file (or the HoC corpus folder)")
-    if path.suffix == ".jsonl":
-        records = read_jsonl(path, family)
-    elif path.suffix == ".parquet":
-        records = read_parquet(path, family)
-    else:
-        records = read_real_split(spec.name, path, split=settings.real_split, data_format=spec.real_data)
+    records = read_task_split(spec, path, settings.real_split)
     if not records:
         raise DataFormatError(f"real split {path} holds no examples; expected at least one")
     return Source(REAL, str(path), _sample(records, settings.max_examples, settings.seed), len(records))
@@ -177,7 +171,7 @@ def _load_sources(synthetic: dict[str, str], real: Path | None, task: str | None
     manifests = {name: read_manifest(path) for name, path in synthetic.items()}
     spec = get_task(resolve_task(task, manifests, synthetic), config.task_file)
     family = "ner" if spec.family == "attribute" else spec.family
-    sources = [load_real(real, spec, family, settings)] if real is not None else []
+    sources = [load_real(real, spec, settings)] if real is not None else []
     sources += [load_synthetic(name, path, family, settings, manifests[name]) for name, path in synthetic.items()]
     return spec, sources
 

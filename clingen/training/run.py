@@ -9,13 +9,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
+import pyarrow as pa
 
 from clingen import __version__
 from clingen._batches import rows_of
 from clingen._imports import require
 from clingen.config import OFFLINE_ENCODER, ClinGenConfig
-from clingen.datasets.readers import fewshot_sample, read_real_split
+from clingen.datasets.readers import fewshot_sample, read_task_split
 from clingen.datasets.records import NERExample, Record, record_type_for
 from clingen.errors import ConfigError
 from clingen.tasks.registry import get_task
@@ -53,12 +53,30 @@ class FeaturizeRecords:
         records = [self.record_type.from_row(row) for row in rows_of(batch)]
         encoded = self.featurizer.encode(records)
         encoded.pop("truncated", None)
-        return {name: np.array(values, dtype=object) if isinstance(values[0], list) else np.asarray(values)
-                for name, values in encoded.items()}
+        # Arrow list columns, whatever the row lengths: numpy would make a fixed-shape tensor column of a
+        # block whose rows happen to be equally long, and Ray Data cannot join that with list blocks.
+        return pa.table({name: pa.array(values) for name, values in encoded.items()})
+
+
+def training_seed(config: ClinGenConfig) -> int:
+    """Initialisation and shuffling seed; the few-shot examples stay those of the top-level seed, so runs
+    over several training seeds compare the same real examples."""
+    return config.seed if config.training.seed is None else config.training.seed
+
+
+def _check_encoder(encoder: str, trust_remote_code: bool) -> None:
+    """Load the encoder's config in the driver: a wrong path or id fails here, with its name, instead of inside
+    every data and training worker."""
+    from transformers import AutoConfig
+    try:
+        AutoConfig.from_pretrained(encoder, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"training.encoder {encoder!r} cannot be loaded ({type(exc).__name__}: {exc}); expected "
+                          f"a local HF model folder, a reachable hub id, or {OFFLINE_ENCODER!r}") from None
 
 
 def _fewshot_records(config: ClinGenConfig, spec: TaskSpec, fewshot: Path) -> list[Record]:
-    examples = read_real_split(spec.name, fewshot, split="train", data_format=spec.real_data)
+    examples = read_task_split(spec, fewshot, split="train")
     if examples and isinstance(examples[0], NERExample):  # sentences with entities teach tagging
         examples = [e for e in examples if e.spans]
     return fewshot_sample(examples, config.training.fewshot_per_class, config.seed)
@@ -77,13 +95,13 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
         # Few-shot sampling returns examples grouped by class: shuffle globally, or the last steps see
         # one class only (and, split across workers, each worker another class).
         datasets["fewshot"] = ray.data.from_items([r.to_row() for r in records]).random_shuffle(
-            seed=config.seed).map_batches(FeaturizeRecords, **featurize)
+            seed=training_seed(config)).map_batches(FeaturizeRecords, **featurize)
         plan.append({"dataset": "fewshot", "epochs": training.fewshot_epochs})
         sources["fewshot"] = {"path": str(fewshot), "examples": len(records)}
     if training.synthetic_stage and train_dir is not None:
         manifest = _read_manifest(train_dir)
         datasets["synthetic"] = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data").random_shuffle(
-            seed=config.seed).map_batches(FeaturizeRecords, **featurize)
+            seed=training_seed(config)).map_batches(FeaturizeRecords, **featurize)
         plan.append({"dataset": "synthetic", "epochs": training.epochs})
         sources["synthetic"] = {"path": train_dir, "manifest_hash": manifest.get("config_hash"),
                                 "examples": manifest.get("counts", {}).get("examples")}
@@ -110,10 +128,11 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
     check_shared_paths(config, **{"--train": train_dir, "training.storage_path": config.training.storage_path})
     spec = get_task(config.task, config.task_file)
     encoder = resolve_encoder(config.training.encoder)
+    _check_encoder(encoder, config.training.trust_remote_code)
     datasets, plan, sources = _datasets(config, spec, encoder, train_dir, fewshot)
     training = config.training
     run_name = training.run_name or f"{spec.name}-{config.config_hash(('task', 'seed', 'training'))}"
-    loop_config = {"spec_json": spec.model_dump_json(), "encoder": encoder, "seed": config.seed, "plan": plan,
+    loop_config = {"spec_json": spec.model_dump_json(), "encoder": encoder, "seed": training_seed(config), "plan": plan,
                    "threads": training.cpus_per_worker, "trust_remote_code": training.trust_remote_code,
                    "learning_rate": training.learning_rate, "weight_decay": training.weight_decay,
                    "batch_size": training.batch_size, "max_steps": training.max_steps,

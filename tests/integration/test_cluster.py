@@ -40,9 +40,14 @@ def generation_config(out: Path, n: int, *extra: str):
 
 
 def test_ray_job_submit_to_a_local_head(smollm2_dir, tmp_path):
-    port, dashboard = free_port(), free_port()
+    import ray
+    # The session's Ray instance (earlier tests) holds the default agent ports; the head's job agent must
+    # not lose that race, or the dashboard has "No available agent to submit job".
+    ray.shutdown()
+    port, dashboard, agent, agent_grpc = free_port(), free_port(), free_port(), free_port()
     head = subprocess.Popen([RAY_CLI, "start", "--head", "--block", f"--port={port}", "--num-cpus=8",
                              "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}",
+                             f"--dashboard-agent-listen-port={agent}", f"--dashboard-agent-grpc-port={agent_grpc}",
                              "--include-dashboard=true"],
                             env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
     try:

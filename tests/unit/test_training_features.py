@@ -248,3 +248,21 @@ def test_relation_predictor_masks_entities(encoder_dir) -> None:
     assert by_entities[0]["label"] == "No_relation"
     with pytest.raises(ConfigError, match="predict_pairs"):
         predictor.predict_pairs([("a", "b")])
+
+
+def test_featurized_blocks_have_one_arrow_type_whatever_their_row_lengths(encoder_dir):
+    """Ray Data joins the featurizer's blocks: a block of equally long rows must not become a tensor column
+    while another block holds lists (that failed a supervised NCBI run mid-epoch)."""
+    import pyarrow as pa
+
+    from clingen.training.run import FeaturizeRecords
+    featurize = FeaturizeRecords(get_task("ncbi-disease").model_dump_json(), encoder_dir, 32, False)
+    def row(id_, tokens, tags):
+        return NERExample(id_, " ".join(tokens), tokens, tags).to_row()
+    same = [row("a", ["Gout", "flares"], ["B-Disease", "O"]), row("b", ["Asthma", "worsens"], ["B-Disease", "O"])]
+    ragged = [row("c", ["Severe", "asthma", "attacks", "recur"], ["O", "B-Disease", "O", "O"]),
+              row("d", ["Gout"], ["B-Disease"])]
+    blocks = [featurize({key: [row[key] for row in rows] for key in rows[0]}) for rows in (same, ragged)]
+    assert blocks[0].schema.field("input_ids").type == pa.list_(pa.int64())
+    joined = pa.concat_tables(blocks)
+    assert joined.num_rows == 4 and joined.schema == blocks[1].schema

@@ -1,0 +1,28 @@
+"""`clingen experiment`: a grid of methods x datasets through the pipeline, with a results table and chart."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    cmd = sub.add_parser("experiment", help="compare methods (ClinGen-KG, ClinGen-LLM, zero-shot, few-shot, ...) "
+                         "across datasets; writes results.md, results.json and results.png")
+    cmd.add_argument("--config", type=Path, required=True, help="experiment YAML (see configs/experiments/)")
+    cmd.add_argument("--out", type=Path, help="results folder (experiment config: out)")
+    cmd.set_defaults(handler=_experiment)
+
+
+def _experiment(args: argparse.Namespace) -> int:
+    from clingen.experiment.grid import load_experiment
+    from clingen.experiment.run import run_experiment
+    experiment = load_experiment(args.config)
+    if args.out:
+        experiment = experiment.model_copy(update={"out": args.out})
+    result = run_experiment(experiment)
+    print(result["markdown"])
+    out = experiment.out
+    print(f"\nresults: {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
+    failed = [c for c in result.get("cells", []) if c.get("status") == "failed"]
+    return 4 if failed else 0

@@ -1,0 +1,82 @@
+"""Experiment results (orchestration output): per-cell scores -> the mean and spread per method and dataset,
+as JSON, a Markdown table and a bar chart of the primary metric."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+from clingen.experiment.grid import SYNTHETIC_METHODS
+
+
+def summarise(cells: list[dict], methods: list[str], datasets: list[str]) -> dict:
+    """cells: {dataset, method, seed, status, primary?, examples?} -> per (method, dataset) mean, std, n."""
+    table: dict[str, dict[str, dict]] = {m: {} for m in methods}
+    for method in methods:
+        for dataset in datasets:
+            mine = [c for c in cells if c["method"] == method and c["dataset"] == dataset]
+            values = [c["primary"]["value"] for c in mine if c.get("primary")]
+            entry: dict = {"n": len(values), "values": values,
+                           "examples": next((c["examples"] for c in mine if c.get("examples") is not None), None)}
+            if values:
+                entry["mean"] = statistics.fmean(values)
+                entry["std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+                entry["metric"] = next(c["primary"]["name"] for c in mine if c.get("primary"))
+            else:
+                entry["missing"] = next((c.get("reason") for c in mine if c.get("reason")), "not run")
+            table[method][dataset] = entry
+        scored = [table[method][d]["mean"] for d in datasets if "mean" in table[method][d]]
+        table[method]["average"] = {"mean": statistics.fmean(scored), "n": len(scored)} if len(scored) == len(
+            datasets) else {"missing": "some datasets have no score"}
+    return table
+
+
+def markdown_table(table: dict, datasets: list[str]) -> str:
+    metrics = {d: next((table[m][d]["metric"] for m in table if "metric" in table[m][d]), "?") for d in datasets}
+    header = "| method | " + " | ".join(f"{d} ({metrics[d]})" for d in datasets) + " | average |"
+    lines = [header, "|" + "---|" * (len(datasets) + 2)]
+    for method, row in table.items():
+        cells = []
+        for dataset in datasets:
+            entry = row[dataset]
+            if "mean" not in entry:
+                # Failures carry "step: error"; the table names the step, results.json has the whole error.
+                cells.append(f"n/a ({entry['missing'].split(':')[0]})")
+                continue
+            examples = f" [{entry['examples']} ex]" if method in SYNTHETIC_METHODS and entry["examples"] is not None else ""
+            cells.append(f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}{examples}")
+        average = f"{100 * row['average']['mean']:.1f}" if "mean" in row["average"] else "n/a"
+        lines.append(f"| {method} | " + " | ".join(cells) + f" | {average} |")
+    return "\n".join(lines)
+
+
+def bar_chart(table: dict, datasets: list[str], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    methods = list(table)
+    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(datasets)), 4))
+    for i, method in enumerate(methods):
+        means = [100 * table[method][d].get("mean", 0.0) for d in datasets]
+        stds = [100 * table[method][d].get("std", 0.0) for d in datasets]
+        ax.bar([x + i * width for x in range(len(datasets))], means, width, yerr=stds, capsize=2, label=method)
+    ax.set_xticks([x + width * (len(methods) - 1) / 2 for x in range(len(datasets))], datasets)
+    ax.set_ylabel("primary metric x 100 (mean ± std over seeds)")
+    ax.set_title(title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_results(out: Path, cells: list[dict], methods: list[str], datasets: list[str], extra: dict) -> dict:
+    table = summarise(cells, methods, datasets)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps({"table": table, "cells": cells, **extra}, indent=2, default=str))
+    markdown = markdown_table(table, datasets)
+    (out / "results.md").write_text(f"# {out.name}\n\n{markdown}\n\nScores are the test split's primary metric x 100, "
+                                    f"mean ± std over training seeds; [n ex] = synthetic examples trained on.\n")
+    bar_chart(table, datasets, out / "results.png", out.name)
+    return {"table": table, "markdown": markdown, "cells": cells}

@@ -1,0 +1,118 @@
+"""Runs the pipeline's steps in flow order (orchestration): skips each step whose result for the same key is
+already on disk, records every step's outputs in `<out>/<step>-<key>/step.json`, and stops at the first failure
+with the earlier results kept."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clingen.config import PIPELINE_STEPS, ClinGenConfig
+from clingen.pipeline.steps import STEP_FUNCTIONS, UPSTREAM, StepContext, needed, step_key, task_spec
+
+DONE_FILE = "step.json"
+
+
+@dataclass
+class StepOutcome:
+    name: str
+    status: str  # ran, cached, skipped, failed
+    key: str | None = None
+    folder: str | None = None
+    wall_s: float = 0.0
+    outputs: dict = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass
+class PipelineReport:
+    out: Path
+    steps: list[StepOutcome]
+
+    @property
+    def failed(self) -> StepOutcome | None:
+        return next((s for s in self.steps if s.status == "failed"), None)
+
+    def outputs(self, name: str) -> dict:
+        return next((s.outputs for s in self.steps if s.name == name), {})
+
+
+def ordered_steps(steps: list[str]) -> list[str]:
+    """The listed steps in flow order (the YAML order does not matter)."""
+    return [name for name in PIPELINE_STEPS if name in steps]
+
+
+def step_config(config: ClinGenConfig, name: str, folder: Path, upstream: dict[str, dict]) -> ClinGenConfig:
+    """The config a step runs with: upstream outputs (styles and topics files) and the step's folder filled in."""
+    updates = {}
+    if "styles" in upstream:
+        updates["styles_file"] = Path(upstream["styles"]["styles_file"])
+    if "topics" in upstream:
+        updates["topics_file"] = Path(upstream["topics"]["topics_file"])
+    prompts = config.prompts.model_copy(update=updates)
+    generation = config.generation.model_copy(update={"out": str(folder)}) if name == "generate" else config.generation
+    return config.model_copy(update={"prompts": prompts, "generation": generation})
+
+
+def read_done(folder: Path, key: str) -> dict | None:
+    path = folder / DONE_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    return record["outputs"] if record.get("key") == key else None
+
+
+def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None = None) -> PipelineReport:
+    """Every configured step, in flow order; a step whose folder holds a finished result for its key is reused.
+    `step_functions` replaces the steps' implementations (tests of the orchestration itself)."""
+    functions = step_functions or STEP_FUNCTIONS
+    out = Path(config.pipeline.out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = task_spec(config)  # an unknown task fails here, before any step starts
+    outcomes: list[StepOutcome] = []
+    outputs: dict[str, dict] = {}
+    keys: dict[str, str] = {}
+    for name in ordered_steps(config.pipeline.steps):
+        reason = needed(name, config)
+        if reason:
+            outcomes.append(StepOutcome(name, "skipped", reason=reason))
+            log(f"[{name}] skipped: {reason}")
+            continue
+        upstream = {u: outputs[u] for u in UPSTREAM[name] if u in outputs}
+        key = step_key(name, step_config(config, name, out / "unkeyed", upstream), {u: keys[u] for u in upstream})
+        folder = out / f"{name}-{key}"
+        conf = step_config(config, name, folder, upstream)
+        outcome = _run_step(functions[name], key, folder, StepContext(conf, spec, folder, upstream), log)
+        outcomes.append(outcome)
+        if outcome.status == "failed":
+            break
+        outputs[name], keys[name] = outcome.outputs, key
+    report = PipelineReport(out, outcomes)
+    (out / "pipeline.json").write_text(json.dumps(
+        {"task": spec.name, "steps": [vars(s) for s in outcomes]}, indent=2, default=str))
+    return report
+
+
+def _run_step(function, key: str, folder: Path, ctx: StepContext, log) -> StepOutcome:
+    name = folder.name.rsplit("-", 1)[0]
+    cached = read_done(folder, key)
+    if cached is not None and name != "deploy":  # a deployment is a live service, never a cached result
+        log(f"[{name}] cached: {folder}")
+        return StepOutcome(name, "cached", key, str(folder), outputs=cached)
+    log(f"[{name}] running in {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    try:
+        produced = function(ctx)
+    except Exception as exc:  # the report names the failed step; earlier steps' results stay on disk
+        log(f"[{name}] failed after {time.time() - started:.0f}s: {type(exc).__name__}: {exc}")
+        return StepOutcome(name, "failed", key, str(folder), round(time.time() - started, 1),
+                           reason=f"{type(exc).__name__}: {exc}")
+    wall = round(time.time() - started, 1)
+    record = {"step": name, "key": key, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "wall_s": wall, "outputs": produced}
+    (folder / DONE_FILE).write_text(json.dumps(record, indent=2, default=str))
+    log(f"[{name}] done in {wall:.0f}s")
+    return StepOutcome(name, "ran", key, str(folder), wall, produced)

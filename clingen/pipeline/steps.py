@@ -1,0 +1,187 @@
+"""The pipeline's steps (orchestration over every stage): what each step depends on, and one function per step
+that calls the stage's library entry and returns the outputs later steps read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from clingen.config import ClinGenConfig
+from clingen.errors import ConfigError
+from clingen.tasks.registry import get_task
+from clingen.tasks.spec import TaskSpec
+
+SHIPPED_TESTSETS = Path(__file__).resolve().parents[1] / "tasks" / "testsets"
+SHIPPED_DEMOS = Path(__file__).resolve().parents[1] / "tasks" / "demos"
+# Config sections each step's result depends on (beyond its upstream steps' keys).
+STEP_SECTIONS = {"styles": ("task", "task_file", "seed", "generator"),
+                 "topics": ("task", "task_file", "seed", "generator"),
+                 "quality": ("task", "task_file", "seed"),
+                 "train": ("task", "task_file", "seed", "training"),
+                 "evaluate": ("task", "task_file"),
+                 "deploy": ("task", "task_file")}
+# The pipeline settings each step reads.
+STEP_SETTINGS = {"styles": ("n_styles",), "topics": ("n_topics", "topic_entity_type"),
+                 "quality": ("test_path", "test_split"), "train": ("fewshot_path",),
+                 "evaluate": ("test_path", "test_split"), "deploy": ()}
+MIN_PROPOSED_STYLES = 3
+UPSTREAM = {"styles": (), "topics": (), "generate": ("styles", "topics"), "quality": ("generate",),
+            "train": ("generate",), "evaluate": ("train",), "deploy": ("train",)}
+
+
+class StepFailed(ConfigError):
+    """A step ran and did not finish; the steps before it keep their results for the re-run."""
+
+
+@dataclass
+class StepContext:
+    """What a step sees: the config with upstream outputs filled in, its own folder, and upstream outputs."""
+
+    config: ClinGenConfig
+    spec: TaskSpec
+    folder: Path
+    upstream: dict[str, dict]
+
+
+def step_key(name: str, config: ClinGenConfig, upstream_keys: dict[str, str]) -> str:
+    """Hash of everything the step's result depends on. Generation keys on the generation config hash,
+    which already holds the styles and topics files (whose folder names carry their own keys)."""
+    if name == "generate":
+        own = config.config_hash()
+    else:
+        data = config.model_dump(mode="json")
+        settings = data["pipeline"]
+        own = {"sections": {s: data[s] for s in STEP_SECTIONS[name]},
+               "settings": {s: settings[s] for s in STEP_SETTINGS[name]}}
+    payload = json.dumps({"step": name, "own": own, "upstream": upstream_keys}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def needed(name: str, config: ClinGenConfig) -> str | None:
+    """Why a listed step does nothing for this config (None when it has work to do)."""
+    strategy = config.prompts.strategy
+    if name == "styles" and strategy in ("zero-shot", "few-shot"):
+        return f"strategy {strategy} uses no styles"
+    if name == "topics" and strategy != "clingen-llm":
+        return f"strategy {strategy} takes no LLM-proposed topics"
+    return None
+
+
+def topic_entity_type(config: ClinGenConfig, spec: TaskSpec) -> str:
+    if config.pipeline.topic_entity_type:
+        return config.pipeline.topic_entity_type
+    for label in spec.labels:
+        if label.topics.entity_types:
+            return label.topics.entity_types[0].replace("_", " ")
+        if label.topics.head_type:
+            return label.topics.head_type.replace("_", " ")
+    return spec.domain
+
+
+def real_test_split(config: ClinGenConfig, spec: TaskSpec) -> Path:
+    """The configured real test split, else the one shipped with the task."""
+    if config.pipeline.test_path is not None:
+        if not config.pipeline.test_path.exists():
+            raise ConfigError(f"pipeline.test_path {config.pipeline.test_path} does not exist; expected the "
+                              f"task's real test split")
+        return config.pipeline.test_path
+    shipped = sorted(SHIPPED_TESTSETS.glob(f"{spec.name}.test.*"))
+    if not shipped:
+        raise ConfigError(f"task {spec.name} ships no test split; set pipeline.test_path to its real test split "
+                          f"(shipped: {sorted(p.name.split('.test')[0] for p in SHIPPED_TESTSETS.glob('*.test.*'))})")
+    return shipped[0]
+
+
+def fewshot_split_path(config: ClinGenConfig, spec: TaskSpec) -> Path | None:
+    """The real examples training's few-shot stage samples from: the configured split, else the task's shipped
+    demonstration pool, else the prompts' pool (None: no few-shot stage)."""
+    if config.pipeline.fewshot_path is not None:
+        return config.pipeline.fewshot_path
+    shipped = SHIPPED_DEMOS / f"{spec.name}.jsonl"
+    return shipped if shipped.is_file() else config.prompts.fewshot_path
+
+
+def run_styles(ctx: StepContext) -> dict:
+    from clingen.generation.proposals import propose_styles
+    from clingen.prompts.knowledge import write_list_file
+    path = ctx.folder / "styles.txt"
+    proposed = propose_styles(ctx.config, ctx.config.pipeline.n_styles, path)
+    if len(proposed) >= MIN_PROPOSED_STYLES:
+        return {"styles_file": str(path), "proposed": len(proposed), "builtin_added": 0}
+    # Too few usable proposals (a small generator): top up with the task's built-in styles rather than
+    # write every example in one or two styles; the file and the step record say so.
+    added = [s for s in ctx.spec.styles if s.casefold() not in {p.casefold() for p in proposed}]
+    write_list_file(path, proposed + added, f"{len(proposed)} styles proposed by {ctx.config.generator.model.source}"
+                                            f", then {len(added)} built-in styles of {ctx.spec.name}; edit freely")
+    return {"styles_file": str(path), "proposed": len(proposed), "builtin_added": len(added)}
+
+
+def run_topics(ctx: StepContext) -> dict:
+    from clingen.generation.proposals import propose_topics
+    path, entity_type = ctx.folder / "topics.txt", topic_entity_type(ctx.config, ctx.spec)
+    items = propose_topics(ctx.config, entity_type, ctx.config.pipeline.n_topics, path)
+    if not items:
+        raise StepFailed(f"the generator proposed no usable {entity_type} topics for {ctx.spec.name}; see {path}")
+    return {"topics_file": str(path), "entity_type": entity_type, "count": len(items)}
+
+
+def run_generate(ctx: StepContext) -> dict:
+    from clingen.generation.pipeline import run_generation
+    report = run_generation(ctx.config)
+    if not report.complete:
+        raise StepFailed(f"generation in {ctx.folder} ended with rows the generator failed on; re-run the "
+                         f"pipeline to retry them (finished shards are kept)")
+    counts = report.manifest["counts"]
+    if not counts["examples"]:
+        raise StepFailed(f"generation in {ctx.folder} produced no examples from {counts['rows_done']} rows; see "
+                         f"{ctx.folder / 'failures'}")
+    return {"data": str(ctx.folder), "examples": counts["examples"], "rows": counts["rows_done"],
+            "parse_failures": counts["parse_failures_by_reason"]}
+
+
+def run_quality(ctx: StepContext) -> dict:
+    from clingen.quality.report import build_quality_report
+    from clingen.quality.settings import QualitySettings
+    settings = QualitySettings(seed=ctx.config.seed, real_split=ctx.config.pipeline.test_split)
+    report = build_quality_report({"synthetic": ctx.upstream["generate"]["data"]},
+                                  real_test_split(ctx.config, ctx.spec), ctx.spec.name, ctx.folder, ctx.config,
+                                  settings)
+    return {"report": str(ctx.folder / "report.html"), "metrics": report["sets"]["synthetic"]["metrics"]}
+
+
+def run_train(ctx: StepContext) -> dict:
+    from clingen.training.run import run_training
+    generated = ctx.upstream.get("generate", {}).get("data")
+    fewshot = fewshot_split_path(ctx.config, ctx.spec) if ctx.config.training.fewshot_stage else None
+    config = ctx.config
+    if config.training.run_name is None:  # checkpoints of this step's key only: never resume another's run
+        config = config.model_copy(update={"training": config.training.model_copy(
+            update={"run_name": f"{ctx.spec.name}-{ctx.folder.name}"})})
+    report = run_training(config, generated, fewshot, ctx.folder / "model")
+    return {"model": str(report.model_dir), "plan": report.card["plan"], "train_wall_s": report.card["train_wall_s"]}
+
+
+def run_evaluate(ctx: StepContext) -> dict:
+    from clingen.evaluation.evaluate import evaluate_model
+    test = real_test_split(ctx.config, ctx.spec)
+    result, table, _ = evaluate_model(Path(ctx.upstream["train"]["model"]), test, ctx.spec.name,
+                                      ctx.config.pipeline.test_split, ctx.folder, ctx.config)
+    print(table)
+    return {"test": str(test), "primary": result["primary"], "evaluation": str(ctx.folder / "evaluation.json")}
+
+
+def run_deploy(ctx: StepContext) -> dict:
+    from clingen.generation.pipeline import ensure_ray
+    from clingen.pipeline.deploy import deploy_classifier
+    ensure_ray(ctx.config)
+    return deploy_classifier(ctx.spec.name, Path(ctx.upstream["train"]["model"]), ctx.config.pipeline)
+
+
+STEP_FUNCTIONS = {"styles": run_styles, "topics": run_topics, "generate": run_generate, "quality": run_quality,
+                  "train": run_train, "evaluate": run_evaluate, "deploy": run_deploy}
+
+
+def task_spec(config: ClinGenConfig) -> TaskSpec:
+    return get_task(config.task, config.task_file)

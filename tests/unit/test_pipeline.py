@@ -1,0 +1,113 @@
+"""Tests of the pipeline's orchestration: step keys, skipping, caching, failure and resume (step bodies
+injected; the real steps run in tests/integration/test_pipeline.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clingen.config import load_config
+from clingen.errors import ConfigError
+from clingen.pipeline.run import ordered_steps, run_pipeline
+from clingen.pipeline.steps import fewshot_split_path, needed, step_key, real_test_split, topic_entity_type
+from clingen.tasks.registry import get_task
+
+pytestmark = pytest.mark.unit
+
+
+def config_at(tmp_path: Path, *overrides: str):
+    return load_config(None, [f"pipeline.out={tmp_path / 'pipe'}", *overrides])
+
+
+class Recorder:
+    """Step bodies that record their calls, write a file, and fail on demand."""
+
+    def __init__(self, fail: set[str] = frozenset()):
+        self.calls, self.fail = [], set(fail)
+
+    def functions(self) -> dict:
+        return {name: self._step(name) for name in ("styles", "topics", "generate", "quality", "train",
+                                                     "evaluate", "deploy")}
+
+    def _step(self, name):
+        def body(ctx):
+            self.calls.append((name, ctx))
+            if name in self.fail:
+                raise RuntimeError(f"{name} broke")
+            (ctx.folder / "out.txt").write_text(name)
+            if name == "styles":
+                return {"styles_file": str(ctx.folder / "out.txt")}
+            return {"data": str(ctx.folder)} if name == "generate" else {"primary": {"name": "f1", "value": 0.5}}
+        return body
+
+
+def test_steps_run_in_flow_order_and_unneeded_ones_are_skipped_with_a_reason(tmp_path):
+    assert ordered_steps(["evaluate", "generate", "styles"]) == ["styles", "generate", "evaluate"]
+    recorder = Recorder()
+    report = run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=recorder.functions())
+    assert [(s.name, s.status) for s in report.steps] == [
+        ("styles", "ran"), ("topics", "skipped"), ("generate", "ran"), ("quality", "ran"), ("train", "ran"),
+        ("evaluate", "ran")]
+    assert "clingen-kg" in report.steps[1].reason
+    # generation runs with the proposed styles file and writes into its own keyed folder
+    generate_ctx = dict(recorder.calls)["generate"]
+    assert generate_ctx.config.prompts.styles_file == Path(report.steps[0].folder) / "out.txt"
+    assert generate_ctx.config.generation.out == report.steps[2].folder
+    assert json.loads((tmp_path / "pipe" / "pipeline.json").read_text())["steps"][-1]["status"] == "ran"
+
+
+def test_a_rerun_reuses_finished_steps_and_a_failure_resumes_at_the_failed_step(tmp_path):
+    first = Recorder(fail={"train"})
+    report = run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=first.functions())
+    assert report.failed.name == "train" and "train broke" in report.failed.reason
+    assert [name for name, _ in first.calls] == ["styles", "generate", "quality", "train"]  # stopped there
+    assert not (Path(report.failed.folder) / "step.json").exists()
+
+    second = Recorder()
+    report = run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=second.functions())
+    assert [name for name, _ in second.calls] == ["train", "evaluate"]
+    assert [s.status for s in report.steps if s.name in ("styles", "generate", "quality")] == ["cached"] * 3
+    assert report.outputs("evaluate")["primary"]["value"] == 0.5
+
+
+def test_changing_training_keeps_the_generation_and_changing_generation_redoes_training(tmp_path):
+    base = config_at(tmp_path)
+    keys = lambda config: {n: step_key(n, config, {}) for n in ("styles", "generate", "train")}  # noqa: E731
+    original = keys(base)
+    trained_longer = keys(config_at(tmp_path, "training.epochs=9"))
+    assert trained_longer["generate"] == original["generate"] and trained_longer["styles"] == original["styles"]
+    assert trained_longer["train"] != original["train"]
+    assert keys(config_at(tmp_path, "generation.n=7"))["generate"] != original["generate"]
+    assert step_key("train", base, {"generate": "a"}) != step_key("train", base, {"generate": "b"})
+
+    recorder = Recorder()
+    run_pipeline(base, log=lambda _: None, step_functions=recorder.functions())
+    recorder.calls.clear()
+    run_pipeline(config_at(tmp_path, "training.epochs=9"), log=lambda _: None, step_functions=recorder.functions())
+    assert [name for name, _ in recorder.calls] == ["train", "evaluate"]
+
+
+def test_strategy_decides_which_proposal_steps_are_needed():
+    assert needed("topics", load_config(None, ["prompts.strategy=clingen-llm"])) is None
+    assert needed("styles", load_config(None, ["prompts.strategy=zero-shot"])) == "strategy zero-shot uses no styles"
+    assert needed("generate", load_config(None, ["prompts.strategy=few-shot"])) is None
+
+
+def test_default_inputs_are_the_tasks_shipped_splits_and_missing_ones_are_named(tmp_path):
+    ncbi = get_task("ncbi-disease")
+    config = load_config(None)
+    assert real_test_split(config, ncbi).name == "ncbi-disease.test.tsv"
+    assert fewshot_split_path(config, ncbi).name == "ncbi-disease.jsonl"
+    assert topic_entity_type(config, ncbi) == "disease"
+    assert topic_entity_type(config, get_task("gad")) == "disease"
+    with pytest.raises(ConfigError, match="task hoc ships no test split; set pipeline.test_path"):
+        real_test_split(load_config(None, ["task=hoc"]), get_task("hoc"))
+    with pytest.raises(ConfigError, match="pipeline.test_path .*nowhere.tsv does not exist"):
+        real_test_split(load_config(None, [f"pipeline.test_path={tmp_path / 'nowhere.tsv'}"]), ncbi)
+
+
+def test_unknown_steps_are_rejected_with_the_allowed_names():
+    with pytest.raises(ConfigError, match="pipeline.steps.0"):
+        load_config(None, ["pipeline.steps=[generat]"])
