@@ -160,6 +160,9 @@ class TrainingConfig(StrictModel):
     epochs: int = Field(3, ge=1, description="Epochs of stage 2.")
     max_steps: int | None = Field(None, ge=1, description="Cap on optimizer steps per epoch (CPU budgets).")
     batch_size: int = Field(16, ge=1, description="Examples per worker per step.")
+    materialize: bool = Field(True, description="Featurise each training set once and keep it in the object "
+                              "store (each epoch then skips re-reading and re-tokenising); turn off for sets "
+                              "larger than the object store, which then stream every epoch.")
     learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
     num_workers: int = Field(2, ge=1, description="Ray Train workers (data-parallel).")

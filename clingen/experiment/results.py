@@ -44,7 +44,8 @@ def markdown_table(table: dict, datasets: list[str]) -> str:
                 # Failures carry "step: error"; the table names the step, results.json has the whole error.
                 cells.append(f"n/a ({entry['missing'].split(':')[0]})")
                 continue
-            examples = f" [{entry['examples']} ex]" if method in SYNTHETIC_METHODS and entry["examples"] is not None else ""
+            shows_examples = method in SYNTHETIC_METHODS and entry["examples"] is not None
+            examples = f" [{entry['examples']} ex]" if shows_examples else ""
             cells.append(f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}{examples}")
         average = f"{100 * row['average']['mean']:.1f}" if "mean" in row["average"] else "n/a"
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {average} |")

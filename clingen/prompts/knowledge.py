@@ -11,7 +11,8 @@ from clingen.datasets.records import Record
 from clingen.prompts.templates import render_demo
 from clingen.tasks.spec import TaskSpec
 
-_LIST_MARKER = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022\u2013]|\(\w\))\s*")
+# "1." "-" "(a)" and the "disease 7:" small models number their items with.
+_LIST_MARKER = re.compile(r"^\s*(?:\d+\s*[.):-]|[-*\u2022\u2013]|\(\w\)|[A-Za-z][A-Za-z ]{0,30} \d+\s*[:.)])\s*")
 _QUOTES = "\"'`\u201c\u201d\u2018\u2019"
 
 

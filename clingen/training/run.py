@@ -94,14 +94,12 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
         records = _fewshot_records(config, spec, fewshot)
         # Few-shot sampling returns examples grouped by class: shuffle globally, or the last steps see
         # one class only (and, split across workers, each worker another class).
-        datasets["fewshot"] = ray.data.from_items([r.to_row() for r in records]).random_shuffle(
-            seed=training_seed(config)).map_batches(FeaturizeRecords, **featurize)
+        datasets["fewshot"] = _featurized(ray.data.from_items([r.to_row() for r in records]), config, featurize)
         plan.append({"dataset": "fewshot", "epochs": training.fewshot_epochs})
         sources["fewshot"] = {"path": str(fewshot), "examples": len(records)}
     if training.synthetic_stage and train_dir is not None:
         manifest = _read_manifest(train_dir)
-        datasets["synthetic"] = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data").random_shuffle(
-            seed=training_seed(config)).map_batches(FeaturizeRecords, **featurize)
+        datasets["synthetic"] = _featurized(ray.data.read_parquet(f"{train_dir.rstrip('/')}/data"), config, featurize)
         plan.append({"dataset": "synthetic", "epochs": training.epochs})
         sources["synthetic"] = {"path": train_dir, "manifest_hash": manifest.get("config_hash"),
                                 "examples": manifest.get("counts", {}).get("examples")}
@@ -109,6 +107,13 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
         raise ConfigError("nothing to train on: give --train (a synthetic run) and/or --fewshot (a real split), "
                           "and keep training.synthetic_stage / training.fewshot_stage on for them")
     return datasets, plan, sources
+
+
+def _featurized(dataset, config: ClinGenConfig, featurize: dict):
+    """Shuffled globally, then featurised; materialised once when configured, so that every epoch reads the
+    features from the object store instead of re-running the shuffle and the tokenizer actors."""
+    dataset = dataset.random_shuffle(seed=training_seed(config)).map_batches(FeaturizeRecords, **featurize)
+    return dataset.materialize() if config.training.materialize else dataset
 
 
 def _read_manifest(train_dir: str) -> dict:

@@ -42,7 +42,8 @@ def test_cells_share_generator_budget_and_examples_and_differ_only_by_method_and
     for cell in cells:
         if cell.config is not None:
             same_task = by[cell.dataset, "clingen-kg", 0].config
-            assert cell.config.generator == same_task.generator and cell.config.training == same_task.training.model_copy(
+            assert cell.config.generator == same_task.generator
+            assert cell.config.training == same_task.training.model_copy(
                 update={"seed": cell.seed, **({"fewshot_per_class": cell.config.training.fewshot_per_class,
                                                "fewshot_epochs": cell.config.training.fewshot_epochs}
                                               if cell.method == "supervised" else {})})

@@ -24,3 +24,10 @@ def test_reference_questions():
         "Suppose you are a clinician and want to collect a set of diseases. Could you list 50 entities about disease?")
     text = style_prompt(get_task("gad"), [], 10)[0]["content"]
     assert "List 10 different writing styles" in text and "medical literature, clinical notes" in text
+
+
+def test_small_model_list_noise_is_dropped():
+    """What SmolLM2-135M actually proposed: numbered "disease 7:" items, timestamps, one word repeated."""
+    proposed = ["disease 1: malaria", "disease 2: malaria", "Disease 12: rabies", "03-02T15:22:22.79.26.14",
+                "genetics, genetics, genetics", "type 2 diabetes", "IL-6", "p53", "1234"]
+    assert clean_proposed_list(proposed) == ["malaria", "rabies", "type 2 diabetes", "IL-6", "p53"]
