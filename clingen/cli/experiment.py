@@ -11,6 +11,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                          "across datasets; writes results.md, results.json and results.png")
     cmd.add_argument("--config", type=Path, required=True, help="experiment YAML (see configs/experiments/)")
     cmd.add_argument("--out", type=Path, help="results folder (experiment config: out)")
+    cmd.add_argument("--report-only", action="store_true", help="run no cell: tabulate what earlier (or still "
+                     "running) runs finished; the rest shows as 'not run'")
     cmd.set_defaults(handler=_experiment)
 
 
@@ -20,7 +22,7 @@ def _experiment(args: argparse.Namespace) -> int:
     experiment = load_experiment(args.config)
     if args.out:
         experiment = experiment.model_copy(update={"out": args.out})
-    result = run_experiment(experiment)
+    result = run_experiment(experiment, report_only=args.report_only)
     print(result["markdown"])
     out = experiment.out
     print(f"\nresults: {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")

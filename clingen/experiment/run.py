@@ -11,20 +11,23 @@ from clingen.experiment.grid import Cell, ExperimentConfig, build_cells
 from clingen.experiment.results import write_results
 
 
-def run_cell(cell: Cell, log=print) -> dict:
+def run_cell(cell: Cell, log=print, report_only: bool = False) -> dict:
     from clingen.pipeline.run import run_pipeline
     record = {"dataset": cell.dataset, "method": cell.method, "seed": cell.seed}
     if cell.config is None:
         return {**record, "status": "not applicable", "reason": cell.reason}
     log(f"=== {cell.dataset} / {cell.method} / seed {cell.seed}")
     started = time.time()
-    report = run_pipeline(cell.config, log=log)
+    report = run_pipeline(cell.config, log=log, cached_only=report_only)
     generated = report.outputs("generate")
     record.update(wall_s=round(time.time() - started, 1), examples=generated.get("examples"),
                   synthetic=generated.get("data"), primary=report.outputs("evaluate").get("primary"))
     failed = report.failed
+    missing = next((s for s in report.steps if s.status == "not run"), None)
     if failed:
         record.update(status="failed", reason=f"failed at {failed.name}: {failed.reason}")
+    elif missing:
+        record.update(status="not run", reason=f"not run: {missing.name} has no result yet")
     else:
         record["status"] = "ok"
     return record
@@ -45,10 +48,11 @@ def compare_quality(experiment: ExperimentConfig, dataset: str, cells: list[Cell
     return {name: entry["metrics"] for name, entry in report["sets"].items()}
 
 
-def run_experiment(experiment: ExperimentConfig, log=print) -> dict:
+def run_experiment(experiment: ExperimentConfig, log=print, report_only: bool = False) -> dict:
+    """Every cell (or, with report_only, only what earlier runs finished), then quality and the results."""
     started = time.time()
     cells = build_cells(experiment)  # every cell's config is validated before anything runs
-    records = [run_cell(cell, log) for cell in cells]
+    records = [run_cell(cell, log, report_only) for cell in cells]
     quality = {}
     for dataset in experiment.datasets:
         try:

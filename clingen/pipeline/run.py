@@ -18,7 +18,7 @@ DONE_FILE = "step.json"
 @dataclass
 class StepOutcome:
     name: str
-    status: str  # ran, cached, skipped, failed
+    status: str  # ran, cached, skipped, failed, not run
     key: str | None = None
     folder: str | None = None
     wall_s: float = 0.0
@@ -64,9 +64,11 @@ def read_done(folder: Path, key: str) -> dict | None:
     return record["outputs"] if record.get("key") == key else None
 
 
-def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None = None) -> PipelineReport:
+def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None = None,
+                 cached_only: bool = False) -> PipelineReport:
     """Every configured step, in flow order; a step whose folder holds a finished result for its key is reused.
-    `step_functions` replaces the steps' implementations (tests of the orchestration itself)."""
+    `step_functions` replaces the steps' implementations (tests of the orchestration itself); `cached_only`
+    runs nothing and stops at the first step without a finished result (status "not run")."""
     functions = step_functions or STEP_FUNCTIONS
     out = Path(config.pipeline.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,6 +86,9 @@ def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None =
         key = step_key(name, step_config(config, name, out / "unkeyed", upstream), {u: keys[u] for u in upstream})
         folder = out / f"{name}-{key}"
         conf = step_config(config, name, folder, upstream)
+        if cached_only and read_done(folder, key) is None:
+            outcomes.append(StepOutcome(name, "not run", key, str(folder), reason="no finished result yet"))
+            break
         outcome = _run_step(functions[name], key, folder, StepContext(conf, spec, folder, upstream), log)
         outcomes.append(outcome)
         if outcome.status == "failed":

@@ -111,3 +111,14 @@ def test_default_inputs_are_the_tasks_shipped_splits_and_missing_ones_are_named(
 def test_unknown_steps_are_rejected_with_the_allowed_names():
     with pytest.raises(ConfigError, match="pipeline.steps.0"):
         load_config(None, ["pipeline.steps=[generat]"])
+
+
+def test_cached_only_runs_nothing_and_names_the_first_unfinished_step(tmp_path):
+    first = Recorder(fail={"train"})
+    run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=first.functions())
+    recorder = Recorder()
+    report = run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=recorder.functions(),
+                          cached_only=True)
+    assert recorder.calls == []
+    assert [(s.name, s.status) for s in report.steps][-2:] == [("quality", "cached"), ("train", "not run")]
+    assert report.failed is None
