@@ -89,7 +89,7 @@ def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None =
         if cached_only and read_done(folder, key) is None:
             outcomes.append(StepOutcome(name, "not run", key, str(folder), reason="no finished result yet"))
             break
-        outcome = _run_step(functions[name], key, folder, StepContext(conf, spec, folder, upstream), log)
+        outcome = _run_step(name, functions[name], key, folder, StepContext(conf, spec, folder, upstream), log)
         outcomes.append(outcome)
         if outcome.status == "failed":
             break
@@ -100,8 +100,7 @@ def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None =
     return report
 
 
-def _run_step(function, key: str, folder: Path, ctx: StepContext, log) -> StepOutcome:
-    name = folder.name.rsplit("-", 1)[0]
+def _run_step(name: str, function, key: str, folder: Path, ctx: StepContext, log) -> StepOutcome:
     cached = read_done(folder, key)
     if cached is not None and name != "deploy":  # a deployment is a live service, never a cached result
         log(f"[{name}] cached: {folder}")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from clingen.config import ClinGenConfig
 from clingen.errors import ConfigError
+from clingen.prompts.demos import SHIPPED_DEMOS
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 
 SHIPPED_TESTSETS = Path(__file__).resolve().parents[1] / "tasks" / "testsets"
-SHIPPED_DEMOS = Path(__file__).resolve().parents[1] / "tasks" / "demos"
 # Config sections each step's result depends on (beyond its upstream steps' keys).
 STEP_SECTIONS = {"styles": ("task", "task_file", "seed", "generator"),
                  "topics": ("task", "task_file", "seed", "generator"),
