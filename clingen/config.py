@@ -142,6 +142,8 @@ class GenerationConfig(StrictModel):
 
 
 OFFLINE_ENCODER = "embedded:minilm-l6"
+# Fields that decide where or how long things are kept, not what they are: left out of every result key.
+UNHASHED_FIELDS = {"generation": ("out",), "training": ("keep_checkpoints",)}
 
 
 class TrainingConfig(StrictModel):
@@ -178,6 +180,9 @@ class TrainingConfig(StrictModel):
                              "seeds on one generated set.")
     run_name: str | None = Field(None, description="Ray Train run name; a re-run with the same name resumes "
                                  "from its latest checkpoint. Default: derived from task and config hash.")
+    keep_checkpoints: int = Field(2, ge=1, description="Ray Train checkpoints kept per run, newest first (a "
+                                  "resume needs only the latest; each MiniLM one is ~270 MB with optimizer "
+                                  "state, so keeping every epoch's filled 45 GB in one experiment).")
 
 
 PipelineStep = Literal["styles", "topics", "generate", "quality", "train", "evaluate", "deploy"]
@@ -226,12 +231,19 @@ class ClinGenConfig(StrictModel):
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="`clingen pipeline`: "
                                      "steps and their inputs.")
 
+    def hashed_dump(self) -> dict:
+        """The config as hashed for result keys: without the fields that cannot change a result
+        (UNHASHED_FIELDS), so a moved output folder or a different checkpoint retention still matches."""
+        data = self.model_dump(mode="json")
+        for section, fields in UNHASHED_FIELDS.items():
+            for field in fields:
+                data[section].pop(field, None)
+        return data
+
     def config_hash(self, sections: tuple[str, ...] = GENERATION_SECTIONS) -> str:
         """Stable hash of the config sections a step depends on (by default those that decide a generated
-        dataset), so that changing, say, the training settings does not invalidate a generated set.
-        `generation.out` is excluded so a moved run still matches."""
-        data = self.model_dump(mode="json")
-        data["generation"].pop("out", None)
+        dataset), so that changing, say, the training settings does not invalidate a generated set."""
+        data = self.hashed_dump()
         picked = {name: data[name] for name in sections}
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -10,26 +10,53 @@ from pathlib import Path
 from clingen.experiment.grid import SYNTHETIC_METHODS
 
 
+BASELINE_ROW = "majority baseline"
+
+
 def summarise(cells: list[dict], methods: list[str], datasets: list[str]) -> dict:
-    """cells: {dataset, method, seed, status, primary?, examples?} -> per (method, dataset) mean, std, n."""
+    """cells: {dataset, method, seed, status, primary?, examples?, baseline?} -> per (method, dataset) mean, std,
+    n scored and n expected (the cells run for it), plus a majority-baseline row where the metric has one."""
     table: dict[str, dict[str, dict]] = {m: {} for m in methods}
     for method in methods:
         for dataset in datasets:
             mine = [c for c in cells if c["method"] == method and c["dataset"] == dataset]
-            values = [c["primary"]["value"] for c in mine if c.get("primary")]
-            entry: dict = {"n": len(values), "values": values,
-                           "examples": next((c["examples"] for c in mine if c.get("examples") is not None), None)}
-            if values:
-                entry["mean"] = statistics.fmean(values)
-                entry["std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-                entry["metric"] = next(c["primary"]["name"] for c in mine if c.get("primary"))
-            else:
-                entry["missing"] = next((c.get("reason") for c in mine if c.get("reason")), "not run")
-            table[method][dataset] = entry
-        scored = [table[method][d]["mean"] for d in datasets if "mean" in table[method][d]]
-        table[method]["average"] = {"mean": statistics.fmean(scored), "n": len(scored)} if len(scored) == len(
-            datasets) else {"missing": "some datasets have no score"}
+            table[method][dataset] = _entry(mine)
+        table[method]["average"] = _average([table[method][d] for d in datasets])
+    baselines = {d: next((c["baseline"] for c in cells if c["dataset"] == d and c.get("baseline")), None)
+                 for d in datasets}
+    if any(baselines.values()):
+        # A classifier that always answers the most frequent label: the floor any method must clear.
+        row = {d: _baseline_entry(b) for d, b in baselines.items()}
+        table[BASELINE_ROW] = {**row, "average": _average(list(row.values()))}
     return table
+
+
+def _baseline_entry(baseline: dict | None) -> dict:
+    if baseline is None:
+        return {"missing": "no majority baseline for this metric"}
+    return {"mean": baseline["value"], "std": 0.0, "n": 1, "expected": 1, "values": [baseline["value"]],
+            "metric": baseline["name"], "examples": None}
+
+
+def _entry(mine: list[dict]) -> dict:
+    values = [c["primary"]["value"] for c in mine if c.get("primary")]
+    expected = sum(1 for c in mine if c.get("status") != "not applicable")
+    entry: dict = {"n": len(values), "expected": expected, "values": values,
+                   "examples": next((c["examples"] for c in mine if c.get("examples") is not None), None)}
+    if values:
+        entry["mean"] = statistics.fmean(values)
+        entry["std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        entry["metric"] = next(c["primary"]["name"] for c in mine if c.get("primary"))
+    else:
+        entry["missing"] = next((c.get("reason") for c in mine if c.get("reason")), "not run")
+    return entry
+
+
+def _average(entries: list[dict]) -> dict:
+    scored = [e["mean"] for e in entries if "mean" in e]
+    if len(scored) < len(entries):
+        return {"missing": "some datasets have no score"}
+    return {"mean": statistics.fmean(scored), "n": len(scored)}
 
 
 def markdown_table(table: dict, datasets: list[str]) -> str:
@@ -46,7 +73,10 @@ def markdown_table(table: dict, datasets: list[str]) -> str:
                 continue
             shows_examples = method in SYNTHETIC_METHODS and entry["examples"] is not None
             examples = f" [{entry['examples']} ex]" if shows_examples else ""
-            cells.append(f"{100 * entry['mean']:.1f} ± {100 * entry['std']:.1f}{examples}")
+            # A cell some seeds did not finish is not comparable with the others: say so in the cell.
+            partial = f" ({entry['n']} of {entry['expected']} seeds)" if entry["n"] < entry["expected"] else ""
+            spread = "" if method == BASELINE_ROW else f" ± {100 * entry['std']:.1f}"
+            cells.append(f"{100 * entry['mean']:.1f}{spread}{examples}{partial}")
         average = f"{100 * row['average']['mean']:.1f}" if "mean" in row["average"] else "n/a"
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {average} |")
     return "\n".join(lines)
@@ -56,13 +86,18 @@ def bar_chart(table: dict, datasets: list[str], path: Path, title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
-    methods = list(table)
+    methods = [m for m in table if m != BASELINE_ROW]
     width = 0.8 / len(methods)
     fig, ax = plt.subplots(figsize=(max(6, 1.8 * len(datasets)), 4))
     for i, method in enumerate(methods):
         means = [100 * table[method][d].get("mean", 0.0) for d in datasets]
         stds = [100 * table[method][d].get("std", 0.0) for d in datasets]
         ax.bar([x + i * width for x in range(len(datasets))], means, width, yerr=stds, capsize=2, label=method)
+    baselines = [(x, table[BASELINE_ROW][d]["mean"]) for x, d in enumerate(datasets)
+                 if "mean" in table.get(BASELINE_ROW, {}).get(d, {})]
+    for i, (x, value) in enumerate(baselines):  # a dashed line across the dataset's bars, labelled once
+        ax.hlines(100 * value, x - width / 2, x + 0.8 - width / 2, colors="black", linestyles="dashed",
+                  label=BASELINE_ROW if i == 0 else None)
     ax.set_xticks([x + width * (len(methods) - 1) / 2 for x in range(len(datasets))], datasets)
     ax.set_ylabel("primary metric x 100 (mean ± std over seeds)")
     ax.set_title(title)
@@ -77,7 +112,9 @@ def write_results(out: Path, cells: list[dict], methods: list[str], datasets: li
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps({"table": table, "cells": cells, **extra}, indent=2, default=str))
     markdown = markdown_table(table, datasets)
-    (out / "results.md").write_text(f"# {out.name}\n\n{markdown}\n\nScores are the test split's primary metric x 100, "
-                                    f"mean ± std over training seeds; [n ex] = synthetic examples trained on.\n")
+    legend = ("Scores are the test split's primary metric x 100, mean ± std over training seeds; [n ex] = "
+              "synthetic examples trained on; (k of n seeds) = a cell not every seed finished; "
+              f"{BASELINE_ROW} = always the most frequent label of the test split.")
+    (out / "results.md").write_text(f"# {out.name}\n\n{markdown}\n\n{legend}\n")
     bar_chart(table, datasets, out / "results.png", out.name)
     return {"table": table, "markdown": markdown, "cells": cells}

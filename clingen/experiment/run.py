@@ -4,6 +4,7 @@ results table and chart."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -20,8 +21,9 @@ def run_cell(cell: Cell, log=print, report_only: bool = False) -> dict:
     started = time.time()
     report = run_pipeline(cell.config, log=log, cached_only=report_only)
     generated = report.outputs("generate")
+    evaluated = report.outputs("evaluate")
     record.update(wall_s=round(time.time() - started, 1), examples=generated.get("examples"),
-                  synthetic=generated.get("data"), primary=report.outputs("evaluate").get("primary"))
+                  synthetic=generated.get("data"), primary=evaluated.get("primary"), baseline=_baseline(evaluated))
     failed = report.failed
     missing = next((s for s in report.steps if s.status == "not run"), None)
     if failed:
@@ -31,6 +33,14 @@ def run_cell(cell: Cell, log=print, report_only: bool = False) -> dict:
     else:
         record["status"] = "ok"
     return record
+
+
+def _baseline(evaluated: dict) -> dict | None:
+    """The majority baseline the evaluate step measured on the same test split (None for NER metrics)."""
+    path = evaluated.get("evaluation")
+    if not path or not Path(path).is_file():
+        return None
+    return json.loads(Path(path).read_text()).get("majority_baseline", {}).get("primary")
 
 
 def compare_quality(experiment: ExperimentConfig, dataset: str, cells: list[Cell], records: list[dict]) -> dict | None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from clingen.config import ClinGenConfig
 from clingen.prompts.demos import load_demo_pool
-from clingen.prompts.knowledge import (clean_proposed_list, list_schema, split_list_reply, style_prompt,
-                                       topic_prompt, write_list_file)
+from clingen.prompts.knowledge import (JSON_ONLY, STYLE_PROMPT_DEMOS, clean_proposed_list, list_schema,
+                                       split_list_reply, style_prompt, topic_prompt, write_list_file)
+from clingen.prompts.templates import render_demo
 from clingen.tasks.registry import get_task
 
 _ITEMS_PER_REQUEST = 20  # small models drift in long lists; ask several times for short ones
@@ -37,9 +38,10 @@ def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: 
 def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path) -> list[str]:
     requests = math.ceil(n / _ITEMS_PER_REQUEST) * 2  # replies overlap; ask for twice what is needed
     replies = _ask(config, topic_prompt(entity_type, _ITEMS_PER_REQUEST), requests, _ITEMS_PER_REQUEST)
-    items = clean_proposed_list([item for reply in replies for item in split_list_reply(reply)])[:n]
+    proposed = [item for reply in replies for item in split_list_reply(reply)]
+    items = clean_proposed_list(proposed, echoes=[JSON_ONLY])[:n]
     write_list_file(out, items, f"{len(items)} {entity_type} topics proposed by {config.generator.model.source} "
-                                f"for task {config.task}; edit freely")
+                                f"for task {config.task} (kept from {len(proposed)} proposed items); edit freely")
     return items
 
 
@@ -47,7 +49,10 @@ def propose_styles(config: ClinGenConfig, n: int, out: Path) -> list[str]:
     spec = get_task(config.task, config.task_file)
     demos = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
     replies = _ask(config, style_prompt(spec, demos, n), 4, n)
-    items = clean_proposed_list([item for reply in replies for item in split_list_reply(reply)])[:n]
+    proposed = [item for reply in replies for item in split_list_reply(reply)]
+    # Small models copy the demonstrations they are shown into the list; those are not styles.
+    shown = [render_demo(spec, demo) for demo in demos[:STYLE_PROMPT_DEMOS]] + [JSON_ONLY]
+    items = clean_proposed_list(proposed, echoes=shown)[:n]
     write_list_file(out, items, f"{len(items)} writing styles proposed by {config.generator.model.source} for "
-                                f"task {config.task}; edit freely")
+                                f"task {config.task} (kept from {len(proposed)} proposed items); edit freely")
     return items

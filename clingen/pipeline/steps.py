@@ -51,7 +51,7 @@ def step_key(name: str, config: ClinGenConfig, upstream_keys: dict[str, str]) ->
     if name == "generate":
         own = config.config_hash()
     else:
-        data = config.model_dump(mode="json")
+        data = config.hashed_dump()
         settings = data["pipeline"]
         own = {"sections": {s: data[s] for s in STEP_SECTIONS[name]},
                "settings": {s: settings[s] for s in STEP_SETTINGS[name]}}

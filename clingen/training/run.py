@@ -148,7 +148,8 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
         scaling_config=train.ScalingConfig(num_workers=training.num_workers, use_gpu=training.use_gpu,
                                            resources_per_worker={"CPU": training.cpus_per_worker,
                                                                  **training.worker_resources}),
-        run_config=train.RunConfig(name=run_name, storage_path=_storage(training.storage_path)),
+        run_config=train.RunConfig(name=run_name, storage_path=_storage(training.storage_path),
+                                   checkpoint_config=train.CheckpointConfig(num_to_keep=training.keep_checkpoints)),
         datasets=datasets)
     result = trainer.fit()
     if result.checkpoint is None:

@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 def test_two_workers_train_checkpoint_and_reload_identically(ray_local, tmp_path):
     train_dir = str(tmp_path / "gad-synthetic")
     write_generation_output(train_dir, "gad", relation_records(64))
-    config = load_config(overrides=["task=gad", "training.num_workers=2", "training.epochs=2",
+    config = load_config(overrides=["task=gad", "training.num_workers=2", "training.epochs=3",
                                     "training.batch_size=8", "training.max_length=48",
                                     f"training.storage_path={tmp_path / 'ray'}", "training.learning_rate=1e-4"])
     report = run_training(config, train_dir, None, tmp_path / "model")
@@ -29,9 +29,10 @@ def test_two_workers_train_checkpoint_and_reload_identically(ray_local, tmp_path
     assert card["training_data"]["synthetic"]["examples"] == 64
     assert [s["dataset"] for s in card["plan"]] == ["synthetic"]
     assert (tmp_path / "model/model.safetensors").is_file()
-    assert report.card["final_metrics"]["epoch"] == 1 and report.card["final_metrics"]["samples"] > 0
+    assert report.card["final_metrics"]["epoch"] == 2 and report.card["final_metrics"]["samples"] > 0
     checkpoints = sorted(p for p in (tmp_path / "ray" / card["run_name"]).glob("checkpoint_*") if p.is_dir())
-    assert len(checkpoints) == 2  # one per epoch
+    assert len(checkpoints) == config.training.keep_checkpoints == 2  # one per epoch, older ones deleted
+    assert json.loads((checkpoints[-1] / "progress.json").read_text())["epochs_done"] == 3
 
     # The last checkpoint as training left it, against the saved model reloaded from disk.
     from transformers import AutoModelForSequenceClassification, AutoTokenizer

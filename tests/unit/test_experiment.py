@@ -88,6 +88,22 @@ def test_results_table_means_spread_and_missing_cells(tmp_path):
     assert (tmp_path / "out/results.png").read_bytes()[:4] == b"\x89PNG" and written["markdown"] == text
 
 
+def test_results_flag_unfinished_seeds_and_show_the_majority_baseline():
+    f1 = lambda v: {"name": "positive_f1", "value": v}  # noqa: E731
+    majority = {"name": "positive_f1", "value": 0.69}
+    cells = [{"dataset": "gad", "method": "kg", "seed": 0, "primary": f1(0.6), "baseline": majority},
+             {"dataset": "gad", "method": "kg", "seed": 1, "status": "not run", "reason": "not run: train"},
+             {"dataset": "ner", "method": "kg", "seed": 0, "primary": {"name": "f1", "value": 0.3}},
+             {"dataset": "ner", "method": "kg", "seed": 1, "primary": {"name": "f1", "value": 0.5}}]
+    table = summarise(cells, ["kg"], ["gad", "ner"])
+    assert (table["kg"]["gad"]["n"], table["kg"]["gad"]["expected"]) == (1, 2)
+    assert table["majority baseline"]["gad"]["mean"] == pytest.approx(0.69)
+    assert table["majority baseline"]["ner"]["missing"] == "no majority baseline for this metric"
+    text = markdown_table(table, ["gad", "ner"])
+    assert "| kg | 60.0 ± 0.0 (1 of 2 seeds) | 40.0 ± 14.1 | 50.0 |" in text
+    assert "| majority baseline | 69.0 | n/a (no majority baseline for this metric) | n/a |" in text
+
+
 def test_shipped_experiment_and_pipeline_configs_validate():
     experiment = load_experiment(ROOT / "configs/experiments/shared-cpu.yaml")
     assert set(experiment.datasets) == {"ncbi-disease", "gad", "hoc", "mediqa-rqe"}

@@ -1,6 +1,6 @@
 import pytest
 
-from clingen.prompts.knowledge import clean_proposed_list, split_list_reply, style_prompt, topic_prompt
+from clingen.prompts.knowledge import JSON_ONLY, clean_proposed_list, split_list_reply, style_prompt, topic_prompt
 from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit
@@ -31,3 +31,14 @@ def test_small_model_list_noise_is_dropped():
     proposed = ["disease 1: malaria", "disease 2: malaria", "Disease 12: rabies", "03-02T15:22:22.79.26.14",
                 "genetics, genetics, genetics", "type 2 diabetes", "IL-6", "p53", "1234"]
     assert clean_proposed_list(proposed) == ["malaria", "rabies", "type 2 diabetes", "IL-6", "p53"]
+
+
+def test_styles_copied_from_the_prompt_are_dropped():
+    """What SmolLM2-135M proposed as styles for NCBI, GAD and HoC: the demonstration sentence (once with a typo),
+    the instruction, and demonstration fields. Real styles, including the prompt's own examples, are kept."""
+    demo = "text: Lip pits are equally distributed between the sexes .\nentities: []"
+    proposed = ["lips pits are equally distributed between the sexes", "Reply with JSON only", "label:has_relation",
+                "text: the role of inflammatory cytokine interleukin-6", "clinical notes", "case report",
+                "review of genetic association studies"]
+    assert clean_proposed_list(proposed, echoes=[demo, JSON_ONLY]) == [
+        "clinical notes", "case report", "review of genetic association studies"]

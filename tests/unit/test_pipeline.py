@@ -81,6 +81,8 @@ def test_changing_training_keeps_the_generation_and_changing_generation_redoes_t
     assert trained_longer["train"] != original["train"]
     assert keys(config_at(tmp_path, "generation.n=7"))["generate"] != original["generate"]
     assert step_key("train", base, {"generate": "a"}) != step_key("train", base, {"generate": "b"})
+    # How many checkpoints Ray Train keeps does not change the model: the finished step stays valid.
+    assert keys(config_at(tmp_path, "training.keep_checkpoints=5")) == original
 
     recorder = Recorder()
     run_pipeline(base, log=lambda _: None, step_functions=recorder.functions())
