@@ -207,6 +207,9 @@ class PipelineConfig(StrictModel):
     test_path: Path | None = Field(None, description="Real test split for the quality and evaluate steps; "
                                    "default: the split shipped with the task (clingen/tasks/testsets).")
     test_split: str = Field("test", description="HoC document split of test_path (train, dev, test).")
+    tune_thresholds: bool = Field(True, description="evaluate, multi-label tasks: choose each label's "
+                                  "threshold on the few real examples training saw (best F1 there) instead of "
+                                  "0.5, which a briefly trained sigmoid head may never reach.")
     deploy_host: str = Field("127.0.0.1", description="deploy: address Ray Serve's HTTP proxy binds to when "
                              "this run starts Serve (0.0.0.0 to accept remote clients).")
     deploy_port: int = Field(8000, ge=1, le=65535, description="deploy: HTTP port when this run starts Serve.")

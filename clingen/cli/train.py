@@ -28,6 +28,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--split", default="test", help="HoC document split (train, dev, test)")
     evaluate.add_argument("--out", type=Path, help="folder for evaluation.json and evaluation.txt "
                           "(default: the model folder)")
+    evaluate.add_argument("--tune-thresholds-on", type=Path, metavar="FEWSHOT",
+                          help="multi-label: choose per-label thresholds on the few-shot sample training took "
+                          "from this real split (its --fewshot), instead of 0.5")
     evaluate.set_defaults(handler=_evaluate)
 
 
@@ -47,7 +50,8 @@ def _train(args: argparse.Namespace) -> int:
 def _evaluate(args: argparse.Namespace) -> int:
     from clingen.evaluation.evaluate import evaluate_model
     config = resolve_config(args)
-    result, table, paths = evaluate_model(args.model, args.test, args.task, args.split, args.out, config)
+    result, table, paths = evaluate_model(args.model, args.test, args.task, args.split, args.out, config,
+                                          tune_on=args.tune_thresholds_on)
     print(table)
     print(f"\nwrote {paths[0]} and {paths[1]}")
     print(json.dumps({"primary": result["primary"]}))

@@ -282,3 +282,12 @@ def fewshot_sample(examples: Sequence[ExampleT], k: int, seed: int,
                 chosen_ids.add(candidate.id)
                 taken += 1
     return chosen
+
+
+def training_fewshot_records(spec, path: str | Path, per_class: int, seed: int) -> list[Record]:
+    """The real examples of training's few-shot stage (and of the thresholds tuned for its model): `per_class`
+    per class from the split; for NER only sentences that hold an entity, since those teach tagging."""
+    examples = read_task_split(spec, path, split="train")
+    if examples and isinstance(examples[0], NERExample):
+        examples = [e for e in examples if e.spans]
+    return fewshot_sample(examples, per_class, seed)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
-from clingen.datasets.readers import read_task_split
+from clingen.datasets.readers import read_task_split, training_fewshot_records
 from clingen.datasets.records import ClassificationExample, NERExample
 from clingen.errors import ConfigError
 from clingen.evaluation.metrics import evaluate_predictions, majority_baseline
@@ -23,17 +23,32 @@ def gold_of(records: list) -> list:
     return [r.label for r in records]
 
 
+def _tune(predictor, examples: list) -> dict[str, float]:
+    from clingen.evaluation.thresholds import tune_thresholds
+    scores = [result["scores"] for result in predictor.classify_records(examples)]
+    predictor.thresholds = tune_thresholds(scores, gold_of(examples), predictor.labels)
+    return predictor.thresholds
+
+
 def evaluate_model(model_dir: Path, test: Path, task: str | None, split: str, out: Path | None,
-                   config: ClinGenConfig) -> tuple[dict, str, tuple[Path, Path]]:
+                   config: ClinGenConfig, tune_on: Path | None = None) -> tuple[dict, str, tuple[Path, Path]]:
+    """Score the model on the test split. `tune_on`: the real split training's few-shot stage sampled from;
+    a multi-label model's per-label thresholds are first chosen on that same sample (never on the test
+    split), and the report records them."""
     from clingen.training.predict import Predictor
     predictor = Predictor.load(model_dir)
     task = task or predictor.card["task"]
     if task != predictor.card["task"]:
         raise ConfigError(f"model {model_dir} was trained for task {predictor.card['task']!r}, not {task!r}")
     spec = get_task(task, config.task_file)
+    tuning = (training_fewshot_records(spec, tune_on, config.training.fewshot_per_class, config.seed)
+              if tune_on is not None and predictor.multi_label else [])
+    tuned = _tune(predictor, tuning) if tuning else None
     records = read_task_split(spec, test, split)
     gold = gold_of(records)
     result = evaluate_predictions(spec, gold, predictor.predict_records(records))
+    if tuned is not None:
+        result["thresholds"] = {"tuned_on_examples": len(tuning), "source": str(tune_on), "values": tuned}
     if spec.family not in ("ner", "attribute"):
         result["majority_baseline"] = {"primary": majority_baseline(spec, gold)["primary"]}
     result["model"], result["task"], result["test"] = str(model_dir), spec.name, str(test)

@@ -61,6 +61,10 @@ def format_report(result: dict[str, Any], task: str, model: str) -> str:
     if "baseline" in result:
         baseline = result["baseline"]
         sections[0].append(f"baseline: {baseline.get('strategy')} (always predicts {baseline.get('label')!r})")
+    if "thresholds" in result:
+        tuned = result["thresholds"]
+        cuts = ", ".join(f"{label} {value:.3f}" for label, value in tuned["values"].items())
+        sections[0].append(f"thresholds (tuned on {tuned['tuned_on_examples']} real training examples): {cuts}")
     aggregate = _aggregate_lines(result)
     if aggregate:
         sections.append(aggregate)

@@ -25,7 +25,7 @@ STEP_SECTIONS = {"styles": ("task", "task_file", "seed", "generator"),
 # The pipeline settings each step reads.
 STEP_SETTINGS = {"styles": ("n_styles",), "topics": ("n_topics", "topic_entity_type"),
                  "quality": ("test_path", "test_split"), "train": ("fewshot_path",),
-                 "evaluate": ("test_path", "test_split"), "deploy": ()}
+                 "evaluate": ("test_path", "test_split", "tune_thresholds"), "deploy": ()}
 MIN_PROPOSED_STYLES = 3
 UPSTREAM = {"styles": (), "topics": (), "generate": ("styles", "topics"), "quality": ("generate",),
             "train": ("generate",), "evaluate": ("train",), "deploy": ("train",)}
@@ -166,8 +166,11 @@ def run_train(ctx: StepContext) -> dict:
 def run_evaluate(ctx: StepContext) -> dict:
     from clingen.evaluation.evaluate import evaluate_model
     test = real_test_split(ctx.config, ctx.spec)
+    config = ctx.config
+    tune_on = (fewshot_split_path(config, ctx.spec) if config.pipeline.tune_thresholds and
+               config.training.fewshot_stage else None)
     result, table, _ = evaluate_model(Path(ctx.upstream["train"]["model"]), test, ctx.spec.name,
-                                      ctx.config.pipeline.test_split, ctx.folder, ctx.config)
+                                      config.pipeline.test_split, ctx.folder, config, tune_on=tune_on)
     print(table)
     return {"test": str(test), "primary": result["primary"], "evaluation": str(ctx.folder / "evaluation.json")}
 

@@ -179,16 +179,20 @@ class Predictor:
         if self.family in TOKEN_FAMILIES:
             self._require_types(records, NERExample)
             return self.word_tags([list(record.tokens) for record in records])[0]
+        results = self.classify_records(records)
+        return [result["labels"] if self.multi_label else result["label"] for result in results]
+
+    def classify_records(self, records: Sequence[Any]) -> list[dict]:
+        """Label(s) and per-label scores of classification, pair and relation records."""
+        records = list(records)
         if self.family == "pair":
             self._require_types(records, PairExample)
-            results = self.predict_pairs([(record.text_a, record.text_b) for record in records])
-        elif self.family == "relation":
+            return self.predict_pairs([(record.text_a, record.text_b) for record in records])
+        if self.family == "relation":
             self._require_types(records, RelationExample)
-            results = self.predict_relations([(record.text, record.head, record.tail) for record in records])
-        else:
-            self._require_types(records, ClassificationExample)
-            results = self.predict_texts([record.text for record in records])
-        return [result["labels"] if self.multi_label else result["label"] for result in results]
+            return self.predict_relations([(record.text, record.head, record.tail) for record in records])
+        self._require_types(records, ClassificationExample)
+        return self.predict_texts([record.text for record in records])
 
     def word_tags(self, word_lists: list[list[str]]) -> tuple[list[list[str]], list[bool]]:
         """One tag per word (from its first sub-token; "O" for words truncation cut off) and truncated flags."""

@@ -15,8 +15,8 @@ from clingen import __version__
 from clingen._batches import rows_of
 from clingen._imports import require
 from clingen.config import OFFLINE_ENCODER, ClinGenConfig
-from clingen.datasets.readers import fewshot_sample, read_task_split
-from clingen.datasets.records import NERExample, Record, record_type_for
+from clingen.datasets.readers import training_fewshot_records
+from clingen.datasets.records import record_type_for
 from clingen.errors import ConfigError
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
@@ -75,13 +75,6 @@ def _check_encoder(encoder: str, trust_remote_code: bool) -> None:
                           f"a local HF model folder, a reachable hub id, or {OFFLINE_ENCODER!r}") from None
 
 
-def _fewshot_records(config: ClinGenConfig, spec: TaskSpec, fewshot: Path) -> list[Record]:
-    examples = read_task_split(spec, fewshot, split="train")
-    if examples and isinstance(examples[0], NERExample):  # sentences with entities teach tagging
-        examples = [e for e in examples if e.spans]
-    return fewshot_sample(examples, config.training.fewshot_per_class, config.seed)
-
-
 def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: str | None,
               fewshot: Path | None) -> tuple[dict, list[dict], dict]:
     """Ray datasets per stage, the stage plan, and what the training data was (for the model card)."""
@@ -91,7 +84,7 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
                                           training.trust_remote_code), concurrency=1, batch_size=256)
     datasets, plan, sources = {}, [], {}
     if training.fewshot_stage and fewshot is not None:
-        records = _fewshot_records(config, spec, fewshot)
+        records = training_fewshot_records(spec, fewshot, training.fewshot_per_class, config.seed)
         # Few-shot sampling returns examples grouped by class: shuffle globally, or the last steps see
         # one class only (and, split across workers, each worker another class).
         datasets["fewshot"] = _featurized(ray.data.from_items([r.to_row() for r in records]), config, featurize)

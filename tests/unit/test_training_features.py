@@ -266,3 +266,31 @@ def test_featurized_blocks_have_one_arrow_type_whatever_their_row_lengths(encode
     assert blocks[0].schema.field("input_ids").type == pa.list_(pa.int64())
     joined = pa.concat_tables(blocks)
     assert joined.num_rows == 4 and joined.schema == blocks[1].schema
+
+
+def test_evaluation_tunes_multi_label_thresholds_on_the_fewshot_split_only(encoder_dir, tmp_path) -> None:
+    """A head stuck below 0.5 (sigmoid(-2) = 0.12 for every label) predicts nothing at the default cut; cuts
+    tuned on the few-shot split turn its ranking into labels, and the test split plays no part in them."""
+    from clingen.config import load_config
+    from clingen.datasets.records import write_jsonl
+    from clingen.evaluation.evaluate import evaluate_model
+    spec = get_task("hoc")
+    model, tokenizer = load_encoder_for_training(encoder_dir, label_space(spec))
+    folder = save_model(_forced(model, [-2.0] * len(HOC_LABELS)), tokenizer, build_model_card(spec, max_length=16),
+                        tmp_path / "model")
+    first, second = HOC_LABELS[0], HOC_LABELS[1]
+    write_jsonl(tmp_path / "fewshot.jsonl", [ClassificationExample("f1", "Tumours grow.", [first]),
+                                             ClassificationExample("f2", "Cells divide.", [second]),
+                                             ClassificationExample("f3", "Mice were fed.", [first, second])])
+    write_jsonl(tmp_path / "test.jsonl", [ClassificationExample("t1", "Tumours invade.", [first]),
+                                          ClassificationExample("t2", "Cells die.", [HOC_LABELS[2]])])
+    config = load_config(overrides=["task=hoc"])
+    untuned, _, _ = evaluate_model(folder, tmp_path / "test.jsonl", "hoc", "test", tmp_path / "a", config)
+    assert untuned["micro_f1"] == 0.0 and "thresholds" not in untuned
+    tuned, table, _ = evaluate_model(folder, tmp_path / "test.jsonl", "hoc", "test", tmp_path / "b", config,
+                                     tune_on=tmp_path / "fewshot.jsonl")
+    values = tuned["thresholds"]["values"]
+    assert values[first] == pytest.approx(0.1192, abs=1e-3) and values[second] == pytest.approx(0.1192, abs=1e-3)
+    assert values[HOC_LABELS[2]] == 0.5  # not in the few-shot split: no evidence for another cut
+    assert tuned["thresholds"]["tuned_on_examples"] == 3 and tuned["per_label"][first]["recall"] == 1.0
+    assert tuned["micro_f1"] > 0 and "thresholds (tuned on 3 real training examples)" in table
