@@ -83,8 +83,8 @@ def looks_like_a_phrase(item: str) -> bool:
 def clean_proposed_list(items: list[str], max_words: int = 8, max_chars: int = 80,
                         echoes: Sequence[str] = ()) -> list[str]:
     """Strip numbering, bullets and quotes; normalise case; drop preambles, empty and overlong items, field
-    echoes ("label: ...") and phrases of three or more words copied from `echoes` (the demonstrations and the
-    instruction the model was shown); dedupe keeping order."""
+    echoes ("label: ...", "tags_category_2") and phrases of three or more words copied from `echoes` (the
+    demonstrations and the instruction the model was shown); dedupe keeping order."""
     cleaned: list[str] = []
     seen: set[str] = set()
     shown = {gram for text in echoes for gram in _trigrams(text)}
@@ -92,7 +92,8 @@ def clean_proposed_list(items: list[str], max_words: int = 8, max_chars: int = 8
         if raw.strip().endswith(":"):  # a preamble such as "Here are 50 diseases:"
             continue
         item = _LIST_MARKER.sub("", raw.strip())
-        if _FIELD_ECHO.match(item.strip()) or _copied(item, shown):
+        # Identifiers (tags_category_2) and fields are the schema or template leaking into the list.
+        if _FIELD_ECHO.match(item.strip()) or "_" in item or _copied(item, shown):
             continue
         item = item.strip().strip(_QUOTES).strip().rstrip(".,;:").strip().strip(_QUOTES).strip()
         item = normalise_case(re.sub(r"\s+", " ", item))

@@ -34,11 +34,12 @@ def test_small_model_list_noise_is_dropped():
 
 
 def test_styles_copied_from_the_prompt_are_dropped():
-    """What SmolLM2-135M proposed as styles for NCBI, GAD and HoC: the demonstration sentence (once with a typo),
-    the instruction, and demonstration fields. Real styles, including the prompt's own examples, are kept."""
+    """What SmolLM2-135M proposed as styles for NCBI, GAD, HoC and MEDIQA-RQE: the demonstration sentence (once
+    with a typo), the instruction, demonstration fields and identifiers. Real styles, including the prompt's own
+    examples, are kept."""
     demo = "text: Lip pits are equally distributed between the sexes .\nentities: []"
     proposed = ["lips pits are equally distributed between the sexes", "Reply with JSON only", "label:has_relation",
-                "text: the role of inflammatory cytokine interleukin-6", "clinical notes", "case report",
-                "review of genetic association studies"]
+                "text: the role of inflammatory cytokine interleukin-6", "tags_category_2", "clinical notes",
+                "case report", "review of genetic association studies"]
     assert clean_proposed_list(proposed, echoes=[demo, JSON_ONLY]) == [
         "clinical notes", "case report", "review of genetic association studies"]
