@@ -23,11 +23,22 @@ def gold_of(records: list) -> list:
     return [r.label for r in records]
 
 
-def _tune(predictor, examples: list) -> dict[str, float]:
+def _tune(predictor, tune_on: Path, config: ClinGenConfig, spec) -> dict:
+    """Set the predictor's thresholds from the few-shot sample training drew from `tune_on`: its size and seed
+    come from the training config in the model card, so the sample is the one the model saw (a card saved
+    outside `clingen train` has none; the given config stands in)."""
     from clingen.evaluation.thresholds import tune_thresholds
+    if not predictor.multi_label:
+        raise ConfigError(f"threshold tuning applies to multi-label models; {predictor.card['task']} is "
+                          f"single-label (drop the tuning split {tune_on})")
+    trained = predictor.card.get("config") or config.model_dump(mode="json")
+    examples = training_fewshot_records(spec, tune_on, trained["training"]["fewshot_per_class"], trained["seed"])
+    if not examples:
+        raise ConfigError(f"{tune_on} gives no labelled examples to tune thresholds on; expected the real split "
+                          f"training's few-shot stage sampled from")
     scores = [result["scores"] for result in predictor.classify_records(examples)]
     predictor.thresholds = tune_thresholds(scores, gold_of(examples), predictor.labels)
-    return predictor.thresholds
+    return {"tuned_on_examples": len(examples), "source": str(tune_on), "values": predictor.thresholds}
 
 
 def evaluate_model(model_dir: Path, test: Path, task: str | None, split: str, out: Path | None,
@@ -41,14 +52,12 @@ def evaluate_model(model_dir: Path, test: Path, task: str | None, split: str, ou
     if task != predictor.card["task"]:
         raise ConfigError(f"model {model_dir} was trained for task {predictor.card['task']!r}, not {task!r}")
     spec = get_task(task, config.task_file)
-    tuning = (training_fewshot_records(spec, tune_on, config.training.fewshot_per_class, config.seed)
-              if tune_on is not None and predictor.multi_label else [])
-    tuned = _tune(predictor, tuning) if tuning else None
+    tuned = _tune(predictor, tune_on, config, spec) if tune_on is not None else None
     records = read_task_split(spec, test, split)
     gold = gold_of(records)
     result = evaluate_predictions(spec, gold, predictor.predict_records(records))
     if tuned is not None:
-        result["thresholds"] = {"tuned_on_examples": len(tuning), "source": str(tune_on), "values": tuned}
+        result["thresholds"] = tuned
     if spec.family not in ("ner", "attribute"):
         result["majority_baseline"] = {"primary": majority_baseline(spec, gold)["primary"]}
     result["model"], result["task"], result["test"] = str(model_dir), spec.name, str(test)

@@ -103,6 +103,11 @@ def fewshot_split_path(config: ClinGenConfig, spec: TaskSpec) -> Path | None:
     return shipped if shipped.is_file() else config.prompts.fewshot_path
 
 
+def training_fewshot_path(config: ClinGenConfig, spec: TaskSpec) -> Path | None:
+    """The split the train step's few-shot stage samples from (None when that stage is off)."""
+    return fewshot_split_path(config, spec) if config.training.fewshot_stage else None
+
+
 def run_styles(ctx: StepContext) -> dict:
     from clingen.generation.proposals import propose_styles
     from clingen.prompts.knowledge import write_list_file
@@ -154,7 +159,7 @@ def run_quality(ctx: StepContext) -> dict:
 def run_train(ctx: StepContext) -> dict:
     from clingen.training.run import run_training
     generated = ctx.upstream.get("generate", {}).get("data")
-    fewshot = fewshot_split_path(ctx.config, ctx.spec) if ctx.config.training.fewshot_stage else None
+    fewshot = training_fewshot_path(ctx.config, ctx.spec)
     config = ctx.config
     if config.training.run_name is None:  # checkpoints of this step's key only: never resume another's run
         config = config.model_copy(update={"training": config.training.model_copy(
@@ -167,10 +172,10 @@ def run_evaluate(ctx: StepContext) -> dict:
     from clingen.evaluation.evaluate import evaluate_model
     test = real_test_split(ctx.config, ctx.spec)
     config = ctx.config
-    tune_on = (fewshot_split_path(config, ctx.spec) if config.pipeline.tune_thresholds and
-               config.training.fewshot_stage else None)
+    tune = config.pipeline.tune_thresholds and ctx.spec.multi_label
     result, table, _ = evaluate_model(Path(ctx.upstream["train"]["model"]), test, ctx.spec.name,
-                                      config.pipeline.test_split, ctx.folder, config, tune_on=tune_on)
+                                      config.pipeline.test_split, ctx.folder, config,
+                                      tune_on=training_fewshot_path(config, ctx.spec) if tune else None)
     print(table)
     return {"test": str(test), "primary": result["primary"], "evaluation": str(ctx.folder / "evaluation.json")}
 

@@ -294,3 +294,21 @@ def test_evaluation_tunes_multi_label_thresholds_on_the_fewshot_split_only(encod
     assert values[HOC_LABELS[2]] == 0.5  # not in the few-shot split: no evidence for another cut
     assert tuned["thresholds"]["tuned_on_examples"] == 3 and tuned["per_label"][first]["recall"] == 1.0
     assert tuned["micro_f1"] > 0 and "thresholds (tuned on 3 real training examples)" in table
+
+
+def test_threshold_tuning_names_a_single_label_model_and_an_empty_split(encoder_dir, hoc_model_dir, tmp_path) -> None:
+    from clingen.config import load_config
+    from clingen.datasets.records import write_jsonl
+    from clingen.evaluation.evaluate import evaluate_model
+    gad = get_task("gad")
+    model, tokenizer = load_encoder_for_training(encoder_dir, label_space(gad))
+    gad_dir = save_model(model, tokenizer, build_model_card(gad, max_length=16), tmp_path / "gad")
+    pool = tmp_path / "gad.jsonl"
+    write_jsonl(pool, [RelationExample("r1", "@GENE$ is linked to @DISEASE$ .", "Has_relation")])
+    with pytest.raises(ConfigError, match=r"multi-label models; gad is single-label .*gad.jsonl"):
+        evaluate_model(gad_dir, pool, "gad", "test", tmp_path / "a", load_config(overrides=["task=gad"]), tune_on=pool)
+    unlabelled = tmp_path / "unlabelled.jsonl"
+    write_jsonl(unlabelled, [ClassificationExample("u1", "Cells divide.", [])])
+    with pytest.raises(ConfigError, match=r"unlabelled.jsonl gives no labelled examples"):
+        evaluate_model(hoc_model_dir[3], unlabelled, "hoc", "test", tmp_path / "b",
+                       load_config(overrides=["task=hoc"]), tune_on=unlabelled)
