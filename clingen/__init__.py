@@ -1,3 +1,3 @@
 """ClinGen: knowledge-infused synthetic clinical NLP data (kg -> prompts -> generation -> parsing -> datasets)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -136,6 +136,13 @@ class GenerationConfig(StrictModel):
                                        "(small models copy them instead of writing new text).")
     ner_label_completion: bool = Field(False, description="NER: also tag knowledge-graph names of the "
                                        "task's entity type that the model did not list.")
+    require_topic: bool | None = Field(None, description="NER/attributes: reject a row whose text lacks its "
+                                       "sampled topic (reason topic_missing). None: on for the knowledge-graph "
+                                       "strategy (clingen-kg), whose topic is a known name of the prompted "
+                                       "type; false keeps such rows with the entities they list.")
+    pair_copy_threshold: float = Field(0.8, gt=0.0, le=1.0, description="Pairs: reject a pair (reason "
+                                       "pair_copy) when this share of the second text's character 5-grams "
+                                       "occurs in the first (1.0: a word-for-word repeat).")
     ray_address: str | None = Field(None, description="Ray cluster to join ('auto' finds a running one, or "
                                     "host:port); None starts a fresh local instance unless RAY_ADDRESS is set.")
     num_cpus: int | None = Field(None, ge=1, description="Logical CPUs for a local Ray instance.")
@@ -161,6 +168,10 @@ class TrainingConfig(StrictModel):
     fewshot_epochs: int = Field(5, ge=1, description="Epochs of stage 1.")
     epochs: int = Field(3, ge=1, description="Epochs of stage 2.")
     max_steps: int | None = Field(None, ge=1, description="Cap on optimizer steps per epoch (CPU budgets).")
+    total_steps: int | None = Field(None, ge=1, description="Stage 2 trains exactly this many optimizer steps, "
+                                    "whatever the synthetic set's size: a small set is cycled (and epochs and "
+                                    "max_steps do not apply to it), so that methods whose sets differ in size "
+                                    "get the same training budget.")
     batch_size: int = Field(16, ge=1, description="Examples per worker per step.")
     materialize: bool = Field(True, description="Featurise each training set once and keep it in the object "
                               "store (each epoch then skips re-reading and re-tokenising); turn off for sets "
@@ -185,7 +196,7 @@ class TrainingConfig(StrictModel):
                                   "state, so keeping every epoch's filled 45 GB in one experiment).")
 
 
-PipelineStep = Literal["styles", "topics", "generate", "quality", "train", "evaluate", "deploy"]
+PipelineStep = Literal["styles", "topics", "generate", "quality", "filter", "train", "evaluate", "deploy"]
 PIPELINE_STEPS: tuple[str, ...] = PipelineStep.__args__
 
 
@@ -196,7 +207,9 @@ class PipelineConfig(StrictModel):
     steps: list[PipelineStep] = Field(["styles", "topics", "generate", "quality", "train", "evaluate"],
                                       description="Steps to run, in flow order. styles is skipped for the "
                                       "zero-shot and few-shot strategies, topics unless the strategy is "
-                                      "clingen-llm; deploy serves the trained model with Ray Serve.")
+                                      "clingen-llm; filter (classification, relation and pair tasks) trains on "
+                                      "the few real examples and sets aside the synthetic examples that model "
+                                      "contradicts; deploy serves the trained model with Ray Serve.")
     n_styles: int = Field(10, ge=1, description="LLM-proposed writing styles to keep.")
     n_topics: int = Field(50, ge=1, description="clingen-llm: LLM-proposed topics to keep.")
     topic_entity_type: str | None = Field(None, description="clingen-llm: what the proposed topics are "
@@ -207,6 +220,9 @@ class PipelineConfig(StrictModel):
     test_path: Path | None = Field(None, description="Real test split for the quality and evaluate steps; "
                                    "default: the split shipped with the task (clingen/tasks/testsets).")
     test_split: str = Field("test", description="HoC document split of test_path (train, dev, test).")
+    filter_confidence: float = Field(0.9, gt=0.5, le=1.0, description="filter step: set a synthetic example aside "
+                                     "when a model trained on the few real examples gives another label at least "
+                                     "this probability (multi-label: gives one of its labels at most 1 minus it).")
     tune_thresholds: bool = Field(True, description="evaluate, multi-label tasks: choose each label's "
                                   "threshold on the few real examples training saw (best F1 there) instead of "
                                   "0.5, which a briefly trained sigmoid head may never reach.")
@@ -261,12 +277,19 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
         data = yaml.safe_load(path.read_text()) or {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level, got {type(data).__name__}")
+    return config_from_dict(data, overrides, f" in {path}" if path else "")
+
+
+def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None, where: str = "") -> ClinGenConfig:
+    """A validated config from a mapping (e.g. the config a manifest recorded) with `key.path=value` overrides;
+    ConfigError names every invalid field."""
+    data = json.loads(json.dumps(data))  # a private copy: overrides write into nested sections
     for override in overrides or []:
         _apply_override(data, override)
     try:
         return ClinGenConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"invalid config{f' in {path}' if path else ''}:\n{_describe(exc)}") from None
+        raise ConfigError(f"invalid config{where}:\n{_describe(exc)}") from None
 
 
 def _apply_override(data: dict[str, Any], override: str) -> None:

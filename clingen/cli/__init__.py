@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from clingen.cli import experiment, generate, kg, knowledge, pipeline, prompts, quality, train
+from clingen.cli import data, experiment, generate, kg, knowledge, pipeline, prompts, quality, runs, train
 from clingen.errors import ClinGenError
 
 
@@ -16,11 +16,13 @@ def build_parser() -> argparse.ArgumentParser:
     kg.add_parser(sub)
     prompts.add_parser(sub)
     generate.add_parser(sub)
+    runs.add_parsers(sub)
     knowledge.add_parsers(sub)
     train.add_parsers(sub)
     quality.add_parsers(sub)
     pipeline.add_parser(sub)
     experiment.add_parser(sub)
+    data.add_parser(sub)
     return parser
 
 

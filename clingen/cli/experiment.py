@@ -13,6 +13,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--out", type=Path, help="results folder (experiment config: out)")
     cmd.add_argument("--report-only", action="store_true", help="run no cell: tabulate what earlier (or still "
                      "running) runs finished; the rest shows as 'not run'")
+    cmd.add_argument("--methods", help="comma-separated: run only these methods' cells (the table still shows "
+                     "every method's finished cells), e.g. to run a long grid in parts")
+    cmd.add_argument("--datasets", help="comma-separated: run only these datasets' cells")
     cmd.set_defaults(handler=_experiment)
 
 
@@ -22,9 +25,23 @@ def _experiment(args: argparse.Namespace) -> int:
     experiment = load_experiment(args.config)
     if args.out:
         experiment = experiment.model_copy(update={"out": args.out})
-    result = run_experiment(experiment, report_only=args.report_only)
+    only = {"method": _names(args.methods, experiment.methods, "method"),
+            "dataset": _names(args.datasets, list(experiment.datasets), "dataset")}
+    result = run_experiment(experiment, report_only=args.report_only, only=only)
     print(result["markdown"])
     out = experiment.out
     print(f"\nresults: {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
     failed = [c for c in result.get("cells", []) if c.get("status") == "failed"]
     return 4 if failed else 0
+
+
+def _names(value: str | None, known: list[str], what: str) -> list[str] | None:
+    """A comma-separated subset of the experiment's names (None: all); an unknown name lists the known ones."""
+    from clingen.errors import UnknownNameError
+    if not value:
+        return None
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    for name in names:
+        if name not in known:
+            raise UnknownNameError(f"{what} of this experiment", name, known)
+    return names

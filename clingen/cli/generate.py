@@ -45,10 +45,12 @@ def summary_line(manifest: dict) -> str:
     counts, tokens, last = manifest["counts"], manifest["tokens"], manifest["runs"][-1]
     wall = max(last["wall_s"], 1e-9)
     rows = last["rows"] + last["generation_errors"]
-    # Rows that gave no example (a row may also record several partial failures, e.g. unlisted entities).
-    failed_rows = counts["rows_done"] - counts["examples"] - counts["duplicates"]
-    failure_rate = failed_rows / counts["rows_done"] if counts["rows_done"] else 0.0
+    # Rows that gave no example, each counted once by its first reason (duplicates included).
+    rejected = counts.get("rejected_rows_by_reason", {})
+    top = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items(), key=lambda item: -item[1])[:4])
+    failure_rate = sum(rejected.values()) / counts["rows_done"] if counts["rows_done"] else 0.0
     return (f"{manifest['task']}: {counts['examples']} examples from {counts['rows_done']}/{counts['prompts']} "
             f"rows | this run: {last['examples'] / wall:.2f} examples/s, {last['completion_tokens'] / wall:.1f} "
-            f"output tokens/s over {rows} rows in {wall:.0f}s | rows without example {failure_rate:.1%}, duplicates "
-            f"{counts['duplicates']}, tokens {tokens['prompt']} in / {tokens['completion']} out")
+            f"output tokens/s over {rows} rows in {wall:.0f}s | rows without example {failure_rate:.1%}"
+            f"{f' ({top})' if top else ''}, duplicates {counts['duplicates']}, tokens {tokens['prompt']} in / "
+            f"{tokens['completion']} out")

@@ -24,10 +24,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    from clingen.datasets.readers import check_real_files
     from clingen.prompts.compose import PromptComposer
     from clingen.tasks.registry import get_task
     config = resolve_config(args, task=args.task, seed=args.seed, **{"prompts.strategy": args.strategy})
     spec = get_task(config.task, config.task_file)
+    # The demonstration pool is read from this file; checked first so that its errors name the setting.
+    check_real_files(spec, {"prompts.fewshot_path": (config.prompts.fewshot_path, "train")})
     composer = PromptComposer.from_config(config, spec)
     for row in composer.compose(np.arange(args.start, args.start + args.n)):
         print(f"=== row {row.row_id} | task {row.task} | strategy {row.strategy} | label {row.label}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Union
@@ -27,6 +27,9 @@ class Provenance:
     strategy: str | None = None
     demo_ids: list[str] | None = None
     model: str | None = None
+    # JSON: the generator's raw reply (per step) and the prompt fields it was checked against, so that
+    # `clingen reparse` can re-check the example under newer rules without generating again.
+    reply_record: str | None = None
 
     def to_columns(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -177,6 +180,7 @@ _PROVENANCE_FIELDS = [
     pa.field("task", pa.string()), pa.field("row_id", pa.int64()), pa.field("topic", pa.string()),
     pa.field("style", pa.string()), pa.field("prompt_label", pa.string()), pa.field("strategy", pa.string()),
     pa.field("demo_ids", pa.list_(pa.string())), pa.field("model", pa.string()),
+    pa.field("reply_record", pa.string()),
 ]
 _SPAN_TYPE = pa.struct([pa.field("start", pa.int64()), pa.field("end", pa.int64()),
                         pa.field("type", pa.string()), pa.field("text", pa.string())])
@@ -228,11 +232,27 @@ def tokenize(text: str) -> list[tuple[str, int, int]]:
     return [(match.group(), match.start(), match.end()) for match in _TOKEN_PATTERN.finditer(text)]
 
 
-def spans_to_bio(text: str, spans: Iterable[Span]) -> tuple[list[str], list[str]]:
+def split_at(tokens: list[tuple[str, int, int]], cuts: Iterable[int]) -> list[tuple[str, int, int]]:
+    """The (token, start, end) tokens with every token that a cut offset falls strictly inside split there
+    ("APC2" cut at 3 -> "APC", "2"), so that each cut is a token boundary."""
+    inside = sorted(set(cuts))
+    out = []
+    for token, start, end in tokens:
+        points = [start, *(cut for cut in inside if start < cut < end), end]
+        out.extend((token[a - start:b - start], a, b) for a, b in zip(points, points[1:]))
+    return out
+
+
+def spans_to_bio(text: str, spans: Iterable[Span], split_at_spans: bool = False) -> tuple[list[str], list[str]]:
     """Tokenize text and tag each token B-/I-<type> when it overlaps a span (so a span that cuts a token
     still tags it), else O. BIO cannot nest: a span overlapping tokens already tagged by an earlier
-    (by start, then longer first) span is dropped from the tags rather than tagged partially."""
+    (by start, then longer first) span is dropped from the tags rather than tagged partially.
+    split_at_spans: tokens are first split at every span start and end (`split_at`), so that the tags
+    say exactly what the spans say (real data annotated by character offsets: "APC" in "APC2")."""
+    spans = list(spans)
     tokens = tokenize(text)
+    if split_at_spans:
+        tokens = split_at(tokens, [offset for span in spans for offset in (span.start, span.end)])
     tags = ["O"] * len(tokens)
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
         covered = [i for i, (_, start, end) in enumerate(tokens) if start < span.end and end > span.start]
@@ -244,7 +264,7 @@ def spans_to_bio(text: str, spans: Iterable[Span]) -> tuple[list[str], list[str]
     return [token for token, _, _ in tokens], tags
 
 
-def _token_offsets(tokens: list[str], text: str | None) -> tuple[str, list[tuple[int, int]]]:
+def token_offsets(tokens: list[str], text: str | None) -> tuple[str, list[tuple[int, int]]]:
     """Offsets of each token: in text searched left to right, or in the tokens joined by single spaces."""
     if text is None:
         text = " ".join(tokens)
@@ -259,6 +279,22 @@ def _token_offsets(tokens: list[str], text: str | None) -> tuple[str, list[tuple
     return text, offsets
 
 
+def to_iob2(tags: Sequence[str]) -> list[str]:
+    """The same entities in strict IOB2: an I-<type> tag that does not continue an entity of its type (IOB1
+    style, or a model's stray I- after O) becomes B-<type>. This is the one reading of where an entity
+    starts that the readers, evaluation (seqeval strict IOB2) and serving share; `bio_to_spans` reads
+    the same entities from either form. Raises DataFormatError on a tag that is neither O, B-<type>
+    nor I-<type>."""
+    out: list[str] = []
+    for index, tag in enumerate(tags):
+        if not _TAG_PATTERN.match(tag):
+            raise DataFormatError(f"tag {index} {tag!r} is not a BIO tag; expected O, B-<type> or I-<type>")
+        if tag.startswith("I-") and (not out or out[-1] == "O" or out[-1][2:] != tag[2:]):
+            tag = "B-" + tag[2:]
+        out.append(tag)
+    return out
+
+
 def bio_to_spans(tokens: list[str], tags: list[str], text: str | None = None) -> list[Span]:
     """Recover entity spans from BIO tags, with offsets into text (or into the tokens joined by single
     spaces when text is None). Like seqeval's lenient mode, an I- tag that does not continue an entity of
@@ -268,7 +304,7 @@ def bio_to_spans(tokens: list[str], tags: list[str], text: str | None = None) ->
     for index, tag in enumerate(tags):
         if not _TAG_PATTERN.match(tag):
             raise DataFormatError(f"tag {index} {tag!r} is not a BIO tag; expected O, B-<type> or I-<type>")
-    text, offsets = _token_offsets(tokens, text)
+    text, offsets = token_offsets(tokens, text)
     entities: list[list] = []  # [type, first token index, last token index]
     for index, tag in enumerate(tags):
         continues = entities and tag.startswith("I-") and entities[-1][2] == index - 1 \
@@ -284,12 +320,13 @@ def bio_to_spans(tokens: list[str], tags: list[str], text: str | None = None) ->
     return spans
 
 
-def ner_example_from_spans(id: str, text: str, spans: Iterable[Span],
-                           provenance: Provenance | None = None) -> NERExample:
-    """A full NER example from a text and its character spans: tokens and BIO tags from spans_to_bio, the
-    spans kept as given (sorted by offset) because they are the character-level truth."""
+def ner_example_from_spans(id: str, text: str, spans: Iterable[Span], provenance: Provenance | None = None,
+                           split_at_spans: bool = False) -> NERExample:
+    """A full NER example from a text and its character spans: tokens and BIO tags from spans_to_bio (with
+    split_at_spans, tokens split at span boundaries), the spans kept as given (sorted by offset) because
+    they are the character-level truth."""
     spans = sorted(spans, key=lambda s: (s.start, -s.end))
-    tokens, tags = spans_to_bio(text, spans)
+    tokens, tags = spans_to_bio(text, spans, split_at_spans)
     return NERExample(id, text, tokens, tags, spans, provenance)
 
 

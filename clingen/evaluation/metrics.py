@@ -12,12 +12,9 @@ from seqeval.scheme import IOB2
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.preprocessing import MultiLabelBinarizer
 
+from clingen.datasets.records import to_iob2
 from clingen.errors import ConfigError, DataFormatError
 from clingen.tasks.spec import TaskSpec
-
-# Relation labels meaning "no relation" in the built-in and literature datasets (GAD No_relation,
-# ChemProt NOT, CDR not_induce); an explicit set so that a positive label is never dropped by a loose match.
-NEGATIVE_LABEL_NAMES = frozenset({"no_relation", "not", "not_induce", "none", "false", "negative"})
 
 # seqeval's report mixes these aggregate rows in with the per-type rows.
 _SEQEVAL_AVERAGES = ("micro avg", "macro avg", "weighted avg")
@@ -83,25 +80,31 @@ def multi_label_metrics(gold: list[list[str]], pred: list[list[str]], labels: li
     }
 
 
-def _check_tag_syntax(sequences: list[list[str]], side: str) -> None:
-    # seqeval fails on malformed tags with a bare KeyError; name the tag instead.
+def _check_tag_syntax(sequences: Sequence[Sequence[str]], side: str) -> list[list[str]]:
+    """The sequences in strict IOB2 (records.to_iob2, the one reading of where an entity starts that readers
+    and serving share: an IOB1 I- opening an entity, or a stray I- after O, starts one). seqeval fails on
+    malformed tags with a bare KeyError; this names the side, the sentence and the tag instead."""
+    normalised = []
     for sentence, tags in enumerate(sequences):
-        for tag in tags:
-            if tag != "O" and not (tag[:2] in ("B-", "I-") and len(tag) > 2):
-                raise DataFormatError(f"{side} tag {tag!r} in sentence {sentence} is not IOB2; "
-                                      f"expected 'O', 'B-<type>' or 'I-<type>'")
+        try:
+            normalised.append(to_iob2(tags))
+        except DataFormatError as exc:
+            raise DataFormatError(f"{side} sentence {sentence}: {exc} (IOB1 or IOB2)") from None
+    return normalised
 
 
 def ner_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, Any]:
     """Strict entity-level precision, recall and F1 (seqeval, IOB2): an entity counts only when its type and
-    both boundaries match, so a wrong boundary is one false positive and one false negative."""
+    both boundaries match, so a wrong boundary is one false positive and one false negative. Tags may be IOB1
+    or IOB2: both sides are first read with records.to_iob2, so the entities scored are those of
+    records.bio_to_spans and of serving's decode_entities. Raises DataFormatError on unequal lengths or a
+    tag that is not O, B-<type> or I-<type>."""
     _check_lengths(gold_tags, pred_tags, "sentences")
     for index, (gold, pred) in enumerate(zip(gold_tags, pred_tags)):
         if len(gold) != len(pred):
             raise DataFormatError(f"sentence {index}: {len(gold)} gold tags but {len(pred)} predicted tags; "
                                   f"expected one predicted tag per token")
-    _check_tag_syntax(gold_tags, "gold")
-    _check_tag_syntax(pred_tags, "predicted")
+    gold_tags, pred_tags = _check_tag_syntax(gold_tags, "gold"), _check_tag_syntax(pred_tags, "predicted")
     with warnings.catch_warnings():
         # With no entity at all seqeval's macro average is a mean of nothing; only the micro row is used.
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -135,11 +138,13 @@ def relation_metrics(gold: list[str], pred: list[str], labels: list[str],
 
 
 def negative_labels_for(spec: TaskSpec) -> list[str]:
-    """The "no relation" labels of a relation task (case-insensitive match against NEGATIVE_LABEL_NAMES)."""
+    """The "no relation" label of a relation task, as its spec declares it (`negative_label`: GAD No_relation,
+    CDR not_induce, ChemProt NOT, a user task's no_CID), as a one-element list. Raises ConfigError for a task
+    of another family."""
     if spec.family != "relation":
         raise ConfigError(f"task {spec.name} is a {spec.family} task; negative labels exist only for "
                           f"relation tasks")
-    return [name for name in spec.label_names if name.lower() in NEGATIVE_LABEL_NAMES]
+    return [spec.negative_label]
 
 
 def _single(values: Sequence[Any], side: str) -> list[str]:
@@ -169,11 +174,10 @@ def _score(spec: TaskSpec, gold: Sequence[Any], pred: Sequence[Any]) -> tuple[di
     labels = spec.label_names
     if spec.family in ("ner", "attribute"):
         _check_lengths(gold, pred, "sentences")
-        _check_tag_syntax(list(gold), "gold")
-        _check_tag_syntax(list(pred), "predicted")
-        _check_entity_types(list(gold), labels, "gold")
-        _check_entity_types(list(pred), labels, "predicted")
-        return ner_metrics(list(gold), list(pred)), "f1"
+        gold, pred = _check_tag_syntax(gold, "gold"), _check_tag_syntax(pred, "predicted")  # IOB1 -> IOB2
+        _check_entity_types(gold, labels, "gold")
+        _check_entity_types(pred, labels, "predicted")
+        return ner_metrics(gold, pred), "f1"
     if spec.family == "classification" and spec.multi_label:
         return multi_label_metrics([list(g) for g in gold], [list(p) for p in pred], labels), "micro_f1"
     gold, pred = _single(gold, "gold"), _single(pred, "predicted")

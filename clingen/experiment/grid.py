@@ -14,8 +14,9 @@ from clingen.config import ClinGenConfig, StrictModel, load_config
 from clingen.errors import ConfigError
 
 Method = Literal["clingen-kg", "clingen-llm", "zero-shot", "few-shot", "few-shot-only", "supervised",
-                 "clingen-kg-completion"]
-SYNTHETIC_METHODS = ("clingen-kg", "clingen-llm", "zero-shot", "few-shot", "clingen-kg-completion")
+                 "clingen-kg-completion", "clingen-kg-filtered"]
+SYNTHETIC_METHODS = ("clingen-kg", "clingen-llm", "zero-shot", "few-shot", "clingen-kg-completion",
+                     "clingen-kg-filtered")
 
 
 class DatasetEntry(StrictModel):
@@ -25,6 +26,8 @@ class DatasetEntry(StrictModel):
     test_path: Path | None = Field(None, description="Real test split; default: the config's pipeline.test_path, "
                                    "else the split shipped with the task.")
     overrides: list[str] = Field(default_factory=list, description="key=value overrides for this dataset.")
+    n_synthetic: int | None = Field(None, ge=1, description="Prompt rows per synthetic method for this dataset; "
+                                    "default: the experiment's n_synthetic.")
 
 
 class ExperimentConfig(StrictModel):
@@ -63,8 +66,10 @@ def method_overrides(method: str, experiment: ExperimentConfig, entry: DatasetEn
     """What makes a cell this method; everything else (generator, encoder, budget) is shared."""
     demos = f"prompts.n_demos={experiment.n_demos}"
     train_eval = ["training.fewshot_stage=true", "training.synthetic_stage=true"]
-    if method in ("clingen-kg", "clingen-kg-completion"):
-        steps = "[styles, generate, train, evaluate]"
+    if method in ("clingen-kg", "clingen-kg-completion", "clingen-kg-filtered"):
+        # The same generated set for all three: completion re-labels at parse time, filtering after it.
+        steps = "[styles, generate, filter, train, evaluate]" if method == "clingen-kg-filtered" else \
+            "[styles, generate, train, evaluate]"
         extra = ["generation.ner_label_completion=true"] if method == "clingen-kg-completion" else []
         return ["prompts.strategy=clingen-kg", demos, f"pipeline.steps={steps}", *extra, *train_eval]
     if method == "clingen-llm":
@@ -84,8 +89,11 @@ def method_overrides(method: str, experiment: ExperimentConfig, entry: DatasetEn
 
 def not_applicable(method: str, entry: DatasetEntry, base: ClinGenConfig) -> str | None:
     from clingen.tasks.registry import get_task
-    if method == "clingen-kg-completion" and get_task(base.task, base.task_file).family != "ner":
+    family = get_task(base.task, base.task_file).family
+    if method == "clingen-kg-completion" and family != "ner":
         return "label completion applies to NER only"
+    if method == "clingen-kg-filtered" and family in ("ner", "attribute"):
+        return "consistency filtering applies to classification, relation and pair tasks"
     if method == "supervised" and entry.train_path is None:
         return "no train_path given"
     return None
@@ -96,7 +104,7 @@ def build_cells(experiment: ExperimentConfig) -> list[Cell]:
     for dataset, entry in experiment.datasets.items():
         base = load_config(entry.config, [*experiment.overrides, *entry.overrides])
         shared = [*experiment.overrides, *entry.overrides, f"pipeline.out={experiment.out / dataset}",
-                  f"generation.n={experiment.n_synthetic}"]
+                  f"generation.n={entry.n_synthetic or experiment.n_synthetic}"]
         if entry.test_path is not None:
             shared.append(f"pipeline.test_path={entry.test_path}")
         for method in experiment.methods:

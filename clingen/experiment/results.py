@@ -59,6 +59,47 @@ def _average(entries: list[dict]) -> dict:
     return {"mean": statistics.fmean(scored), "n": len(scored)}
 
 
+REFERENCE = "few-shot-only"
+
+
+def gains(cells: list[dict], methods: list[str], datasets: list[str], reference: str = REFERENCE) -> dict:
+    """Per (method, dataset): the primary metric minus the reference method's (few-shot-only: the same few real
+    examples without synthetic data) on the same training seed, as mean and std over the seeds both finished,
+    and how many of those seeds went up and down. Empty when the reference was not run."""
+    score = {(c["method"], c["dataset"], c["seed"]): c["primary"]["value"] for c in cells if c.get("primary")}
+    out: dict[str, dict[str, dict]] = {}
+    for method in methods:
+        if method == reference:
+            continue
+        for dataset in datasets:
+            seeds = sorted(s for m, d, s in score if m == method and d == dataset and (reference, d, s) in score)
+            diffs = [score[(method, dataset, s)] - score[(reference, dataset, s)] for s in seeds]
+            if diffs:
+                out.setdefault(method, {})[dataset] = {
+                    "mean": statistics.fmean(diffs), "std": statistics.stdev(diffs) if len(diffs) > 1 else 0.0,
+                    "n": len(diffs), "up": sum(d > 0 for d in diffs), "down": sum(d < 0 for d in diffs)}
+    return out
+
+
+def gains_table(gain: dict, datasets: list[str], reference: str = REFERENCE) -> str:
+    """Markdown: each method's gain over the reference, in points, with its spread and the seeds' direction."""
+    lines = [f"| gain over {reference} (points) | " + " | ".join(datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
+    for method, row in gain.items():
+        cells = []
+        for dataset in datasets:
+            entry = row.get(dataset)
+            if entry is None:
+                cells.append("n/a")
+                continue
+            # "beyond the seed spread": every seed moved the same way and the mean exceeds the spread.
+            clear = entry["n"] > 1 and abs(entry["mean"]) > entry["std"] and (entry["up"] == entry["n"]
+                                                                            or entry["down"] == entry["n"])
+            cells.append(f"{100 * entry['mean']:+.1f} ± {100 * entry['std']:.1f} ({entry['up']}/{entry['n']} up)"
+                         + (" *" if clear else ""))
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown_table(table: dict, datasets: list[str]) -> str:
     metrics = {d: next((table[m][d]["metric"] for m in table if "metric" in table[m][d]), "?") for d in datasets}
     header = "| method | " + " | ".join(f"{d} ({metrics[d]})" for d in datasets) + " | average |"
@@ -109,12 +150,18 @@ def bar_chart(table: dict, datasets: list[str], path: Path, title: str) -> None:
 
 def write_results(out: Path, cells: list[dict], methods: list[str], datasets: list[str], extra: dict) -> dict:
     table = summarise(cells, methods, datasets)
+    gain = gains(cells, methods, datasets)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"table": table, "cells": cells, **extra}, indent=2, default=str))
+    (out / "results.json").write_text(json.dumps({"table": table, "gains": gain, "cells": cells, **extra}, indent=2,
+                                                 default=str))
     markdown = markdown_table(table, datasets)
     legend = ("Scores are the test split's primary metric x 100, mean ± std over training seeds; [n ex] = "
-              "synthetic examples trained on; (k of n seeds) = a cell not every seed finished; "
-              f"{BASELINE_ROW} = always the most frequent label of the test split.")
-    (out / "results.md").write_text(f"# {out.name}\n\n{markdown}\n\n{legend}\n")
+              "synthetic examples trained on (after filtering, for a filtered method); (k of n seeds) = a cell not "
+              f"every seed finished; {BASELINE_ROW} = always the most frequent label of the test split.")
+    gain_legend = (f"Gains are per-seed differences from {REFERENCE} (the same few real examples, no synthetic "
+                   "data), mean ± std over the seeds both finished; (k/n up) = seeds that gained; * = beyond the "
+                   "seed spread (every seed moved the same way and |mean| > std).")
+    gain_md = f"\n\n{gains_table(gain, datasets)}\n\n{gain_legend}" if gain else ""
+    (out / "results.md").write_text(f"# {out.name}\n\n{markdown}\n\n{legend}{gain_md}\n")
     bar_chart(table, datasets, out / "results.png", out.name)
-    return {"table": table, "markdown": markdown, "cells": cells}
+    return {"table": table, "gains": gain, "markdown": markdown, "cells": cells}

@@ -19,11 +19,14 @@ def run_cell(cell: Cell, log=print, report_only: bool = False) -> dict:
         return {**record, "status": "not applicable", "reason": cell.reason}
     log(f"=== {cell.dataset} / {cell.method} / seed {cell.seed}")
     started = time.time()
-    report = run_pipeline(cell.config, log=log, cached_only=report_only)
+    report = run_pipeline(cell.config, log=log, cached_only=report_only, check_data=False)  # run_experiment did
     generated = report.outputs("generate")
     evaluated = report.outputs("evaluate")
-    record.update(wall_s=round(time.time() - started, 1), examples=generated.get("examples"),
-                  synthetic=generated.get("data"), primary=evaluated.get("primary"), baseline=_baseline(evaluated))
+    # The synthetic examples training actually used: what the filter step kept, else what generation kept.
+    used = report.outputs("filter").get("examples", generated.get("examples"))
+    record.update(wall_s=round(time.time() - started, 1), examples=used, generated=generated.get("examples"),
+                  synthetic=report.outputs("filter").get("data", generated.get("data")),
+                  primary=evaluated.get("primary"), baseline=_baseline(evaluated))
     failed = report.failed
     missing = next((s for s in report.steps if s.status == "not run"), None)
     if failed:
@@ -58,11 +61,38 @@ def compare_quality(experiment: ExperimentConfig, dataset: str, cells: list[Cell
     return {name: entry["metrics"] for name, entry in report["sets"].items()}
 
 
-def run_experiment(experiment: ExperimentConfig, log=print, report_only: bool = False) -> dict:
-    """Every cell (or, with report_only, only what earlier runs finished), then quality and the results."""
+def check_cells_data(cells: list[Cell]) -> None:
+    """Read every real split any cell will read, each (task, file, split) once, so that a bad file stops the
+    experiment before its first cell rather than hours into it."""
+    from clingen.datasets.readers import check_real_files
+    from clingen.pipeline.steps import real_data_files, task_spec
+    checked: set[tuple] = set()
+    for cell in cells:
+        if cell.config is None:
+            continue
+        spec = task_spec(cell.config)
+        for setting, (path, split) in real_data_files(cell.config, spec).items():
+            key = (spec.name, str(cell.config.task_file), str(path), split)
+            if path is not None and key not in checked:
+                check_real_files(spec, {f"{cell.dataset}: {setting}": (path, split)})
+                checked.add(key)
+
+
+def selected(cell: Cell, only: dict[str, list[str] | None] | None) -> bool:
+    """Whether a run restricted to `only` ({"method": [...], "dataset": [...]}; None or empty = all) runs `cell`."""
+    return all(not names or getattr(cell, field) in names for field, names in (only or {}).items())
+
+
+def run_experiment(experiment: ExperimentConfig, log=print, report_only: bool = False,
+                   only: dict[str, list[str] | None] | None = None) -> dict:
+    """Every cell (or, with report_only, only what earlier runs finished), then quality and the results.
+    `only` ({"method": [...], "dataset": [...]}, None = all) runs just those cells; the others are
+    tabulated from what earlier runs finished."""
     started = time.time()
     cells = build_cells(experiment)  # every cell's config is validated before anything runs
-    records = [run_cell(cell, log, report_only) for cell in cells]
+    if not report_only:
+        check_cells_data([cell for cell in cells if selected(cell, only)])
+    records = [run_cell(cell, log, report_only or not selected(cell, only)) for cell in cells]
     quality = {}
     for dataset in experiment.datasets:
         try:

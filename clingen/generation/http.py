@@ -28,24 +28,30 @@ def chat_payload(config: GeneratorConfig, row: dict) -> dict:
     return payload
 
 
+def _failed(message: str) -> dict:
+    return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0, "finish_reason": None,
+            "__inference_error__": message}
+
+
 def reply_from_response(response: dict | None) -> dict:
-    """generated_text, token counts and an error (or None) from one chat-completions response."""
+    """generated_text, token counts, finish_reason and an error (or None) from one chat-completions response.
+    A response is an error only when its error field is set (or it is an error object): Ray Data unifies the
+    columns of a batch, so the good replies of a batch that also holds an error carry `"error": None`."""
     if not isinstance(response, dict):
-        return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0,
-                "__inference_error__": f"no JSON response (got {type(response).__name__})"}
-    if "error" in response or response.get("object") == "error":
-        error = response.get("error", response)
+        return _failed(f"no JSON response (got {type(response).__name__})")
+    if response.get("error") or response.get("object") == "error":
+        error = response.get("error") or response
         message = error.get("message", error) if isinstance(error, dict) else error
-        return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0,
-                "__inference_error__": f"endpoint error: {str(message)[:1000]}"}
+        return _failed(f"endpoint error: {str(message)[:1000]}")
     try:
-        text = response["choices"][0]["message"]["content"] or ""
+        choice = response["choices"][0]
+        text = choice["message"]["content"] or ""
     except (KeyError, IndexError, TypeError):
-        return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0,
-                "__inference_error__": f"response has no choices[0].message.content: {str(response)[:500]}"}
+        return _failed(f"response has no choices[0].message.content: {str(response)[:500]}")
     usage = response.get("usage") or {}
     return {"generated_text": text, "num_input_tokens": int(usage.get("prompt_tokens") or 0),
-            "num_generated_tokens": int(usage.get("completion_tokens") or 0), "__inference_error__": None}
+            "num_generated_tokens": int(usage.get("completion_tokens") or 0),
+            "finish_reason": choice.get("finish_reason"), "__inference_error__": None}
 
 
 def _headers(config: GeneratorConfig) -> dict | None:

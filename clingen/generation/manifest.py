@@ -7,9 +7,9 @@ import time
 from clingen import __version__
 from clingen.config import ClinGenConfig
 from clingen.generation.store import Progress
+from clingen.parsing.reasons import DUPLICATE_REASONS
 from clingen.tasks.spec import TaskSpec
 
-DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
 NOT_PARSE_FAILURES = DUPLICATE_REASONS + ("generation_error",)
 
 
@@ -34,7 +34,13 @@ def build_manifest(config: ClinGenConfig, spec: TaskSpec, progress: Progress, ru
                    "duplicates": sum(progress.failures.get(r, 0) for r in DUPLICATE_REASONS),
                    "duplicates_by_reason": {r: progress.failures.get(r, 0) for r in DUPLICATE_REASONS},
                    # Rows whose request failed; they are retried by the next run, so this counts attempts.
-                   "generation_errors": progress.failures.get("generation_error", 0)},
+                   "generation_errors": progress.failures.get("generation_error", 0),
+                   # examples + rejected_rows == rows_done: each row without an example counts once, by the
+                   # first row-level reason it failed (duplicates included); mentions a kept or rejected
+                   # example left out are counted apart.
+                   "rejected_rows": sum(progress.rejected_rows.values()),
+                   "rejected_rows_by_reason": dict(sorted(progress.rejected_rows.items())),
+                   "rejected_mentions_by_reason": dict(sorted(progress.rejected_mentions.items()))},
         "tokens": {"prompt": progress.prompt_tokens, "completion": progress.completion_tokens},
         "wall_time_s": round(sum(r["wall_s"] for r in runs), 2),
         "complete": done == requested,

@@ -13,13 +13,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from clingen import __version__
 from clingen._imports import require
 from clingen.config import ClinGenConfig, is_local_path
+from clingen.datasets.readers import check_real_files
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import build_manifest
 from clingen.generation.store import OutputStore, Progress
+from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
+from clingen.parsing.reasons import level_of
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 
@@ -56,6 +60,7 @@ def run_generation(config: ClinGenConfig) -> GenerationReport:
     """Generate (or finish generating) `generation.n` rows into `generation.out`."""
     started = time.time()
     spec = get_task(config.task, config.task_file)
+    check_real_files(spec, {"prompts.fewshot_path": (config.prompts.fewshot_path, "train")})  # before Ray starts
     store = OutputStore(config.generation.out)
     _check_same_run(store, config)
     progress = store.scan()
@@ -78,9 +83,13 @@ def _check_same_run(store: OutputStore, config: ClinGenConfig) -> None:
     """Resuming into a folder written with another config would mix two datasets; refuse and say why."""
     previous = store.read_manifest()
     if previous and previous.get("config_hash") != config.config_hash():
+        made_by = previous.get("clingen_version")
+        upgrade = (f"; it was made by ClinGen {made_by}, whose settings differ from this version's ({__version__}): "
+                   f"run `clingen reparse {config.generation.out}` once to re-check it under this version's rules "
+                   f"and settings, then resume" if made_by != __version__ else "")
         raise ConfigError(f"{config.generation.out} holds a run with config hash {previous.get('config_hash')}, "
                           f"this config hashes to {config.config_hash()}; resume with the same config "
-                          f"(see its manifest.json) or choose another --out")
+                          f"(see its manifest.json) or choose another --out{upgrade}")
 
 
 def check_shared_paths(config: ClinGenConfig, **paths: str | None) -> None:
@@ -144,6 +153,10 @@ class _ShardBuffer:
     rows: list[int] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Rows without an example, by their first row-level reason, and mentions left out, by reason: with the
+    # examples these add up to the rows (reasons.REASONS documents every name).
+    rejected_rows: dict[str, int] = field(default_factory=dict)
+    rejected_mentions: dict[str, int] = field(default_factory=dict)
 
 
 def _absorb(row: dict, spec: TaskSpec, dedup: Deduplicator, buffer: _ShardBuffer, run: RunCounters) -> None:
@@ -161,22 +174,29 @@ def _absorb(row: dict, spec: TaskSpec, dedup: Deduplicator, buffer: _ShardBuffer
     buffer.prompt_tokens += int(row["prompt_tokens"])
     buffer.completion_tokens += int(row["completion_tokens"])
     run.rows += 1
-    if not row.get("example"):
+    for failure in failures:
+        if level_of(failure["reason"]) == "mention":
+            _count(buffer.rejected_mentions, failure["reason"])
+    example = json.loads(row["example"]) if row.get("example") else None
+    if example is None:
+        first = next((f["reason"] for f in failures if level_of(f["reason"]) == "row"), "no_example")
+        _count(buffer.rejected_rows, first)
         return
-    example = json.loads(row["example"])
-    duplicate = dedup.check(example["id"], _dedup_text(spec, example))
+    duplicate = dedup.check(example["id"], text_of(example))
     if duplicate is None:
         buffer.examples.append(example)
         run.examples += 1
         return
     reason, earlier = duplicate
+    record = example.pop("reply_record", None)
     buffer.failures.append({"row_id": int(row["row_id"]), "reason": reason, "detail": f"repeats {earlier}",
-                            "raw": json.dumps(example), "step": 1})
+                            "raw": json.dumps(example), "step": 1, "reply_record": record})
+    _count(buffer.rejected_rows, reason)
     run.failures[reason] = run.failures.get(reason, 0) + 1
 
 
-def _dedup_text(spec: TaskSpec, example: dict) -> str:
-    return f"{example['text_a']} || {example['text_b']}" if spec.family == "pair" else example["text"]
+def _count(counts: dict[str, int], reason: str) -> None:
+    counts[reason] = counts.get(reason, 0) + 1
 
 
 def _seed_dedup(dedup: Deduplicator, store: OutputStore, spec: TaskSpec) -> None:
@@ -185,7 +205,7 @@ def _seed_dedup(dedup: Deduplicator, store: OutputStore, spec: TaskSpec) -> None
     table = store.read_examples(columns)
     if table is not None:
         for example in table.to_pylist():
-            dedup.check(example["id"], _dedup_text(spec, example))
+            dedup.check(example["id"], text_of(example))
 
 
 def _commit(store: OutputStore, part: int, buffer: _ShardBuffer, spec: TaskSpec) -> None:
@@ -193,4 +213,5 @@ def _commit(store: OutputStore, part: int, buffer: _ShardBuffer, spec: TaskSpec)
         return
     family = "ner" if spec.family == "attribute" else spec.family
     table = pa.Table.from_pylist(buffer.examples, schema=schema_for(family))
-    store.commit(part, table, buffer.failures, buffer.rows, buffer.prompt_tokens, buffer.completion_tokens)
+    store.commit(part, table, buffer.failures, buffer.rows, buffer.prompt_tokens, buffer.completion_tokens,
+                 buffer.rejected_rows, buffer.rejected_mentions)

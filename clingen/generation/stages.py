@@ -10,9 +10,8 @@ import numpy as np
 
 from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
-from clingen.parsing.dedup import containment
-from clingen.parsing.parsers import ParseFailure, ParseOptions, parse_reply
-from clingen.prompts.demos import load_demo_pool
+from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows
+from clingen.parsing.parsers import ParseFailure, ReplyEnd
 from clingen.prompts.compose import PromptComposer, second_step_messages
 from clingen.tasks.registry import get_task
 
@@ -42,27 +41,20 @@ class ComposePrompts:
 
 class ParseReplies:
     """Generator replies -> one result per row: an example or failures, as JSON strings (families have
-    different schemas; the driver builds the typed table), plus token counts."""
+    different schemas; the driver builds the typed table), plus token counts. Every outcome carries the row's
+    reply record (raw replies and prompt context), so `clingen reparse` can re-check it later."""
 
     def __init__(self, config_json: str, model_name: str, step: int = 1, keep_prompt: bool = False):
         config = ClinGenConfig.model_validate_json(config_json)
-        self.spec = get_task(config.task, config.task_file)
+        spec = get_task(config.task, config.task_file)
+        self.checker = RowChecker.from_config(config, spec, model_name)
         self.step, self.keep_prompt = step, keep_prompt  # keep_prompt: a pair task's second step follows
-        gazetteer = None
-        if config.generation.ner_label_completion and self.spec.family == "ner":
-            from clingen.kg.source import load_graph
-            from clingen.parsing.gazetteer import Gazetteer
-            names = load_graph(config.kg).names_of_type(self.spec.kg_entity_type or self.spec.labels[0].name)
-            gazetteer = Gazetteer(names, self.spec.labels[0].name)
-        self.options = ParseOptions(config.generation.min_words, config.generation.max_words, model_name, gazetteer)
-        pool = load_demo_pool(self.spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
-        self.demo_texts = {demo.id: _text_of(demo.to_row()) for demo in pool}
-        self.copy_threshold = config.generation.demo_copy_threshold
 
     def __call__(self, batch: dict) -> dict:
         out = [self._one(row) for row in rows_of(batch)]
         names = list(PROMPT_COLUMNS) * self.keep_prompt + ["row_id", "prompt_tokens", "completion_tokens", "example",
-                                                           "failures", "generation_error", "sentence_a"]
+                                                           "failures", "generation_error", "sentence_a",
+                                                           "reply_record"]
         return _columns(out, list(dict.fromkeys(names)))
 
     def _one(self, row: dict) -> dict:
@@ -72,7 +64,7 @@ class ParseReplies:
         result = {name: row.get(name) for name in PROMPT_COLUMNS} if self.keep_prompt else {}
         result.update(row_id=int(row["row_id"]), prompt_tokens=tokens_in, completion_tokens=tokens_out,
                       example=None, failures=None, generation_error=row.get("prior_generation_error"),
-                      sentence_a=None)
+                      sentence_a=None, reply_record=None)
         error = row.get("__inference_error__")
         if error:
             failure = ParseFailure(result["row_id"], "generation_error", str(error)[:2000], "", self.step)
@@ -81,33 +73,21 @@ class ParseReplies:
         if prior:  # the first step already failed: this row's second step was a placeholder
             result["failures"] = json.dumps(prior)
             return result
-        parsed = parse_reply(self.spec, row, row.get("generated_text"), self.options)
-        copied = self._copied_demo(row, parsed.example)
-        if copied is not None:
-            parsed.failures.append(copied)
-            parsed.example = None
-        failures = prior + [f.to_dict() for f in parsed.failures]
+        record = ReplyRecord.from_json(row["prior_record"]) if row.get("prior_record") else ReplyRecord.start(row)
+        end = ReplyEnd(row.get("finish_reason"), _int_or_none(row.get("num_generated_tokens")))
+        record.add(row.get("generated_text"), end)
+        parsed = self.checker.check(row, row.get("generated_text"), end)
+        example, failures, attached = outcome_rows(parsed, record)
+        if not attached:  # a pair's first step that succeeded: the record goes on to the second step
+            result["reply_record"] = record.to_json()
         result["failures"] = json.dumps(failures) if failures else None
-        result["example"] = json.dumps(parsed.example.to_row()) if parsed.example is not None else None
+        result["example"] = json.dumps(example) if example is not None else None
         result["sentence_a"] = parsed.value
         return result
 
 
-    def _copied_demo(self, row: dict, example) -> ParseFailure | None:
-        """A failure when the example mostly repeats one of the demonstrations its prompt showed."""
-        if example is None:
-            return None
-        text = _text_of(example.to_row())
-        for demo_id in row.get("demo_ids") or []:
-            share = containment(text, self.demo_texts.get(demo_id, ""))
-            if share >= self.copy_threshold:
-                return ParseFailure(int(row["row_id"]), "copies_demonstration", f"{share:.0%} of the text "
-                                    f"repeats demonstration {demo_id}", row.get("generated_text") or "", self.step)
-        return None
-
-
-def _text_of(row: dict) -> str:
-    return f"{row['text_a']} {row['text_b']}" if "text_a" in row else row["text"]
+def _int_or_none(value) -> int | None:
+    return None if value is None else int(value)
 
 
 class SecondStepPrompts:
@@ -120,7 +100,7 @@ class SecondStepPrompts:
             keep = {name: row.get(name) for name in PROMPT_COLUMNS}
             keep.update(prior_prompt_tokens=row["prompt_tokens"], prior_completion_tokens=row["completion_tokens"],
                         prior_failures=row.get("failures"), prior_generation_error=row.get("generation_error"),
-                        sentence_a=row.get("sentence_a"), placeholder=False)
+                        sentence_a=row.get("sentence_a"), prior_record=row.get("reply_record"), placeholder=False)
             if row.get("sentence_a"):
                 keep["messages"] = second_step_messages(row, row["sentence_a"])
             else:
@@ -129,4 +109,5 @@ class SecondStepPrompts:
                 keep["placeholder"] = True
             out.append(keep)
         return _columns(out, list(PROMPT_COLUMNS) + ["prior_prompt_tokens", "prior_completion_tokens", "prior_failures",
-                                                     "prior_generation_error", "sentence_a", "placeholder"])
+                                                     "prior_generation_error", "sentence_a", "prior_record",
+                                                     "placeholder"])

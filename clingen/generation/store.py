@@ -19,11 +19,15 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from clingen.errors import DataFormatError
+from clingen.errors import ConfigError, DataFormatError
+from clingen.parsing.reasons import level_of
 
 _PART = re.compile(r"part-(\d{6})\.(parquet|json)$")
+SHARD_FOLDERS = ("data", "failures", "progress")
+STAGING = ".staged"  # a new version of the shards, written whole before it replaces the current one
+_SWAP_JOURNAL = "SWAP.json"
 FAILURE_SCHEMA = pa.schema([("row_id", pa.int64()), ("reason", pa.string()), ("detail", pa.string()),
-                            ("raw", pa.string()), ("step", pa.int64())])
+                            ("raw", pa.string()), ("step", pa.int64()), ("reply_record", pa.string())])
 
 
 @dataclass
@@ -36,10 +40,16 @@ class Progress:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     next_part: int = 0
+    # Rows without an example by their first row-level reason, and mentions left out by reason; markers of
+    # runs before these counts existed are read by the level of each failure's reason.
+    rejected_rows: dict[str, int] = field(default_factory=dict)
+    rejected_mentions: dict[str, int] = field(default_factory=dict)
 
 
 class OutputStore:
-    def __init__(self, uri: str):
+    """A generation run's folder on any pyarrow filesystem (see the module docstring)."""
+
+    def __init__(self, uri: str, create: bool = True):
         self.uri = uri
         if "://" in uri:
             self.fs, root = pafs.FileSystem.from_uri(uri)
@@ -47,8 +57,23 @@ class OutputStore:
             self.fs, root = pafs.LocalFileSystem(), os.path.abspath(uri)
         self.root = PurePosixPath(root)
         self.is_local = isinstance(self.fs, pafs.LocalFileSystem)
-        for folder in ("data", "failures", "progress"):
-            self.fs.create_dir(str(self.root / folder), recursive=True)
+        if create:
+            for folder in SHARD_FOLDERS:
+                self.fs.create_dir(str(self.root / folder), recursive=True)
+        self._finish_swap()  # a reparse killed while swapping its new version in
+
+    @classmethod
+    def open_run(cls, uri: str) -> "OutputStore":
+        """The store of an existing run, opened without creating anything; ConfigError when `uri` is not a
+        folder holding a generation run's manifest.json."""
+        store = cls(uri, create=False)
+        kind = store.fs.get_file_info(str(store.root)).type
+        if kind != pafs.FileType.Directory:
+            what = "is a file" if kind == pafs.FileType.File else "does not exist"
+            raise ConfigError(f"{uri} {what}; expected the output folder of `clingen generate`")
+        if store.read_manifest() is None:
+            raise ConfigError(f"{uri} has no manifest.json; expected the output folder of `clingen generate`")
+        return store
 
     def path(self, *parts: str) -> str:
         return str(self.root.joinpath(*parts))
@@ -92,6 +117,7 @@ class OutputStore:
             progress.examples += marker["examples"]
             for reason, count in marker["failures"].items():
                 progress.failures[reason] = progress.failures.get(reason, 0) + count
+            _add_rejections(progress, marker)
             progress.prompt_tokens += marker["prompt_tokens"]
             progress.completion_tokens += marker["completion_tokens"]
         seen_parts = set(committed)
@@ -106,8 +132,11 @@ class OutputStore:
         return progress
 
     def commit(self, part: int, examples: pa.Table, failures: list[dict], rows: list[int],
-               prompt_tokens: int, completion_tokens: int) -> dict:
-        """Write one shard: examples, failures, then the marker that makes both count."""
+               prompt_tokens: int, completion_tokens: int, rejected_rows: dict[str, int] | None = None,
+               rejected_mentions: dict[str, int] | None = None) -> dict:
+        """Write one shard: examples, failures, then the marker that makes both count. `rejected_rows` counts the
+        shard's rows without an example by their first row-level reason, `rejected_mentions` its mention-level
+        failures (reasons.REASONS)."""
         name = f"part-{part:06d}"
         sink = pa.BufferOutputStream()
         pq.write_table(examples, sink, compression="zstd")
@@ -119,7 +148,8 @@ class OutputStore:
         for failure in failures:
             counts[failure["reason"]] = counts.get(failure["reason"], 0) + 1
         marker = {"rows": sorted(rows), "examples": examples.num_rows, "failures": counts,
-                  "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens}
+                  "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "rejected_rows": dict(rejected_rows or {}), "rejected_mentions": dict(rejected_mentions or {})}
         self.write_bytes(self.path("progress", f"{name}.json"), json.dumps(marker).encode())
         return marker
 
@@ -134,7 +164,63 @@ class OutputStore:
     def read_failures(self) -> pa.Table:
         names = [n for n in self._list("failures") if _PART.match(n)]
         tables = [pq.read_table(self.path("failures", n), filesystem=self.fs) for n in names]
-        return pa.concat_tables(tables) if tables else FAILURE_SCHEMA.empty_table()
+        # Shards of older runs lack newer columns (reply_record): they read as null.
+        return pa.concat_tables([FAILURE_SCHEMA.empty_table(), *tables], promote_options="default")
+
+    def staging(self) -> "OutputStore":
+        """An empty store in <root>/.staged for a new version of this store's shards (see swap_in)."""
+        path = self.path(STAGING)
+        if self.fs.get_file_info(path).type == pafs.FileType.Directory:
+            self.fs.delete_dir(path)
+        return OutputStore(path if self.is_local else f"{self.uri.rstrip('/')}/{STAGING}")
+
+    def next_version(self) -> str:
+        """The folder, relative to the run, that the current shards move to on the next swap: versions/<k>."""
+        versions = [int(n) for n in self._names("versions") if n.isdigit()]
+        return f"versions/{max(versions, default=0) + 1}"
+
+    def swap_in(self, staged: "OutputStore", manifest: dict) -> str:
+        """Replace data/, failures/, progress/ and manifest.json by the staged shards and `manifest`, moving the
+        current ones to versions/<k>/. A journal makes the swap finish on the next open if it is killed midway,
+        so the folder never holds half of each version, nor a manifest of the other one. Returns versions/<k>."""
+        version = self.next_version()
+        staged.write_manifest(manifest)
+        self.write_bytes(self.path(STAGING, _SWAP_JOURNAL), json.dumps({"version": version, "phase": "out"}).encode())
+        self._finish_swap()
+        return version
+
+    def _finish_swap(self) -> None:
+        journal = self.path(STAGING, _SWAP_JOURNAL)
+        if self.fs.get_file_info(journal).type != pafs.FileType.File:
+            return
+        state = self.read_json(journal)
+        version = state["version"]
+        old = self.root.joinpath(version if isinstance(version, str) else f"versions/{version}")
+        if state["phase"] == "out":  # every current file out first, so no name is ever in both versions
+            for folder in SHARD_FOLDERS:
+                self._move_files(self.root / folder, old / folder)
+            self._move_file(self.root / "manifest.json", old / "manifest.json")
+            self.write_bytes(journal, json.dumps({**state, "phase": "in"}).encode())
+        for folder in SHARD_FOLDERS:
+            self._move_files(self.root / STAGING / folder, self.root / folder)
+        self._move_file(self.root / STAGING / "manifest.json", self.root / "manifest.json")
+        self.fs.delete_dir(self.path(STAGING))
+
+    def _move_file(self, source: PurePosixPath, target: PurePosixPath) -> None:
+        if self.fs.get_file_info(str(source)).type == pafs.FileType.File:
+            self.fs.create_dir(str(target.parent), recursive=True)
+            self.fs.move(str(source), str(target))
+
+    def _move_files(self, source: PurePosixPath, target: PurePosixPath) -> None:
+        self.fs.create_dir(str(target), recursive=True)
+        infos = self.fs.get_file_info(pafs.FileSelector(str(source), allow_not_found=True))
+        for info in infos:
+            if info.type == pafs.FileType.File:
+                self.fs.move(info.path, str(target / info.base_name))
+
+    def _names(self, folder: str) -> list[str]:
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path(folder), allow_not_found=True))
+        return sorted(info.base_name for info in infos)
 
     def write_manifest(self, manifest: dict) -> str:
         path = self.path("manifest.json")
@@ -146,3 +232,14 @@ class OutputStore:
         if self.fs.get_file_info(path).type != pafs.FileType.File:
             return None
         return self.read_json(path)
+
+
+def _add_rejections(progress: Progress, marker: dict) -> None:
+    if "rejected_rows" in marker:
+        rows, mentions = marker["rejected_rows"], marker.get("rejected_mentions", {})
+    else:  # a marker from before ClinGen counted rejected rows: one row-level failure per rejected row
+        rows = {r: c for r, c in marker["failures"].items() if level_of(r) == "row"}
+        mentions = {r: c for r, c in marker["failures"].items() if level_of(r) == "mention"}
+    for target, counts in ((progress.rejected_rows, rows), (progress.rejected_mentions, mentions)):
+        for reason, count in counts.items():
+            target[reason] = target.get(reason, 0) + count

@@ -19,6 +19,9 @@ from clingen.errors import DataFormatError, UnknownNameError
 ENTITY_TYPE_ALIASES = {
     "disease": "disease",
     "drug": "chemical", "compound": "chemical", "chemical": "chemical",
+    # MeSH chemicals that are proteins, longer peptides, nucleic acids or biological products such as vaccines
+    # (open_sources.mesh_descriptor_type): the chemical annotation of BC5CDR and CHEMDNER leaves them out.
+    "biologic": "biologic",
     "gene": "gene", "protein": "gene",
     "symptom": "symptom",
     "side effect": "side_effect", "side_effect": "side_effect", "sideeffect": "side_effect",
@@ -29,6 +32,10 @@ ENTITY_TYPE_ALIASES = {
     "molecular function": "molecular_function", "molecular_function": "molecular_function",
     "pharmacologic class": "pharmacologic_class", "pharmacologic_class": "pharmacologic_class",
 }
+
+# Types that refine a broader one: a graph without the distinction (iBKH, Hetionet, a triple file) keeps those
+# entities under the broader type, so there the refined type has no entity rather than being unknown.
+REFINED_TYPES = {"biologic": "chemical"}
 
 NODE_SCHEMA = pa.schema([
     ("id", pa.string()), ("label", pa.string()), ("type", pa.string()), ("synonyms", pa.list_(pa.string())),
@@ -132,9 +139,13 @@ class KnowledgeGraph:
         return {name: int(count) for name, count in zip(names, counts)}
 
     def vertices_of_type(self, entity_type: str) -> np.ndarray:
-        """Vertex indices of one canonical entity type; an unknown type is an error listing the known ones."""
+        """Vertex indices of one canonical entity type; an unknown type is an error listing the known ones.
+        A refined type (REFINED_TYPES) that the graph does not distinguish gives no vertex: its entities are
+        under the broader type there."""
         codes, names = self._type_codes
         wanted = canonical_type(entity_type)
+        if wanted not in names and REFINED_TYPES.get(wanted) in names:
+            return np.empty(0, dtype=np.int64)
         if wanted not in names:
             raise UnknownNameError("entity type", entity_type, names)
         return np.flatnonzero(codes == names.index(wanted))

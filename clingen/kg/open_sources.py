@@ -4,6 +4,7 @@ request DisGeNET and the non-commercial SIDER), laid out as in the project's sha
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from clingen.errors import DataFormatError
@@ -24,6 +25,47 @@ LICENCES = {
 
 _INDICATION_RELATIONS = {"DM": "treats", "SYM": "palliates", "NOT": "non_indication"}
 _MESH_TREE_TYPES = {"C": "disease", "D": "chemical", "A": "anatomy"}
+# MeSH branches (2015 trees) of the chemicals that the chemical annotation guidelines of BC5CDR and CHEMDNER
+# leave out (proteins, peptides longer than an oligopeptide, nucleic acids) and of other biological products
+# (vaccines, immune sera, antigens): a descriptor under one of these is typed "biologic", not "chemical" ...
+BIOLOGIC_TREES = (
+    "D05.500", "D05.875",  # Multiprotein Complexes, Protein Aggregates
+    "D08.244", "D08.622", "D08.811",  # Cytochromes, Enzyme Precursors, Enzymes
+    "D12.644", "D12.776",  # Peptides, Proteins
+    "D13.444",  # Nucleic Acids
+    "D20.215.121", "D20.215.261", "D20.215.401",  # Antitoxins, Biosimilar Pharmaceuticals, Immune Sera
+    "D20.215.535", "D20.215.894",  # Menotropins, Vaccines
+    "D23.050", "D23.119", "D23.529",  # Antigens, Blood Coagulation Factors, Intercellular Signaling Proteins
+)
+# ... unless it is also under a branch of small molecules: a defined structure (inorganic, organic,
+# heterocyclic, polycyclic compounds: cyclosporine, polymyxin B), or a small biomolecule (coenzymes, amino
+# acids, oligopeptides such as leuprolide or glutathione, nucleosides, nucleotides) ...
+SMALL_MOLECULE_TREES = ("D01", "D02", "D03", "D04", "D08.211", "D12.125", "D12.644.456", "D13.570", "D13.695")
+# ... or, when it is not a protein (D12.776), a carbohydrate, a lipid, a glycopeptide or a cyclic peptide:
+# lipopolysaccharides, vancomycin, bleomycin and echinocandins stay chemicals; glycoproteins, lipoproteins
+# and glycated haemoglobin do not.
+NON_PROTEIN_CHEMICAL_TREES = ("D09", "D10", "D12.644.233", "D12.644.641")
+_PROTEIN_TREES = ("D12.776",)
+
+
+def _under(tree: str, branches: tuple[str, ...]) -> bool:
+    return any(tree == branch or tree.startswith(branch + ".") for branch in branches)
+
+
+def mesh_descriptor_type(tree_numbers: list[str]) -> str | None:
+    """The canonical entity type of a MeSH descriptor from all its tree numbers, in file order: that of the
+    first tree number in C (disease), D (chemical) or A (anatomy), else None; a chemical is "biologic" when
+    a tree number lies under BIOLOGIC_TREES and none under SMALL_MOLECULE_TREES, nor (for a descriptor
+    that is not a protein) under NON_PROTEIN_CHEMICAL_TREES. "Insulin" (D06, D12.644) is a biologic,
+    "Cyclosporine" (D04, D12.644), "Leuprolide" (D12.644.456) and "Vancomycin" (D09, D12.644.233) are
+    chemicals."""
+    entity_type = next((_MESH_TREE_TYPES[tree[:1]] for tree in tree_numbers if tree[:1] in _MESH_TREE_TYPES), None)
+    if entity_type != "chemical" or not any(_under(tree, BIOLOGIC_TREES) for tree in tree_numbers):
+        return entity_type
+    small = any(_under(tree, SMALL_MOLECULE_TREES) for tree in tree_numbers)
+    protein = any(_under(tree, _PROTEIN_TREES) for tree in tree_numbers)
+    small = small or (not protein and any(_under(tree, NON_PROTEIN_CHEMICAL_TREES) for tree in tree_numbers))
+    return "chemical" if small else "biologic"
 
 
 def build_open_sources(root: Path, include_disgenet: bool = False, include_sider: bool = False) -> KnowledgeGraph:
@@ -97,15 +139,19 @@ def _add_mesh(builder: GraphBuilder, names: _NameIndex, trees: Path, symptoms: P
     for mesh_id, name in zip(symptom_table.column("mesh_id").to_pylist(), symptom_table.column("mesh_name").to_pylist()):
         names.add_or_merge(f"Symptom::{mesh_id}", name, "symptom")
     table = read_table(trees, ["mesh_id", "mesh_name", "mesh_tree_number"])
-    seen: set[str] = set()
+    descriptors: dict[str, tuple[str, list[str]]] = {}  # in file order: mesh id -> (name, tree numbers)
     for mesh_id, name, tree in zip(*(table.column(c).to_pylist()
                                      for c in ("mesh_id", "mesh_name", "mesh_tree_number"))):
-        entity_type = _MESH_TREE_TYPES.get(tree[:1])
-        if entity_type is None or mesh_id in seen or mesh_id in symptom_ids:
+        descriptors.setdefault(mesh_id, (name, []))[1].append(tree)
+    added = Counter()
+    for mesh_id, (name, tree_numbers) in descriptors.items():
+        entity_type = mesh_descriptor_type(tree_numbers)
+        if entity_type is None or mesh_id in symptom_ids:
             continue
-        seen.add(mesh_id)
+        added[entity_type] += 1
         names.add_or_merge(f"{entity_type.title()}::MESH:{mesh_id}", name, entity_type)
-    builder.record_source("mesh", trees=str(trees), symptoms=str(symptoms), descriptors=len(seen))
+    builder.record_source("mesh", trees=str(trees), symptoms=str(symptoms), descriptors=sum(added.values()),
+                          biologics=added["biologic"])
 
 
 def _add_disease_genes(builder: GraphBuilder, path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 from clingen._imports import require
 
@@ -11,7 +12,9 @@ _SHINGLE = 5  # character 5-grams: robust for one-sentence texts, where word n-g
 
 
 def normalise(text: str) -> str:
-    return re.sub(r"\s+", " ", text.casefold()).strip()
+    """NFKC (so full-width letters, ligatures and non-breaking spaces compare equal to their plain forms), case
+    folding and collapsed whitespace."""
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
 def shingles(text: str) -> set[str]:

@@ -1,5 +1,9 @@
-"""Reply parsing (generation -> parsing -> datasets): one parser per family turns raw model text into a typed
-example or a recorded ParseFailure carrying the reason and the raw text. Parsers never raise on bad output."""
+"""Reply parsing (generation -> parsing/filtering -> datasets): one parser per family.
+
+Each turns raw model text into a typed example or recorded ParseFailures carrying the reason
+(clingen/parsing/reasons.py) and the raw text, and holds the example to the label-fidelity rules of
+clingen/parsing/fidelity.py and mentions.py. Parsers never raise on bad output.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,19 @@ from dataclasses import asdict, dataclass, field
 
 from clingen.datasets.records import (ClassificationExample, PairExample, Provenance, Record, RelationExample, Span,
                                       ner_example_from_spans)
+from clingen.parsing import fidelity, mentions
 from clingen.parsing.gazetteer import Gazetteer
-from clingen.tasks.spec import TaskSpec
+from clingen.parsing.reasons import BY_NAME
+from clingen.tasks.spec import TaskSpec, label_key
 
-# The reasons a reply (or part of one) is rejected; the manifest counts failures by these names.
-REASONS = ("empty_reply", "no_json", "wrong_type", "missing_field", "too_short", "too_long", "unknown_label",
-           "entity_not_in_text", "no_entities", "relation_entity_missing", "generation_error",
-           "copies_demonstration", "exact_duplicate", "near_duplicate")
+# The strategies whose topics are sampled from the knowledge graph, so known names of the prompted type.
+KG_STRATEGIES = ("clingen-kg",)
 
 
 @dataclass(frozen=True)
 class ParseFailure:
+    """One rejection: of the row (no example) or of one mention, by reasons.BY_NAME[reason].level."""
+
     row_id: int
     reason: str
     detail: str
@@ -27,13 +33,14 @@ class ParseFailure:
     step: int = 1
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # A reply with a lone surrogate must still be recordable as the reason it was rejected.
+        return {**asdict(self), "detail": fidelity.storable(self.detail), "raw": fidelity.storable(self.raw)}
 
 
 @dataclass
 class ParseResult:
     """A parsed example (or None) plus every failure found; an NER example may come with failures for the
-    entities it had to leave out."""
+    mentions it had to leave out."""
 
     example: Record | None = None
     value: str | None = None  # pair tasks' first step: the sentence A the second step is given
@@ -42,29 +49,52 @@ class ParseResult:
 
 @dataclass(frozen=True)
 class ParseOptions:
+    """Settings of the parsers (from generation.* in the config)."""
+
     min_words: int = 5
     max_words: int = 120
     model: str | None = None
     gazetteer: Gazetteer | None = None  # NER label completion from knowledge-graph names
+    require_topic: bool | None = None  # NER: topic_missing when the topic is absent; None = on for KG_STRATEGIES
+    pair_copy_threshold: float = 0.8
+    max_tokens: int | None = None  # the reply budget: a reply that used all of it was cut off
+
+
+@dataclass(frozen=True)
+class ReplyEnd:
+    """How the generator ended a reply: the OpenAI finish_reason (HTTP) and the tokens it generated."""
+
+    finish_reason: str | None = None
+    generated_tokens: int | None = None
 
 
 class _Reject(Exception):
-    def __init__(self, reason: str, detail: str):
+    """A row-level rejection; `found` are the mention-level failures recorded before it."""
+
+    def __init__(self, reason: str, detail: str, found: list[ParseFailure] | None = None):
+        assert reason in BY_NAME, reason  # every reason is documented in reasons.REASONS
         super().__init__(detail)
-        self.reason, self.detail = reason, detail
+        self.reason, self.detail, self.found = reason, detail, list(found or [])
 
 
-def extract_json_object(text: str) -> dict:
-    """The first JSON object in `text`, tolerating prose and ``` fences around it."""
+def extract_json_object(text: str, required: tuple[str, ...] = ()) -> dict:
+    """The first JSON object in `text` (prose and ``` fences around it tolerated) that has every `required`
+    key; when none has them all, the first object (so the caller names the missing field). Raises _Reject
+    no_json when the text holds no JSON object."""
     decoder = json.JSONDecoder()
+    first = None
     for match in re.finditer(r"\{", text):
         try:
             value, _ = decoder.raw_decode(text, match.start())
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError, ValueError):  # too deep, or an int past Python's digit limit
             continue
         if isinstance(value, dict):
-            return value
-    raise _Reject("no_json", "no JSON object found in the reply")
+            if all(key in value for key in required):
+                return value
+            first = value if first is None else first
+    if first is None:
+        raise _Reject("no_json", "no JSON object found in the reply")
+    return first
 
 
 def _string_field(obj: dict, name: str) -> str:
@@ -75,7 +105,23 @@ def _string_field(obj: dict, name: str) -> str:
     return obj[name].strip()
 
 
-def _check_length(text: str, options: ParseOptions) -> str:
+def _max_chars(row: dict, name: str) -> int | None:
+    """The schema's maxLength of field `name`: a constrained string that reaches it was cut there."""
+    try:
+        return int(json.loads(row["json_schema"])["properties"][name]["maxLength"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_text(spec: TaskSpec, row: dict, text: str, options: ParseOptions, name: str = "sentence") -> str:
+    """The row-level checks every family's text passes: storable characters, not cut at the schema's length
+    limit, the word bounds, no template placeholder, and no talk about the task."""
+    bad = fidelity.bad_characters(text)
+    if bad:
+        raise _Reject("bad_characters", f"the text holds a {bad}, which cannot be stored")
+    limit = _max_chars(row, name)
+    if limit is not None and len(text) >= limit:
+        raise _Reject("truncated", f"the text fills the schema's maxLength of {limit} characters")
     words = len(text.split())
     if words == 0:
         raise _Reject("empty_reply", "the text is empty")
@@ -83,6 +129,15 @@ def _check_length(text: str, options: ParseOptions) -> str:
         raise _Reject("too_short", f"{words} words, fewer than the minimum {options.min_words}")
     if words > options.max_words:
         raise _Reject("too_long", f"{words} words, more than the maximum {options.max_words}")
+    placeholder = mentions.placeholder_in(text)
+    if placeholder:
+        raise _Reject("placeholder_text", f"the text holds the template placeholder {placeholder!r}")
+    meta = fidelity.meta_phrase(spec, text, row.get("style"))
+    if meta:
+        raise _Reject("meta_text", f"the text talks about the task ({meta!r})")
+    repeated = fidelity.repetition(text)
+    if repeated:
+        raise _Reject("repetitive_text", f"the text repeats itself: {repeated}")
     return text
 
 
@@ -93,96 +148,124 @@ def _provenance(row: dict, options: ParseOptions) -> Provenance:
 
 
 def _clean_plain_text(reply: str) -> str:
-    """A classification reply: the text after 'Text:', cut before any further 'Label:'/'Text:' block the
-    model continued with, without wrapping quotes."""
-    text = re.sub(r"^\s*Text\s*:\s*", "", reply.strip())
+    """A classification reply: the text after 'Text:' (and after a 'Label: ...' line the model echoed from the
+    prompt's end), cut before any further 'Label:'/'Text:' block the model continued with, without wrapping
+    quotes."""
+    text = re.sub(r"^\s*Label\s*:[^\n]*\n", "", reply.strip())
+    text = re.sub(r"^\s*Text\s*:\s*", "", text)
     text = re.split(r"\n\s*(?:Label|Text)\s*:", text, maxsplit=1)[0]
     return text.strip().strip("\"'\u201c\u201d").strip()
 
 
-def _find_all(text: str, needle: str) -> list[tuple[int, int]]:
-    """Case-insensitive, whole-word occurrences of `needle` in `text`."""
-    pattern = r"(?<!\w)" + re.escape(needle.strip()) + r"(?!\w)"
-    return [(m.start(), m.end()) for m in re.finditer(pattern, text, flags=re.IGNORECASE)]
-
-
-def _spans_for(text: str, items: list[tuple[str, str]], row_id: int, raw: str
-               ) -> tuple[list[Span], list[ParseFailure]]:
-    """Spans of every (type, mention) found in the text; mentions not found are recorded, not dropped."""
-    spans: list[Span] = []
-    failures: list[ParseFailure] = []
-    taken: list[tuple[int, int]] = []
-    # Longer mentions first, so 'breast cancer' wins over 'cancer' where both were listed.
-    for entity_type, mention in sorted(set(items), key=lambda item: -len(item[1])):
-        found = [(s, e) for s, e in _find_all(text, mention) if all(e <= a or s >= b for a, b in taken)]
-        if not found:
-            failures.append(ParseFailure(row_id, "entity_not_in_text", f"{entity_type} {mention!r} does not "
-                                         f"occur in the sentence", raw))
-        for start, end in found:
-            spans.append(Span(start, end, entity_type, text[start:end]))
-            taken.append((start, end))
-    return sorted(spans, key=lambda s: s.start), failures
-
-
 # ----- one parser per family ----------------------------------------------------------------------------
 def _classification(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseResult:
-    text = _check_length(_clean_plain_text(reply), options)
+    text = _check_text(spec, row, _clean_plain_text(reply), options)
     return ParseResult(ClassificationExample(_example_id(row), text, [row["label"]], _provenance(row, options)))
 
 
 def _relation(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseResult:
-    text = _check_length(_string_field(extract_json_object(reply), "sentence"), options)
-    # An entity may appear by name or by the real data's mask token (@GENE$): masked is how GAD trains anyway.
-    roles = ((row.get("head"), spec.head_mask), (row.get("tail"), spec.tail_mask))
-    missing = [name for name, mask in roles if name and not _find_all(text, name) and not (mask and mask in text)]
-    if missing:
-        raise _Reject("relation_entity_missing", f"the sentence does not mention {missing}")
+    text = _check_text(spec, row, _string_field(extract_json_object(reply, ("sentence",)), "sentence"), options)
+    problem = fidelity.relation_problem(spec, text, row.get("head"), row.get("tail"))
+    if problem:
+        raise _Reject("relation_entity_missing", problem)
     return ParseResult(RelationExample(_example_id(row), text, row["label"], row.get("head"), row.get("tail"),
                                        spec.head_role, spec.tail_role, _provenance(row, options)))
 
 
 def _pair(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseResult:
-    text = _check_length(_string_field(extract_json_object(reply), "sentence"), options)
+    text = _check_text(spec, row, _string_field(extract_json_object(reply, ("sentence",)), "sentence"), options)
     if row.get("sentence_a") is None:  # first step: the sentence the second step is given
         return ParseResult(value=text)
+    share = fidelity.pair_copy_share(row["sentence_a"], text)
+    if share >= options.pair_copy_threshold:
+        raise _Reject("pair_copy", f"{share:.0%} of the {spec.pair_roles[1]} repeats the {spec.pair_roles[0]}")
     return ParseResult(PairExample(_example_id(row), row["sentence_a"], text, row["label"], _provenance(row, options)))
 
 
 def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseResult:
-    obj = extract_json_object(reply)
-    text = _check_length(_string_field(obj, "sentence"), options)
     key = "attributes" if spec.family == "attribute" else "entities"
+    obj = extract_json_object(reply, ("sentence", key))
+    text = _check_text(spec, row, _string_field(obj, "sentence"), options)
     listed = obj.get(key)
     if not isinstance(listed, list):
         raise _Reject("missing_field" if listed is None else "wrong_type", f"{key!r} must be a JSON list")
-    items, failures = _typed_mentions(spec, listed, int(row["row_id"]), reply)
-    spans, missing = _spans_for(text, items, int(row["row_id"]), reply)
-    failures += missing
+    row_id = int(row["row_id"])
+    generic = mentions.label_words(spec)
+    items, failures = _typed_mentions(spec, listed, row_id, reply, generic, _item_max_chars(row, key))
+    topic = row.get("topic") if row.get("strategy") in KG_STRATEGIES else None
+    if topic and mentions.mention_problem(topic, generic):  # a graph name such as 'Syndrome' names no entity
+        topic = None
+    require = options.require_topic if options.require_topic is not None else topic is not None
+    if topic and require and not mentions.find_mentions(text, topic):
+        raise _Reject("topic_missing", f"the sampled topic {topic!r} does not occur in the text", failures)
+    # The topic is a name of the task's first label (NER: its one type; CASI: the medication).
+    spans, issues = mentions.label_spans(text, items, (spec.labels[0].name, topic) if topic else None)
+    failures += [ParseFailure(row_id, issue.reason, issue.detail, reply) for issue in issues]
     if options.gazetteer is not None:
-        spans = sorted(spans + options.gazetteer.find(text, spans), key=lambda s: s.start)
+        spans += options.gazetteer.find(text, spans)
     if not spans:
-        raise _Reject("no_entities", f"no listed {key} occur in the sentence")
-    example = ner_example_from_spans(_example_id(row), text, spans, _provenance(row, options))
+        raise _Reject("no_entities", f"no listed {key} are entities that occur in the sentence", failures)
+    spans = sorted(spans, key=lambda s: s.start)
+    if not re.search(r"\w", "".join(text[a.end:b.start] for a, b in zip([_START] + spans, spans + [_end(text)]))):
+        raise _Reject("no_context", f"the text is nothing but its {key} {[s.text for s in spans]}", failures)
+    example = ner_example_from_spans(_example_id(row), text, spans, _provenance(row, options), split_at_spans=True)
     return ParseResult(example, failures=failures)
 
 
-def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str) -> tuple[list[tuple[str, str]], list[ParseFailure]]:
-    """(type, mention) pairs from an NER entity list (one type) or an attribute list (typed objects)."""
+def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic: frozenset[str],
+                    max_chars: int | None) -> tuple[list[tuple[str, str]], list[ParseFailure]]:
+    """(type, mention) pairs from an NER entity list (one type) or an attribute list (typed objects, the type
+    matched ignoring case), with a mention-level failure for each entry that is malformed, was cut at the
+    schema's length limit, or cannot be an entity (placeholder, identifier, pronoun, a label or type word)."""
+    types = {label_key(name): name for name in spec.label_names}
     items, failures = [], []
+
+    def fail(reason: str, detail: str) -> None:
+        failures.append(ParseFailure(row_id, reason, detail, raw))
     for entry in listed:
         if spec.family == "ner" and isinstance(entry, str) and entry.strip():
             # Models often list "X," or "X." : the punctuation is not part of the entity.
-            items.append((spec.labels[0].name, entry.strip().strip(",.;:").strip()))
-        elif spec.family == "attribute" and isinstance(entry, dict) and isinstance(entry.get("text"), str):
-            if entry.get("type") in spec.label_names:
-                items.append((entry["type"], entry["text"].strip()))
-            else:
-                failures.append(ParseFailure(row_id, "unknown_label", f"attribute type {entry.get('type')!r} "
-                                             f"is not one of {spec.label_names}", raw))
+            entity_type, mention = spec.labels[0].name, entry.strip().strip(",.;:").strip()
+        elif spec.family == "attribute" and isinstance(entry, dict) and isinstance(entry.get("text"), str) \
+                and entry["text"].strip():
+            entity_type, mention = types.get(label_key(str(entry.get("type")))), entry["text"].strip()
+            if entity_type is None:
+                fail("attribute_type_unknown", f"attribute type {entry.get('type')!r} is not one of {spec.label_names}")
+                continue
         else:
-            failures.append(ParseFailure(row_id, "wrong_type", f"list entry {entry!r} is not a "
-                                         f"{'string' if spec.family == 'ner' else 'type/text object'}", raw))
-    return [item for item in items if item[1]], failures
+            fail("entity_malformed", f"list entry {entry!r} is not a non-empty "
+                 f"{'string' if spec.family == 'ner' else 'type/text object'}")
+            continue
+        original = entry if isinstance(entry, str) else entry["text"]
+        problem = mentions.mention_problem(mention, generic) if mention else None
+        if max_chars is not None and len(original) >= max_chars:
+            fail("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
+        elif problem:
+            fail(problem[0], f"{entity_type} {problem[1]}")
+        elif mention:
+            # "Acute dacryoadenitis (ADE)": the name and its abbreviation are two mentions, as the corpora annotate.
+            abbreviated = _ABBREVIATED.fullmatch(mention)
+            items += [(entity_type, part) for part in (abbreviated.groups() if abbreviated else (mention,))]
+    return items, failures
+
+
+_START = Span(0, 0, "", "")
+
+
+def _end(text: str) -> Span:
+    return Span(len(text), len(text), "", "")
+
+
+_ABBREVIATED = re.compile(r"(.*[^\s(])\s*\(([^()\s]{2,10})\)")
+
+
+def _item_max_chars(row: dict, key: str) -> int | None:
+    """The schema's maxLength of one listed mention (NER: the items; attributes: their text)."""
+    try:
+        items = json.loads(row["json_schema"])["properties"][key]["items"]
+        return int(items["maxLength"] if "maxLength" in items else items["properties"]["text"]["maxLength"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 _PARSERS = {"classification": _classification, "relation": _relation, "pair": _pair, "ner": _ner,
@@ -193,17 +276,39 @@ def _example_id(row: dict) -> str:
     return f"{row['task']}-{int(row['row_id']):08d}"
 
 
-def parse_reply(spec: TaskSpec, row: dict, reply: str | None, options: ParseOptions) -> ParseResult:
-    """Parse one reply to the prompt `row` (a PromptRow dict; pair second steps also carry 'sentence_a').
-    Never raises on bad model output: every rejection is a ParseFailure with the raw text."""
+def _truncation(end: ReplyEnd | None, options: ParseOptions) -> str | None:
+    if end is None:
+        return None
+    if end.finish_reason is not None:  # the generator said why it stopped (HTTP): trust that over a token count
+        return "the generator stopped at the token limit (finish_reason 'length')" \
+            if end.finish_reason == "length" else None
+    if options.max_tokens and end.generated_tokens is not None and end.generated_tokens >= options.max_tokens:
+        return f"the reply used all {options.max_tokens} tokens of its budget (generator.model.sampling.max_tokens)"
+    return None
+
+
+def parse_reply(spec: TaskSpec, row: dict, reply: str | None, options: ParseOptions,
+                end: ReplyEnd | None = None) -> ParseResult:
+    """Parse one reply to the prompt `row` (a PromptRow dict; pair second steps also carry 'sentence_a'),
+    ended as `end` says. Never raises on bad model output: every rejection is a ParseFailure with the raw text."""
     step = 2 if row.get("sentence_a") is not None else 1
     raw = reply or ""
+    row_id = int(row["row_id"])
     if not raw.strip():
-        return ParseResult(failures=[ParseFailure(int(row["row_id"]), "empty_reply", "the model returned no text", raw, step)])
+        return ParseResult(failures=[ParseFailure(row_id, "empty_reply", "the model returned no text", raw, step)])
     if row.get("label") is not None and row["label"] not in spec.label_names:
-        return ParseResult(failures=[ParseFailure(int(row["row_id"]), "unknown_label", f"label {row['label']!r} "
+        return ParseResult(failures=[ParseFailure(row_id, "unknown_label", f"label {row['label']!r} "
                                                   f"is not one of {spec.label_names}", raw, step)])
+    cut = _truncation(end, options)
+    if cut:
+        return ParseResult(failures=[ParseFailure(row_id, "truncated", cut, raw, step)])
     try:
-        return _PARSERS[spec.family](spec, row, raw, options)
+        result = _PARSERS[spec.family](spec, row, raw, options)
     except _Reject as reject:
-        return ParseResult(failures=[ParseFailure(int(row["row_id"]), reject.reason, reject.detail, raw, step)])
+        found = [ParseFailure(f.row_id, f.reason, f.detail, f.raw, step) for f in reject.found]
+        return ParseResult(failures=found + [ParseFailure(row_id, reject.reason, reject.detail, raw, step)])
+    except Exception as exc:  # a parser bug must cost one recorded row, not a whole run
+        detail = f"{type(exc).__name__}: {str(exc)[:500]}"
+        return ParseResult(failures=[ParseFailure(row_id, "parser_error", detail, raw, step)])
+    result.failures = [ParseFailure(f.row_id, f.reason, f.detail, f.raw, step) for f in result.failures]
+    return result

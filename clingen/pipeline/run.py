@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clingen.config import PIPELINE_STEPS, ClinGenConfig
-from clingen.pipeline.steps import STEP_FUNCTIONS, UPSTREAM, StepContext, needed, step_key, task_spec
+from clingen.datasets.readers import check_real_files
+from clingen.pipeline.steps import (STEP_FUNCTIONS, UPSTREAM, StepContext, needed, real_data_files, step_key,
+                                    task_spec)
 
 DONE_FILE = "step.json"
 
@@ -65,14 +67,18 @@ def read_done(folder: Path, key: str) -> dict | None:
 
 
 def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None = None,
-                 cached_only: bool = False) -> PipelineReport:
+                 cached_only: bool = False, check_data: bool = True) -> PipelineReport:
     """Every configured step, in flow order; a step whose folder holds a finished result for its key is reused.
     `step_functions` replaces the steps' implementations (tests of the orchestration itself); `cached_only`
-    runs nothing and stops at the first step without a finished result (status "not run")."""
+    runs nothing and stops at the first step without a finished result (status "not run"). Every real split
+    the steps will read is read first (`check_data`; off when the caller has done it), so a file with an
+    unknown label or format fails before any step starts."""
     functions = step_functions or STEP_FUNCTIONS
+    spec = task_spec(config)  # an unknown task fails here, before any step starts
+    if check_data and not cached_only:
+        check_real_files(spec, real_data_files(config, spec))
     out = Path(config.pipeline.out)
     out.mkdir(parents=True, exist_ok=True)
-    spec = task_spec(config)  # an unknown task fails here, before any step starts
     outcomes: list[StepOutcome] = []
     outputs: dict[str, dict] = {}
     keys: dict[str, str] = {}

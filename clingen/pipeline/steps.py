@@ -19,16 +19,18 @@ SHIPPED_TESTSETS = Path(__file__).resolve().parents[1] / "tasks" / "testsets"
 STEP_SECTIONS = {"styles": ("task", "task_file", "seed", "generator"),
                  "topics": ("task", "task_file", "seed", "generator"),
                  "quality": ("task", "task_file", "seed"),
+                 "filter": ("task", "task_file", "seed", "training"),
                  "train": ("task", "task_file", "seed", "training"),
                  "evaluate": ("task", "task_file"),
                  "deploy": ("task", "task_file")}
 # The pipeline settings each step reads.
 STEP_SETTINGS = {"styles": ("n_styles",), "topics": ("n_topics", "topic_entity_type"),
-                 "quality": ("test_path", "test_split"), "train": ("fewshot_path",),
+                 "quality": ("test_path", "test_split"), "filter": ("fewshot_path", "filter_confidence"),
+                 "train": ("fewshot_path",),
                  "evaluate": ("test_path", "test_split", "tune_thresholds"), "deploy": ()}
 MIN_PROPOSED_STYLES = 3
 UPSTREAM = {"styles": (), "topics": (), "generate": ("styles", "topics"), "quality": ("generate",),
-            "train": ("generate",), "evaluate": ("train",), "deploy": ("train",)}
+            "filter": ("generate",), "train": ("generate", "filter"), "evaluate": ("train",), "deploy": ("train",)}
 
 
 class StepFailed(ConfigError):
@@ -66,6 +68,8 @@ def needed(name: str, config: ClinGenConfig) -> str | None:
         return f"strategy {strategy} uses no styles"
     if name == "topics" and strategy != "clingen-llm":
         return f"strategy {strategy} takes no LLM-proposed topics"
+    if name == "filter" and get_task(config.task, config.task_file).family in ("ner", "attribute"):
+        return "consistency filtering applies to classification, relation and pair tasks (NER: label completion)"
     return None
 
 
@@ -106,6 +110,22 @@ def fewshot_split_path(config: ClinGenConfig, spec: TaskSpec) -> Path | None:
 def training_fewshot_path(config: ClinGenConfig, spec: TaskSpec) -> Path | None:
     """The split the train step's few-shot stage samples from (None when that stage is off)."""
     return fewshot_split_path(config, spec) if config.training.fewshot_stage else None
+
+
+def real_data_files(config: ClinGenConfig, spec: TaskSpec) -> dict[str, tuple[Path | None, str]]:
+    """The real splits the configured steps will read ({what names it: (path or None, HoC split)}), so that
+    they can all be read, and a bad one refused, before the first step starts."""
+    steps = set(config.pipeline.steps)
+    files: dict[str, tuple[Path | None, str]] = {}
+    if "generate" in steps:
+        files["prompts.fewshot_path"] = (config.prompts.fewshot_path, "train")
+    if "train" in steps:
+        files["the train step's few-shot split"] = (training_fewshot_path(config, spec), "train")
+    if "filter" in steps:
+        files["the filter step's few-shot split"] = (fewshot_split_path(config, spec), "train")
+    if steps & {"quality", "evaluate"}:
+        files["the test split"] = (real_test_split(config, spec), config.pipeline.test_split)
+    return files
 
 
 def run_styles(ctx: StepContext) -> dict:
@@ -156,16 +176,41 @@ def run_quality(ctx: StepContext) -> dict:
     return {"report": str(ctx.folder / "report.html"), "metrics": report["sets"]["synthetic"]["metrics"]}
 
 
+def _training_config(config: ClinGenConfig, own_run: str, **training: object) -> ClinGenConfig:
+    """The config with training settings replaced, and the user's run name or else `own_run`, the step's own,
+    so that checkpoints of another step's key are never resumed."""
+    updates = {"run_name": config.training.run_name or own_run, **training}
+    return config.model_copy(update={"training": config.training.model_copy(update=updates)})
+
+
+def run_filter(ctx: StepContext) -> dict:
+    """Consistency filtering: a model trained on the few real examples only, then every synthetic example it
+    contradicts with high confidence set aside (recorded, not deleted) in a filtered copy of the run."""
+    from clingen.parsing.consistency import filter_synthetic_set
+    from clingen.training.predict import Predictor
+    from clingen.training.run import run_training
+    fewshot = fewshot_split_path(ctx.config, ctx.spec)
+    if fewshot is None:
+        raise StepFailed(f"the filter step trains on the few real examples, and task {ctx.spec.name} has none: set "
+                         f"pipeline.fewshot_path to its real training split")
+    # Always a run of its own: a user's training.run_name belongs to the train step.
+    own = f"{ctx.spec.name}-{ctx.folder.name}"
+    config = _training_config(ctx.config, own, fewshot_stage=True, synthetic_stage=False, run_name=own)
+    model = run_training(config, None, fewshot, ctx.folder / "fewshot-model").model_dir
+    result = filter_synthetic_set(ctx.upstream["generate"]["data"], Predictor.load(model),
+                                  ctx.config.pipeline.filter_confidence, str(ctx.folder / "filtered"))
+    return {**result, "fewshot_model": str(model)}
+
+
 def run_train(ctx: StepContext) -> dict:
     from clingen.training.run import run_training
-    generated = ctx.upstream.get("generate", {}).get("data")
+    # The filtered set when the filter step ran, else the generated one.
+    generated = (ctx.upstream.get("filter") or ctx.upstream.get("generate") or {}).get("data")
     fewshot = training_fewshot_path(ctx.config, ctx.spec)
-    config = ctx.config
-    if config.training.run_name is None:  # checkpoints of this step's key only: never resume another's run
-        config = config.model_copy(update={"training": config.training.model_copy(
-            update={"run_name": f"{ctx.spec.name}-{ctx.folder.name}"})})
+    config = _training_config(ctx.config, f"{ctx.spec.name}-{ctx.folder.name}")
     report = run_training(config, generated, fewshot, ctx.folder / "model")
-    return {"model": str(report.model_dir), "plan": report.card["plan"], "train_wall_s": report.card["train_wall_s"]}
+    return {"model": str(report.model_dir), "plan": report.card["plan"], "train_wall_s": report.card["train_wall_s"],
+            "examples": report.card["training_data"].get("synthetic", {}).get("examples")}
 
 
 def run_evaluate(ctx: StepContext) -> dict:
@@ -188,7 +233,7 @@ def run_deploy(ctx: StepContext) -> dict:
 
 
 STEP_FUNCTIONS = {"styles": run_styles, "topics": run_topics, "generate": run_generate, "quality": run_quality,
-                  "train": run_train, "evaluate": run_evaluate, "deploy": run_deploy}
+                  "filter": run_filter, "train": run_train, "evaluate": run_evaluate, "deploy": run_deploy}
 
 
 def task_spec(config: ClinGenConfig) -> TaskSpec:

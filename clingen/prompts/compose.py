@@ -19,6 +19,7 @@ from clingen.errors import ConfigError
 from clingen.kg.graph import KnowledgeGraph
 from clingen.kg.sampling import (EntitySampler, NegativePairSampler, NeighbourhoodSampler, RelationPairSampler,
                                  coverage_positions, row_choice, row_hash)
+from clingen.kg.names import natural_name
 from clingen.prompts import templates
 from clingen.prompts.demos import demos_by_label, load_demo_pool
 from clingen.prompts.schemas import reply_schema
@@ -47,6 +48,16 @@ class PromptRow:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class _NaturalNames:
+    """Vertex index -> natural_name of its label, for the topic fields of prompt rows."""
+
+    def __init__(self, labels):
+        self._labels = labels
+
+    def __getitem__(self, vertex) -> str:
+        return natural_name(str(self._labels[vertex]))
 
 
 def second_step_messages(row: dict, sentence_a: str) -> list[dict]:
@@ -164,15 +175,15 @@ class PromptComposer:
             picks = coverage_positions(self.seed, _LLM_TOPIC_STREAM + li, rows, len(self.topics), self._topic_cache)
             return [{"topic": self.topics[p]} for p in picks]
         sampler = self._sampler(li, label)
-        labels = self.kg.labels
+        labels = _NaturalNames(self.kg.labels)
         if isinstance(sampler, EntitySampler):
             vertices = sampler.sample(rows)
             related = self._related(vertices, rows)
-            return [{"topic": labels[v], "related": r} for v, r in zip(vertices, related)]
+            return [{"topic": label.topics.word(topic=labels[v]), "related": r} for v, r in zip(vertices, related)]
         heads, tails = sampler.sample(rows)
         if label.topics.swap:
             heads, tails = tails, heads
-        return [{"topic": f"{labels[h]} / {labels[t]}", "head": labels[h], "tail": labels[t]}
+        return [{"topic": label.topics.word(head=labels[h], tail=labels[t]), "head": labels[h], "tail": labels[t]}
                 for h, t in zip(heads, tails)]
 
     def _related(self, vertices: np.ndarray, rows: np.ndarray) -> list[list[str]]:
@@ -182,7 +193,7 @@ class PromptComposer:
             self._samplers["neighbours"] = NeighbourhoodSampler(self.kg, self.config.neighbour_hops, None,
                                                                 self.config.neighbours, self.seed, _NEIGHBOUR_STREAM)
         picked = self._samplers["neighbours"].sample_batch(vertices, rows)
-        return [self.kg.labels[p].tolist() for p in picked]
+        return [[natural_name(name) for name in self.kg.labels[p].tolist()] for p in picked]
 
     def _sampler(self, li: int, label: LabelSpec):
         if li not in self._samplers:

@@ -9,7 +9,9 @@ _CHARS_PER_WORD = 8  # generous: clinical words are long; the word bound itself 
 # Conservative: English runs ~4 characters a token, odd text fewer. The bounds below keep a whole reply
 # inside the token budget, so a constrained reply is never cut off mid-string (and unparseable).
 _CHARS_PER_TOKEN = 3
-_MAX_ITEMS = 8
+# Six mentions of up to ~44 characters fit beside a sentence in 256 tokens; eight of 28 cut real names
+# ("acute myeloid leukemia with ...").
+_MAX_ITEMS = 6
 
 
 def reply_schema(spec: TaskSpec, max_words: int, max_tokens: int = 256) -> dict | None:
@@ -19,7 +21,7 @@ def reply_schema(spec: TaskSpec, max_words: int, max_tokens: int = 256) -> dict 
     budget = max_tokens * _CHARS_PER_TOKEN
     listed = spec.family in ("ner", "attribute")
     sentence_chars = min(max_words * _CHARS_PER_WORD, int(budget * (0.6 if listed else 0.9)))
-    item_chars = max(8, min(60, int(budget * 0.3) // _MAX_ITEMS))
+    item_chars = max(8, min(60, int(budget * 0.35) // _MAX_ITEMS))
     sentence = {"type": "string", "minLength": 1, "maxLength": sentence_chars}
     mention = {"type": "string", "minLength": 1, "maxLength": item_chars}
     if spec.family in ("relation", "pair"):

@@ -9,6 +9,11 @@ from clingen.datasets.records import ClassificationExample, NERExample, PairExam
 from clingen.tasks.spec import LabelSpec, TaskSpec
 
 SENTENCE_A_SLOT = "<<SENTENCE_A>>"  # filled in by the second step of sentence-pair generation
+# Fixed wording of the prompts below: a reply that repeats it is about the prompt, not the domain
+# (parsing's meta_text rule).
+# ("list every", "exactly as written" are left out: a prescription may say "take exactly as written".)
+INSTRUCTION_PHRASES = ("mimic the style of", "relevant to the subtopic", "reply with json", "create a dataset for",
+                       "suppose you need to", "generate a sentence", "here are some examples", "the sentence should")
 _DEMO_WORDS = 80  # long real documents (HoC abstracts) are cut so demonstrations fit a small context
 
 
@@ -84,24 +89,40 @@ def attribute(spec: TaskSpec, topic: str | None, style: str | None, demos: list[
 
 def relation(spec: TaskSpec, label: LabelSpec, head: str | None, tail: str | None, style: str | None,
              demos: list[str]) -> str:
+    """A relation prompt. Where the task's real data masks its entities (@GENE$, @DISEASE$), the real
+    demonstrations are masked too, so the instruction asks for the masks as well: the prompt never shows one
+    form and asks for the other. Without masks (or with no sampled entities and no masks) it asks for names."""
+    masked = bool(spec.head_mask and spec.tail_mask)
     if head is None:
         task = (f"Give a sentence about the '{label.name}' relation between a {spec.head_role} and a "
                 f"{spec.tail_role}, where {label.description}.")
     else:
         task = (f"Give a sentence about the '{label.name}' relation between the {spec.head_role} '{head}' and "
-                f"the {spec.tail_role} '{tail}', where {label.description}. The sentence must name both "
-                f"'{head}' and '{tail}'.")
+                f"the {spec.tail_role} '{tail}', where {label.description}.")
+    if masked:
+        task += (f" Write {spec.head_mask} in place of the {spec.head_role}'s name and {spec.tail_mask} in place "
+                 f"of the {spec.tail_role}'s name, each exactly once{', as the examples do' if demos else ''}.")
+    elif head is not None:
+        task += f" The sentence must name both '{head}' and '{tail}'."
     styled = f" The sentence should mimic the style of {style}." if style else ""
     return (f"Suppose you need to generate a sentence about {spec.domain}. {task}{styled}\n"
             f'Reply with JSON only: {{"sentence": "..."}}{_demo_block(demos)}\n\nLabel: {label.name}')
 
 
+def _indefinite(noun: str) -> str:
+    """The noun with its indefinite article, chosen by its first letter ("an evidence passage", "a claim");
+    the pair roles of the built-in tasks have no silent or sounded exceptions (hour, unit)."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 def pair_first(spec: TaskSpec, topic: str | None, style: str | None, related: list[str], demos: list[str]) -> str:
-    role_a = spec.pair_roles[0]
+    """The first step's prompt: the first text of the pair about the topic (already worded by the task's topic
+    phrase, e.g. 'ivermectin in COVID-19' for a health claim), in the style."""
     subject = f" about {topic}" if topic else ""
     styled = f" in the style of {style}" if style else ""
     extra = f" Where it is natural, also mention: {', '.join(related)}." if related else ""
-    return (f"Suppose you need to create a dataset for {spec.domain}. Write a {role_a}{subject}{styled}.{extra}\n"
+    return (f"Suppose you need to create a dataset for {spec.domain}. Write {_indefinite(spec.pair_roles[0])}"
+            f"{subject}{styled}.{extra}\n"
             f'Reply with JSON only: {{"sentence": "..."}}{_demo_block(demos)}')
 
 
@@ -109,5 +130,5 @@ def pair_second(spec: TaskSpec, label: LabelSpec, demos: list[str]) -> str:
     """The second step's prompt, with SENTENCE_A_SLOT where the first step's sentence goes."""
     role_a, role_b = spec.pair_roles
     return (f"Suppose you need to create a dataset for {spec.domain}.{_demo_block(demos)}\n\n"
-            f"Given the {role_a}: \"{SENTENCE_A_SLOT}\"\nWrite a {role_b} so that {label.description}.\n"
+            f"Given the {role_a}: \"{SENTENCE_A_SLOT}\"\nWrite {_indefinite(role_b)} so that {label.description}.\n"
             f'Reply with JSON only: {{"sentence": "..."}}\nLabel: {label.name}')

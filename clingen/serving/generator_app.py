@@ -27,12 +27,11 @@ def build_generator_app(args: dict):
     """`import_path: clingen.serving.generator_app:build_generator_app` in serve_config.yaml."""
     parsed = GeneratorAppArgs.model_validate(args or {})
     llm = require("ray.serve.llm")
-    from clingen.generation.models import check_engine_kwargs, resolve_model_source
+    from clingen.generation.models import check_engine_kwargs, cpu_engine_kwargs, resolve_model_source
     source = resolve_model_source(parsed.model_source)
     engine_kwargs = {"max_model_len": parsed.max_model_len, "seed": 0}
     if parsed.device == "cpu":
-        # vLLM on the CPU reserves most of RAM for its KV cache unless told a budget.
-        engine_kwargs.update(dtype="bfloat16", enforce_eager=True, kv_cache_memory_bytes=256 << 20)
+        engine_kwargs.update(cpu_engine_kwargs())
         bundles = [{"CPU": 1}]
     else:
         engine_kwargs["tensor_parallel_size"] = parsed.tensor_parallel_size

@@ -6,37 +6,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from clingen._imports import require
-from clingen.datasets.records import NERExample, PairExample, RECORD_TYPES, RelationExample
+from clingen.datasets.records import NERExample, PairExample, RECORD_TYPES, RelationExample, to_iob2
 from clingen.errors import ConfigError, DataFormatError
 from clingen.tasks.spec import TaskSpec
+from clingen.training.alignment import (IGNORE_INDEX, encode_words, record_word_offsets, require_word_alignment,
+                                        tokenize_truncated)
 from clingen.training.labels import LabelSpace, encode_relation_text, label_space
 
-IGNORE_INDEX = -100  # what torch's cross-entropy skips: special tokens and non-first sub-tokens
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def first_subtoken_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> list[int]:
-    """One label per sub-token: the word's label on its first sub-token, IGNORE_INDEX on the others and on
-    special tokens (so a word split into five pieces still counts once in the loss)."""
-    labels, previous = [], None
-    for word in word_ids:
-        labels.append(IGNORE_INDEX if word is None or word == previous else word_labels[word])
-        previous = word
-    return labels
-
-
-def tokenize_truncated(tokenizer: Any, max_length: int, first: list, second: list | None = None,
-                       split_into_words: bool = False, **extra: Any) -> tuple[Any, list[bool]]:
-    """The tokenizer's output truncated to max_length (pairs: longest first), and which rows lost tokens.
-    `extra` goes to the tokenizer (padding, return_tensors)."""
-    truncation = "longest_first" if second is not None else True
-    encoded = tokenizer(first, second, truncation=truncation, max_length=max_length,
-                        is_split_into_words=split_into_words, **extra)
-    encodings = getattr(encoded, "encodings", None)
-    if encodings:  # fast tokenizers keep what truncation cut off, so no second pass is needed
-        return encoded, [bool(encoding.overflowing) for encoding in encodings]
-    full = tokenizer(first, second, truncation=False, is_split_into_words=split_into_words, verbose=False)
-    return encoded, [len(ids) > max_length for ids in full["input_ids"]]
 
 
 class Featurizer:
@@ -46,10 +23,8 @@ class Featurizer:
     def __init__(self, spec: TaskSpec, tokenizer: Any, max_length: int):
         self.spec, self.tokenizer, self.max_length = spec, tokenizer, int(max_length)
         self.space: LabelSpace = label_space(spec)
-        if self.space.kind == "token" and not getattr(tokenizer, "is_fast", False):
-            # word_ids(), which aligns tags to sub-tokens, exists only on fast (Rust) tokenizers.
-            raise ConfigError(f"task {spec.name} tags tokens and needs a fast tokenizer; got "
-                              f"{type(tokenizer).__name__}, which is not fast")
+        if self.space.kind == "token":
+            require_word_alignment(tokenizer, f"task {spec.name}")
 
     def encode(self, records: Iterable[Any]) -> dict[str, list]:
         """input_ids, attention_mask, token_type_ids (when the tokenizer makes them), labels and truncated,
@@ -69,9 +44,8 @@ class Featurizer:
             encoded, truncated = self.tokenize([r.text for r in records])
         return {**_model_inputs(encoded), "labels": labels, "truncated": truncated}
 
-    def tokenize(self, first: list, second: list | None = None, split_into_words: bool = False,
-                 **extra: Any) -> tuple[Any, list[bool]]:
-        return tokenize_truncated(self.tokenizer, self.max_length, first, second, split_into_words, **extra)
+    def tokenize(self, first: list, second: list | None = None, **extra: Any) -> tuple[Any, list[bool]]:
+        return tokenize_truncated(self.tokenizer, self.max_length, first, second, **extra)
 
     def _as_record(self, record: Any) -> Any:
         expected = RECORD_TYPES[self.spec.family]
@@ -102,11 +76,20 @@ class Featurizer:
         return self._label_id(record, record.labels[0])
 
     def _encode_tokens(self, records: list[NERExample]) -> dict[str, list]:
-        # Real CoNLL data keeps its own tokenisation, so the record's tokens are the words, not its text.
-        tag_ids = [[self._label_id(record, tag) for tag in record.tags] for record in records]
-        encoded, truncated = self.tokenize([list(record.tokens) for record in records], split_into_words=True)
-        labels = [first_subtoken_labels(encoded.word_ids(index), tags) for index, tags in enumerate(tag_ids)]
-        return {**_model_inputs(encoded), "labels": labels, "truncated": truncated}
+        # The encoder reads the record's text as its own tokenizer splits it; the labels of the record's
+        # words (CoNLL keeps its own tokenisation) go on each word's first piece (alignment.encode_words).
+        tag_ids = [self._tag_ids(record) for record in records]
+        encoded, alignments = encode_words(self.tokenizer, self.max_length, [record.text for record in records],
+                                           [record_word_offsets(record) for record in records])
+        labels = [alignment.piece_labels(tags) for alignment, tags in zip(alignments, tag_ids)]
+        return {**_model_inputs(encoded), "labels": labels, "truncated": [a.truncated for a in alignments]}
+
+    def _tag_ids(self, record: NERExample) -> list[int]:
+        """Label ids of the record's tags read the way evaluation and serving read them (to_iob2: an IOB1 I-
+        that opens an entity is its B-); unknown tags are named as the record spells them."""
+        for tag in record.tags:
+            self._label_id(record, tag)
+        return [self.space.names.index(tag) for tag in to_iob2(record.tags)]
 
 
 def _model_inputs(encoded: Mapping[str, Any]) -> dict[str, list]:

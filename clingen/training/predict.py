@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from clingen._imports import require
-from clingen.datasets.records import (ClassificationExample, NERExample, PairExample, RelationExample,
+from clingen.datasets.records import (ClassificationExample, NERExample, PairExample, RelationExample, to_iob2,
                                       tokenize)
 from clingen.errors import ConfigError
-from clingen.training.features import MODEL_INPUTS, tokenize_truncated
+from clingen.training.alignment import (WordOffsets, encode_words, record_word_offsets, require_word_alignment,
+                                        tokenize_truncated)
+from clingen.training.features import MODEL_INPUTS
 from clingen.training.labels import encode_relation_text, label_space
 from clingen.training.model_io import check_local_model_dir
 
@@ -86,20 +88,16 @@ def save_model(model: Any, tokenizer: Any, card: Mapping[str, Any], out_dir: str
 
 
 def decode_entities(words: Sequence[tuple[str, int, int]], tags: Sequence[str], text: str) -> list[dict]:
-    """Entities from one BIO tag per (word, start, end): an I- tag continues the previous word's entity of
-    its type, else (seqeval's lenient reading) it starts one. Offsets index into `text`."""
+    """Entities from one BIO tag per (word, start, end), read as the readers and evaluation read them
+    (records.to_iob2: an I- tag that does not continue an entity of its type starts one, so these are the
+    entities of records.bio_to_spans and of seqeval's strict IOB2 scoring). Offsets index into `text`.
+    Raises DataFormatError on a tag that is not O, B-<type> or I-<type>."""
     entities: list[dict[str, Any]] = []
-    open_type: str | None = None
-    for (_, start, end), tag in zip(words, tags):
-        prefix, _, entity_type = tag.partition("-")
-        if tag == "O" or not entity_type:
-            open_type = None
-            continue
-        if prefix == "I" and open_type == entity_type:
+    for (_, start, end), tag in zip(words, to_iob2(tags)):
+        if tag.startswith("B-"):
+            entities.append({"start": start, "end": end, "type": tag[2:]})
+        elif tag.startswith("I-"):
             entities[-1]["end"] = end
-        else:
-            entities.append({"start": start, "end": end, "type": entity_type})
-        open_type = entity_type
     return [{**entity, "text": text[entity["start"]:entity["end"]]} for entity in entities]
 
 
@@ -125,9 +123,8 @@ class Predictor:
         if outputs != len(self.labels):
             raise ConfigError(f"the model has {outputs} outputs but its card lists {len(self.labels)} labels "
                               f"{self.labels}; expected one label per output")
-        if self.family in TOKEN_FAMILIES and not getattr(tokenizer, "is_fast", False):
-            raise ConfigError(f"task {self.card['task']} tags tokens and needs a fast tokenizer; got "
-                              f"{type(tokenizer).__name__}")
+        if self.family in TOKEN_FAMILIES:
+            require_word_alignment(tokenizer, f"the model of task {self.card['task']}")
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "cpu", batch_size: int = 32,
@@ -168,7 +165,7 @@ class Predictor:
         """{"entities": [{"start", "end", "type", "text"}], "truncated"} per text, offsets into the text."""
         self._require_family("predict_entities", TOKEN_FAMILIES)
         words = [tokenize(text) for text in texts]
-        tags, truncated = self.word_tags([[word for word, _, _ in row] for row in words])
+        tags, truncated = self.tag_words(texts, [[(start, end) for _, start, end in row] for row in words])
         return [{"entities": decode_entities(row, row_tags, text), "truncated": cut}
                 for row, row_tags, text, cut in zip(words, tags, texts, truncated)]
 
@@ -178,7 +175,8 @@ class Predictor:
         records = list(records)
         if self.family in TOKEN_FAMILIES:
             self._require_types(records, NERExample)
-            return self.word_tags([list(record.tokens) for record in records])[0]
+            return self.tag_words([record.text for record in records],
+                                  [record_word_offsets(record) for record in records])[0]
         results = self.classify_records(records)
         return [result["labels"] if self.multi_label else result["label"] for result in results]
 
@@ -194,23 +192,23 @@ class Predictor:
         self._require_types(records, ClassificationExample)
         return self.predict_texts([record.text for record in records])
 
-    def word_tags(self, word_lists: list[list[str]]) -> tuple[list[list[str]], list[bool]]:
-        """One tag per word (from its first sub-token; "O" for words truncation cut off) and truncated flags."""
+    def tag_words(self, texts: Sequence[str],
+                  word_offsets: Sequence[WordOffsets]) -> tuple[list[list[str]], list[bool]]:
+        """One BIO tag per word of each text, and whether truncation cut the text. The encoder reads each whole
+        text as its tokenizer splits it, the same view as training (alignment.encode_words); a word takes the
+        tag of its first piece, a word inside an earlier word's piece continues that word's entity, and a word
+        truncation cut off is "O". `word_offsets`: per text, the (start, end) character offsets of its words."""
+        texts, word_offsets = list(texts), list(word_offsets)
         tags: list[list[str]] = []
         truncated: list[bool] = []
-        for start in range(0, len(word_lists), self.batch_size):
-            batch = word_lists[start:start + self.batch_size]
-            encoded, cut = tokenize_truncated(self.tokenizer, self.max_length, batch, split_into_words=True,
-                                              padding=True, return_tensors="pt")
+        for start in range(0, len(texts), self.batch_size):
+            end = start + self.batch_size
+            encoded, alignments = encode_words(self.tokenizer, self.max_length, texts[start:end],
+                                               word_offsets[start:end], padding=True, return_tensors="pt")
             predicted = self._logits(encoded).argmax(dim=-1).tolist()
-            for row, words in enumerate(batch):
-                row_tags, seen = ["O"] * len(words), set()
-                for position, word in enumerate(encoded.word_ids(row)):
-                    if word is not None and word not in seen:
-                        seen.add(word)
-                        row_tags[word] = self.labels[predicted[row][position]]
-                tags.append(row_tags)
-            truncated.extend(cut)
+            for row, alignment in zip(predicted, alignments):
+                tags.append(alignment.word_tags([self.labels[index] for index in row]))
+                truncated.append(alignment.truncated)
         return tags, truncated
 
     def _classify(self, first: list[str], second: list[str] | None = None) -> list[dict]:

@@ -18,6 +18,7 @@ from clingen.config import OFFLINE_ENCODER, ClinGenConfig
 from clingen.datasets.readers import training_fewshot_records
 from clingen.datasets.records import record_type_for
 from clingen.errors import ConfigError
+from clingen.generation.store import OutputStore
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 from clingen.training.labels import label_space
@@ -64,27 +65,41 @@ def training_seed(config: ClinGenConfig) -> int:
     return config.seed if config.training.seed is None else config.training.seed
 
 
-def _check_encoder(encoder: str, trust_remote_code: bool) -> None:
-    """Load the encoder's config in the driver: a wrong path or id fails here, with its name, instead of inside
-    every data and training worker."""
-    from transformers import AutoConfig
+def _check_encoder(encoder: str, trust_remote_code: bool, spec: TaskSpec) -> None:
+    """Load the encoder's config (and, for a word-tagging task, its tokenizer) in the driver: a wrong path or id,
+    or a tokenizer whose pieces cannot be aligned to words, fails here with its name, before Ray starts,
+    instead of inside every data and training worker."""
+    from transformers import AutoConfig, AutoTokenizer
     try:
         AutoConfig.from_pretrained(encoder, trust_remote_code=trust_remote_code)
+        if label_space(spec).kind == "token":
+            from clingen.training.alignment import require_word_alignment
+            tokenizer = AutoTokenizer.from_pretrained(encoder, trust_remote_code=trust_remote_code)
+            require_word_alignment(tokenizer, f"task {spec.name} with training.encoder {encoder!r}")
     except (OSError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
         raise ConfigError(f"training.encoder {encoder!r} cannot be loaded ({type(exc).__name__}: {exc}); expected "
                           f"a local HF model folder, a reachable hub id, or {OFFLINE_ENCODER!r}") from None
 
 
+def _fewshot_records(config: ClinGenConfig, spec: TaskSpec, fewshot: Path | None) -> list | None:
+    """The few-shot stage's real examples (None when that stage does not run), read in the driver before Ray
+    starts, so a split with an unknown label or format fails at once with its file and line."""
+    if not config.training.fewshot_stage or fewshot is None:
+        return None
+    return training_fewshot_records(spec, fewshot, config.training.fewshot_per_class, config.seed)
+
+
 def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: str | None,
-              fewshot: Path | None) -> tuple[dict, list[dict], dict]:
+              fewshot: Path | None, records: list | None) -> tuple[dict, list[dict], dict]:
     """Ray datasets per stage, the stage plan, and what the training data was (for the model card)."""
     ray = require("ray")
     training = config.training
     featurize = dict(fn_constructor_args=(spec.model_dump_json(), encoder, training.max_length,
                                           training.trust_remote_code), concurrency=1, batch_size=256)
     datasets, plan, sources = {}, [], {}
-    if training.fewshot_stage and fewshot is not None:
-        records = training_fewshot_records(spec, fewshot, training.fewshot_per_class, config.seed)
+    if records is not None:
         # Few-shot sampling returns examples grouped by class: shuffle globally, or the last steps see
         # one class only (and, split across workers, each worker another class).
         datasets["fewshot"] = _featurized(ray.data.from_items([r.to_row() for r in records]), config, featurize)
@@ -92,14 +107,53 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
         sources["fewshot"] = {"path": str(fewshot), "examples": len(records)}
     if training.synthetic_stage and train_dir is not None:
         manifest = _read_manifest(train_dir)
-        datasets["synthetic"] = _featurized(ray.data.read_parquet(f"{train_dir.rstrip('/')}/data"), config, featurize)
-        plan.append({"dataset": "synthetic", "epochs": training.epochs})
-        sources["synthetic"] = {"path": train_dir, "manifest_hash": manifest.get("config_hash"),
-                                "examples": manifest.get("counts", {}).get("examples")}
+        store = OutputStore.open_run(train_dir)
+        ids = store.read_examples(["id"])
+        count = ids.num_rows if ids is not None else 0
+        stage = synthetic_stage_plan(count, training.epochs, training.total_steps, training.batch_size,
+                                     training.num_workers)
+        if stage["repeats"] > 1:
+            # A small set, cycled within each pass so that a pass is worth a checkpoint: read once and repeated
+            # in the driver (a union of many reads costs a read pipeline per copy).
+            synthetic = ray.data.from_arrow(pa.concat_tables([store.read_examples()] * stage["repeats"]))
+        else:
+            synthetic = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data")
+        datasets["synthetic"] = _featurized(synthetic, config, featurize)
+        plan.append(stage)
+        sources["synthetic"] = {"path": train_dir, "manifest_hash": manifest.get("config_hash"), "examples": count}
     if not plan:
         raise ConfigError("nothing to train on: give --train (a synthetic run) and/or --fewshot (a real split), "
                           "and keep training.synthetic_stage / training.fewshot_stage on for them")
     return datasets, plan, sources
+
+
+# A cycled set is repeated within a pass until a pass holds this many steps: one checkpoint per pass, not per
+# handful of steps (a MiniLM checkpoint with optimizer state is ~270 MB).
+MIN_STEPS_PER_PASS = 50
+
+
+def synthetic_stage_plan(examples: int, epochs: int, total_steps: int | None, batch_size: int,
+                         num_workers: int) -> dict:
+    """The synthetic stage of the training plan: {"dataset", "epochs"} and, with a fixed step budget, also
+    "total_steps" (the stage stops there), "repeats" (copies of the set in one pass) and "steps_per_pass" (per
+    worker, each worker holding an equal share). Raises ConfigError for a set smaller than the worker count."""
+    if examples < num_workers:
+        raise ConfigError(f"the synthetic set has {examples} example(s), fewer than training.num_workers="
+                          f"{num_workers}; every worker needs at least one (generate more rows or use fewer workers)")
+    if total_steps is None:
+        return {"dataset": "synthetic", "epochs": epochs, "repeats": 1}
+    wanted = min(total_steps, MIN_STEPS_PER_PASS)
+    repeats = max(1, -(-wanted * batch_size * num_workers // examples))
+    if _steps_per_pass(examples, 1, batch_size, num_workers) >= wanted:
+        repeats = 1
+    per_pass = _steps_per_pass(examples, repeats, batch_size, num_workers)
+    return {"dataset": "synthetic", "epochs": -(-total_steps // per_pass), "total_steps": total_steps,
+            "repeats": repeats, "steps_per_pass": per_pass}
+
+
+def _steps_per_pass(examples: int, repeats: int, batch_size: int, num_workers: int) -> int:
+    """Steps each worker takes over its equal share of `repeats` copies of the set (the last batch partial)."""
+    return -(-(examples * repeats // num_workers) // batch_size)
 
 
 def _featurized(dataset, config: ClinGenConfig, featurize: dict):
@@ -110,11 +164,7 @@ def _featurized(dataset, config: ClinGenConfig, featurize: dict):
 
 
 def _read_manifest(train_dir: str) -> dict:
-    from clingen.generation.store import OutputStore
-    manifest = OutputStore(train_dir).read_manifest()
-    if manifest is None:
-        raise ConfigError(f"{train_dir} has no manifest.json; expected the output folder of `clingen generate`")
-    return manifest
+    return OutputStore.open_run(train_dir).read_manifest()
 
 
 def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | None, out: Path) -> TrainingReport:
@@ -122,12 +172,13 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
     train = require("ray.train")
     torch_train = require("ray.train.torch")
     from clingen.generation.pipeline import check_shared_paths, ensure_ray
+    spec = get_task(config.task, config.task_file)
+    fewshot_records = _fewshot_records(config, spec, fewshot)
+    encoder = resolve_encoder(config.training.encoder)
+    _check_encoder(encoder, config.training.trust_remote_code, spec)
     ensure_ray(config)
     check_shared_paths(config, **{"--train": train_dir, "training.storage_path": config.training.storage_path})
-    spec = get_task(config.task, config.task_file)
-    encoder = resolve_encoder(config.training.encoder)
-    _check_encoder(encoder, config.training.trust_remote_code)
-    datasets, plan, sources = _datasets(config, spec, encoder, train_dir, fewshot)
+    datasets, plan, sources = _datasets(config, spec, encoder, train_dir, fewshot, fewshot_records)
     training = config.training
     run_name = training.run_name or f"{spec.name}-{config.config_hash(('task', 'seed', 'training'))}"
     loop_config = {"spec_json": spec.model_dump_json(), "encoder": encoder, "seed": training_seed(config), "plan": plan,

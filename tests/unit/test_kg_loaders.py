@@ -83,4 +83,7 @@ def test_open_sources_sider_only_on_request(shared_dir):
     plain = build_open_sources(root)
     with_sider = build_open_sources(root, include_sider=True)
     assert "sider" not in plain.sources and with_sider.sources["sider"]["edges"] > 1000
+    # the embedded graph is this build (scripts/build_default_kg.sh), biologics included
+    assert plain.entity_types() == load_graph(KGConfig()).entity_types()
+    assert plain.sources["mesh"]["biologics"] == plain.entity_types()["biologic"]
     assert "non-commercial" in with_sider.sources["sider"]["licence"]

@@ -4,7 +4,7 @@ import pytest
 
 from clingen.config import GeneratorConfig, load_config
 from clingen.errors import ConfigError
-from clingen.generation.models import (check_chat_template, check_engine_kwargs, engine_kwargs_for,
+from clingen.generation.models import (check_chat_template, check_engine_kwargs, cpu_dtype, engine_kwargs_for,
                                        resolve_model_source)
 from clingen.generation.processors import sampling_params
 from clingen.generation.http import chat_payload, reply_from_response
@@ -38,10 +38,21 @@ def test_unknown_engine_arguments_are_named_with_suggestions():
 
 
 def test_cpu_engine_kwargs_seed_the_engine_and_bound_the_kv_cache():
-    config = load_config(overrides=["generator.engine_kwargs={max_num_seqs: 32}"]).generator
+    config = load_config(overrides=["generator.engine_kwargs={max_num_seqs: 32}",
+                                    "generator.model.dtype=bfloat16"]).generator
     kwargs = engine_kwargs_for(config, seed=7, use_gpu=False)
     assert kwargs["seed"] == 7 and kwargs["kv_cache_memory_bytes"] == 256 << 20
     assert kwargs["enforce_eager"] is True and kwargs["dtype"] == "bfloat16" and kwargs["max_num_seqs"] == 32
+    fp32 = engine_kwargs_for(load_config(overrides=["generator.model.dtype=float32"]).generator, 7, use_gpu=False)
+    assert fp32["dtype"] == "float32" and fp32["kv_cache_memory_bytes"] == 512 << 20  # the same tokens in fp32
+
+
+def test_auto_dtype_on_the_cpu_is_bf16_only_where_the_cpu_computes_it():
+    assert cpu_dtype("flags\t: fpu avx2 fma") == "float32"  # AVX2: bf16 is emulated, ~50x slower
+    assert cpu_dtype("flags\t: fpu avx2 avx512f avx512_bf16") == "bfloat16"
+    assert cpu_dtype("flags\t: fpu avx512f amx_bf16 amx_tile") == "bfloat16"
+    assert cpu_dtype("Features\t: fp asimd bf16 i8mm") == "bfloat16"  # Arm
+    assert engine_kwargs_for(GeneratorConfig(), 0, use_gpu=False)["dtype"] == cpu_dtype()
 
 
 def test_sampling_params_carry_the_schema_but_never_a_seed():
@@ -59,10 +70,22 @@ def test_http_payload_and_responses():
                                     "json_schema": '{"type": "object"}'})
     assert payload["response_format"] == {"type": "json_schema",
                                           "json_schema": {"name": "reply", "schema": {"type": "object"}}}
-    ok = reply_from_response({"choices": [{"message": {"content": "{}"}}],
+    ok = reply_from_response({"choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}],
                               "usage": {"prompt_tokens": 5, "completion_tokens": 2}})
-    assert ok == {"generated_text": "{}", "num_input_tokens": 5, "num_generated_tokens": 2, "__inference_error__": None}
+    assert ok == {"generated_text": "{}", "num_input_tokens": 5, "num_generated_tokens": 2, "finish_reason": "stop",
+                  "__inference_error__": None}
     error = reply_from_response({"object": "error", "message": "model not found", "code": 404})
     assert error["__inference_error__"] == "endpoint error: model not found"
+    nested = reply_from_response({"error": {"message": "prompt is too long"}, "choices": None})
+    assert nested["__inference_error__"] == "endpoint error: prompt is too long"
+
+
+def test_a_good_reply_beside_an_error_in_its_batch_is_not_an_error():
+    # Ray Data unifies a batch's columns: the good replies of a batch that holds an error get "error": None.
+    good = reply_from_response({"choices": [{"message": {"content": '{"sentence": "x"}'}, "finish_reason": "length"}],
+                                "usage": {"prompt_tokens": 9, "completion_tokens": 256}, "error": None,
+                                "object": "chat.completion"})
+    assert good["__inference_error__"] is None
+    assert (good["generated_text"], good["finish_reason"], good["num_generated_tokens"]) == ('{"sentence": "x"}', "length", 256)
     with pytest.raises(ValueError, match="must start with http"):
         GeneratorConfig(url="127.0.0.1:8000")

@@ -16,8 +16,8 @@ pytestmark = pytest.mark.unit
 OPTIONS = ParseOptions(min_words=3, max_words=40, model="test-model")
 
 
-def prompt_row(task: str, row: int = 1) -> dict:
-    config = load_config(overrides=["seed=3", "prompts.n_demos=2"])
+def prompt_row(task: str, row: int = 1, strategy: str = "clingen-kg") -> dict:
+    config = load_config(overrides=["seed=3", "prompts.n_demos=2", f"prompts.strategy={strategy}"])
     return PromptComposer.from_config(config, get_task(task), tiny_graph()).compose(np.arange(row + 1))[row].to_dict()
 
 
@@ -46,7 +46,7 @@ def test_ner_reply_becomes_tokens_tags_and_spans():
 
 def test_ner_keeps_found_entities_and_records_the_rest():
     reply = json.dumps({"sentence": "Asthma often begins in childhood.", "entities": ["asthma", "eczema"]})
-    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease"), reply, OPTIONS)
+    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease", strategy="few-shot"), reply, OPTIONS)
     assert [s.text for s in result.example.spans] == ["Asthma"]
     assert reasons(result) == ["entity_not_in_text"]
     assert result.failures[0].detail == "Disease 'eczema' does not occur in the sentence"
@@ -55,7 +55,7 @@ def test_ner_keeps_found_entities_and_records_the_rest():
 
 def test_ner_label_completion_from_the_graph_is_optional():
     reply = json.dumps({"sentence": "Patients with gout and bronchial asthma were enrolled.", "entities": ["gout"]})
-    row, spec = prompt_row("ncbi-disease"), get_task("ncbi-disease")
+    row, spec = prompt_row("ncbi-disease", strategy="few-shot"), get_task("ncbi-disease")
     model_only = parse_reply(spec, row, reply, OPTIONS).example
     assert [s.text for s in model_only.spans] == ["gout"]
     gazetteer = Gazetteer(tiny_graph().names_of_type("disease"), "Disease")
@@ -75,7 +75,7 @@ def test_ner_label_completion_from_the_graph_is_optional():
     ('{"sentence": "Asthma is a common disease.", "entities": ["gout"]}', "no_entities"),
 ])
 def test_malformed_ner_replies_are_recorded_failures(reply, reason):
-    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease"), reply, OPTIONS)
+    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease", strategy="few-shot"), reply, OPTIONS)
     assert result.example is None
     assert reasons(result)[-1] == reason
     assert result.failures[-1].raw == reply and result.failures[-1].row_id == 1
@@ -83,7 +83,7 @@ def test_malformed_ner_replies_are_recorded_failures(reply, reason):
 
 def test_too_long_text():
     reply = json.dumps({"sentence": "asthma " * 41, "entities": ["asthma"]})
-    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease"), reply, OPTIONS)
+    result = parse_reply(get_task("ncbi-disease"), prompt_row("ncbi-disease", strategy="few-shot"), reply, OPTIONS)
     assert reasons(result) == ["too_long"] and result.failures[0].detail == "41 words, more than the maximum 40"
 
 
@@ -97,7 +97,7 @@ def test_relation_reply_must_name_both_entities():
     assert masked.example.text == "The @GENE$ variant was not associated with asthma."  # GAD's own convention
     bad = parse_reply(spec, row, '{"sentence": "The variant was not associated with asthma."}', OPTIONS)
     assert reasons(bad) == ["relation_entity_missing"]
-    assert bad.failures[0].detail == "the sentence does not mention ['BRCA1']"
+    assert bad.failures[0].detail == "the gene ('BRCA1' or '@GENE$') is missing"
 
 
 def test_classification_reply_is_cleaned_plain_text():
@@ -121,14 +121,14 @@ def test_pair_reply_in_two_steps():
 
 
 def test_attribute_reply_types_must_be_known():
-    row, spec = prompt_row("casi"), get_task("casi")
+    row, spec = prompt_row("casi", strategy="few-shot"), get_task("casi")
     reply = json.dumps({"sentence": "Start allopurinol 100 mg orally daily for gout.", "attributes": [
         {"type": "Medication", "text": "allopurinol"}, {"type": "Dosage", "text": "100 mg"},
         {"type": "Route", "text": "orally"}, {"type": "Colour", "text": "white"}]})
     result = parse_reply(spec, row, reply, OPTIONS)
     assert [(s.type, s.text) for s in result.example.spans] == [
         ("Medication", "allopurinol"), ("Dosage", "100 mg"), ("Route", "orally")]
-    assert reasons(result) == ["unknown_label"]
+    assert reasons(result) == ["attribute_type_unknown"]
 
 
 def test_label_outside_the_label_set_is_rejected():
@@ -161,14 +161,21 @@ def test_dedup_exact_and_near():
 def test_copies_of_a_demonstration_are_rejected_with_the_demo_named():
     from clingen.generation.stages import ParseReplies
     from clingen.parsing.dedup import containment
-    config = load_config(overrides=["seed=3", "prompts.n_demos=2", "generation.min_words=3"])
+    config = load_config(overrides=["seed=3", "prompts.n_demos=2", "generation.min_words=3",
+                                    "prompts.strategy=few-shot"])
     stage = ParseReplies(config.model_dump_json(), "test-model")
-    row = prompt_row("ncbi-disease")  # shows demonstrations train-324 and train-3817
-    copied = stage.demo_texts["train-3817"].replace(" .", ".")  # "Lip pits also are equally distributed ..."
-    assert containment(copied, stage.demo_texts["train-3817"]) > 0.9
+    row = prompt_row("ncbi-disease", strategy="few-shot")  # shows demonstrations train-324 and train-3817
+    demo_texts = stage.checker.demo_texts
+    copied = demo_texts["train-3817"].replace(" .", ".")  # "Lip pits also are equally distributed ..."
+    assert containment(copied, demo_texts["train-3817"]) > 0.9
     result = stage._one({**row, "generated_text": json.dumps({"sentence": copied, "entities": ["Lip pits"]})})
     assert result["example"] is None
     failure = json.loads(result["failures"])[-1]
     assert failure["reason"] == "copies_demonstration" and "train-3817" in failure["detail"]
+    # The row's reply record rides on its first failure, so `clingen reparse` can re-check it.
+    record = json.loads(json.loads(result["failures"])[0]["reply_record"])
+    assert record["replies"] == [json.dumps({"sentence": copied, "entities": ["Lip pits"]})]
+    assert record["prompt"]["demo_ids"] == ["train-324", "train-3817"] and record["prompt"]["row_id"] == 1
     fresh = json.dumps({"sentence": "Gout flares were frequent in older men.", "entities": ["Gout"]})
-    assert json.loads(stage._one({**row, "generated_text": fresh})["example"])["text"].startswith("Gout")
+    kept = json.loads(stage._one({**row, "generated_text": fresh})["example"])
+    assert kept["text"].startswith("Gout") and json.loads(kept["reply_record"])["replies"] == [fresh]

@@ -44,7 +44,8 @@ def test_relation_prompt_uses_kg_pairs_in_task_roles():
     assert negative.messages[0]["content"].startswith(
         "Suppose you need to generate a sentence about gene-disease association. Give a sentence about the "
         "'No_relation' relation between the gene 'BRCA1' and the disease 'asthma', where the sentence does not "
-        "indicate any relation between the disease and gene. The sentence must name both 'BRCA1' and 'asthma'. "
+        "indicate any relation between the disease and gene. Write @GENE$ in place of the gene's name and "
+        "@DISEASE$ in place of the disease's name, each exactly once, as the examples do. "
         "The sentence should mimic the style of journal article abstract.\n"
         'Reply with JSON only: {"sentence": "..."}\n\nHere are some examples:\n\nLabel: No_relation\n')
     assert negative.messages[0]["content"].endswith("\n\nLabel: No_relation")

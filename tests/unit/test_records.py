@@ -114,7 +114,7 @@ def test_to_row_flattens_provenance_into_columns():
     assert row == {"id": "c-0", "text": "Tumour cells invade.", "labels": ["invasion", "metastasis"],
                    "task": "ncbi-disease", "row_id": 7, "topic": "asthma", "style": "clinical note",
                    "prompt_label": "Disease", "strategy": "kg", "demo_ids": ["train-1", "train-9"],
-                   "model": "smollm2"}
+                   "model": "smollm2", "reply_record": None}
     real = records_by_family()["relation"][1].to_row()
     assert all(real[name] is None for name in PROVENANCE_COLUMNS)
     assert RelationExample.from_row(real).provenance is None

@@ -309,6 +309,7 @@ def test_threshold_tuning_names_a_single_label_model_and_an_empty_split(encoder_
         evaluate_model(gad_dir, pool, "gad", "test", tmp_path / "a", load_config(overrides=["task=gad"]), tune_on=pool)
     unlabelled = tmp_path / "unlabelled.jsonl"
     write_jsonl(unlabelled, [ClassificationExample("u1", "Cells divide.", [])])
-    with pytest.raises(ConfigError, match=r"unlabelled.jsonl gives no labelled examples"):
+    with pytest.raises(DataFormatError, match=r"unlabelled.jsonl gives 1 document\(s\), none with a label of task hoc; "
+                                              r"expected at least one document with a label"):  # refused when read
         evaluate_model(hoc_model_dir[3], unlabelled, "hoc", "test", tmp_path / "b",
                        load_config(overrides=["task=hoc"]), tune_on=unlabelled)

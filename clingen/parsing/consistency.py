@@ -1,0 +1,67 @@
+"""Consistency filtering (parsing/filtering stage, after a few-shot model exists).
+
+Which synthetic examples a model trained on the few real examples contradicts with high confidence. Beyond
+the ClinGen paper, in the spirit of the consistency filters of SuperGen (Meng et al. 2022) and ZeroGen (Ye et
+al. 2022).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def contradiction(labels: Sequence[str], scores: dict[str, float], multi_label: bool, confidence: float) -> str | None:
+    """Why the few-shot model contradicts an example labelled `labels`, given its per-label probabilities
+    `scores` (softmax for single-label, sigmoid for multi-label), else None.
+    Single-label: another label has probability >= confidence. Multi-label: a label the example carries has
+    probability <= 1 - confidence (the model is that sure it is absent). Raises ValueError for a label the
+    scores do not cover."""
+    unknown = [label for label in labels if label not in scores]
+    if unknown:
+        raise ValueError(f"labels {unknown} are not among the model's labels {sorted(scores)}")
+    if multi_label:
+        absent = [f"{label} p={scores[label]:.2f}" for label in labels if scores[label] <= 1 - confidence]
+        return f"the few-shot model is sure these are absent: {', '.join(absent)}" if absent else None
+    best = max(scores, key=scores.__getitem__)
+    if best not in labels and scores[best] >= confidence:
+        return f"label {labels[0]}, the few-shot model gives {best} p={scores[best]:.2f}"
+    return None
+
+
+def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str) -> dict:
+    """Score every example of the generation run in `train_dir` with `predictor` (a training.predict.Predictor
+    of a model trained on the few real examples) and write `out` as a run folder training reads like a
+    generation output: data/ with the examples kept, failures/ with those set aside (reason
+    contradicts_fewshot_model, the detail naming the model's label and probability) and a manifest copied from
+    the run's with the counts after filtering. Returns {"data", "examples", "set_aside", "by_label"}."""
+    import json
+
+    import pyarrow as pa
+
+    from clingen.datasets.records import record_type_for, schema_for
+    from clingen.generation.store import OutputStore
+    source = OutputStore(train_dir)
+    manifest = source.read_manifest() or {}
+    family = manifest.get("family") or predictor.family
+    table = source.read_examples()
+    rows = table.to_pylist() if table is not None else []
+    records = [record_type_for(family).from_row(row) for row in rows]
+    results = predictor.classify_records(records) if records else []
+    kept, aside, by_label = [], [], {}
+    for row, record, result in zip(rows, records, results):
+        labels = list(record.labels) if hasattr(record, "labels") else [record.label]
+        why = contradiction(labels, result["scores"], predictor.multi_label, confidence)
+        if why is None:
+            kept.append(row)
+            continue
+        by_label[labels[0]] = by_label.get(labels[0], 0) + 1
+        shown = {k: v for k, v in row.items() if k != "reply_record"}
+        aside.append({"row_id": row["row_id"], "reason": "contradicts_fewshot_model", "detail": why,
+                      "raw": json.dumps(shown, ensure_ascii=True), "step": 1, "reply_record": row.get("reply_record")})
+    store = OutputStore(out)
+    store.commit(0, pa.Table.from_pylist(kept, schema=schema_for(family)), aside,
+                 sorted(row["row_id"] for row in rows), 0, 0, {"contradicts_fewshot_model": len(aside)}, {})
+    counts = {**manifest.get("counts", {}), "examples": len(kept), "set_aside": len(aside)}
+    store.write_manifest({**manifest, "counts": counts, "filtered_from": train_dir,
+                          "filter": {"confidence": confidence, "set_aside_by_label": by_label}})
+    return {"data": out, "examples": len(kept), "set_aside": len(aside), "by_label": by_label}

@@ -1,0 +1,175 @@
+"""Entity mentions (parsing/filtering stage): finding names and labelling them as spans.
+
+Finding a name in a text, telling real names from generic words and placeholders, and labelling the sampled
+topic and the listed mentions as non-overlapping spans.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from clingen.datasets.records import Span
+from clingen.kg.names import is_acronym, is_shouted
+from clingen.tasks.spec import TaskSpec
+
+_SEPARATORS = re.compile(r"[\s\-]+")
+# Snake-case identifiers (Disease_Class, tags_category_2): the schema or template leaking into the reply.
+# Gene symbols such as mTOR or BRCA1 have no underscore, so they are never caught.
+_IDENTIFIER = re.compile(r"^\w*[A-Za-z0-9]_\w+$")
+# "one" is left out: "one tablet" is a CASI dosage. Matched as written in lower or title case, so "IT"
+# (intrathecal) is not the pronoun "it".
+PRONOUNS = frozenset("it its itself they them their theirs themselves this that these those he him his she her "
+                     "hers we us our you your i me my which who whom whose something".split())
+_DETERMINERS = frozenset("the a an this that these those such some any its their his her our every each".split())
+# Words that name an entity type, not an entity: a mention that is only one of these labels nothing.
+TYPE_WORDS: dict[str, tuple[str, ...]] = {
+    "disease": ("disease", "disorder", "condition", "illness", "syndrome", "sickness", "ailment"),
+    "chemical": ("chemical", "drug", "compound", "medication", "medicine", "substance", "agent"),
+    "gene": ("gene", "protein", "enzyme", "receptor"),
+    "symptom": ("symptom", "sign"),
+    "anatomy": ("organ", "tissue", "body part"),
+}
+# Never an entity of any task: words about the text, the prompt or the people in it.
+_GENERIC = ("entity", "entities", "mention", "name", "named entity", "type", "label", "term", "word", "example",
+            "sentence", "text", "premise", "hypothesis", "patient", "person", "individual", "subject", "case")
+# A type word followed only by numbers, single letters and symbols: "Disease 1", "disease 1324335432", "Disease C#".
+_NUMBERED = re.compile(r"^(?:[\W\d_]*[^\W\d_]?[\W\d_]*)$")
+# Bracketed words ([...], {...}, <...>) of letters, spaces, hyphens and underscores, or an ellipsis. Only those
+# that hold an identifier or a placeholder word are placeholders: "[sic]", "[see below]", "[Ca]", "<i>" and, having
+# digits, "[11C]" or "[3]" are real text.
+_BRACKETED = re.compile(r"\[\s*([A-Za-z][A-Za-z_ \-]*|\.\.\.|\u2026)\s*\]|\{\s*([A-Za-z][A-Za-z_ \-]*|\.\.\.)\s*\}"
+                        r"|<\s*([A-Za-z][A-Za-z_ \-]*|\.\.\.)\s*>")
+PLACEHOLDER_WORDS = frozenset({word for words in TYPE_WORDS.values() for word in words} | set(TYPE_WORDS)
+                              | {"name", "insert", "entity", "placeholder", "type", "class", "value", "topic",
+                                 "label", "your", "here", "x", "y", "sentence", "text", "dose", "dosage", "route",
+                                 "frequency", "duration", "reason", "medication", "question", "claim", "evidence"})
+
+
+def placeholder_in(text: str) -> str | None:
+    """The first template placeholder in `text` ("[Disease_Name]", "{drug}", "<drug name>", "[...]"), else None."""
+    for match in _BRACKETED.finditer(text):
+        content = next(group for group in match.groups() if group is not None)
+        words = {word.casefold() for word in re.split(r"[\s_\-]+", content) if word}
+        if "_" in content or content in ("...", "\u2026") or words & PLACEHOLDER_WORDS:
+            return match.group()
+    return None
+
+
+def name_pattern(name: str) -> re.Pattern | None:
+    """A whole-word pattern for a name: case-insensitive except its acronyms, any run of spaces or hyphens
+    between its words ("Guillain-Barre" = "Guillain Barre", a non-breaking space or line break included), and
+    an optional plural -s/-es ("diabetic cataract" finds "Diabetic Cataracts"). None for an empty name."""
+    words = [word for word in _SEPARATORS.split(name.strip()) if word]
+    if not words:
+        return None
+    shouted = is_shouted(name)
+    exact = [is_acronym(word) and not shouted for word in words]
+    parts = [re.escape(word) if keep else f"(?i:{re.escape(word)})" for word, keep in zip(words, exact)]
+    plural = r"(?:(?i:e?s))?" if words[-1][-1].isalpha() and not exact[-1] else ""
+    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(parts) + plural + r"(?!\w)")
+
+
+def find_mentions(text: str, name: str) -> list[tuple[int, int]]:
+    """(start, end) of every occurrence of `name` in `text` (see name_pattern), left to right, non-overlapping."""
+    pattern = name_pattern(name)
+    return [(m.start(), m.end()) for m in pattern.finditer(text)] if pattern else []
+
+
+def label_words(spec: TaskSpec) -> frozenset[str]:
+    """Words that only name the task's entity type, its labels or its prompt (case-folded): 'disease',
+    'Chemical', 'patient', a style such as 'genetics research summary'."""
+    words = {label.name for label in spec.labels} | {spec.domain} | set(spec.styles) | set(spec.pair_roles)
+    if spec.kg_entity_type:
+        words.add(spec.kg_entity_type.replace("_", " "))
+    for key in list(words):
+        words |= set(TYPE_WORDS.get(key.casefold(), ()))
+    words |= {f"{word} {suffix}" for word in list(words) for suffix in ("name", "entity", "type", "class")}
+    return frozenset(word.casefold() for word in words | set(_GENERIC))
+
+
+def _forms(phrase: str) -> set[str]:
+    """The phrase and its singular candidates (last word without -s or -es): 'diseases' -> 'disease',
+    'syndromes' -> 'syndrome', 'viruses' -> 'virus'."""
+    words = phrase.split()
+    forms = {phrase}
+    if words and len(words[-1]) > 3 and words[-1].endswith("s") and not words[-1].endswith("ss"):
+        forms |= {" ".join(words[:-1] + [words[-1][:-cut]]) for cut in (1, 2)}
+    return forms
+
+
+def mention_problem(mention: str, generic: frozenset[str]) -> tuple[str, str] | None:
+    """(reason, detail) when a listed mention (or a sampled topic) cannot be an entity: a template placeholder,
+    an identifier, a pronoun, or only a label/type/prompt word (after dropping determiners and a plural s, and
+    with a trailing number or letter: 'Disease 1'); else None."""
+    stripped = mention.strip()
+    if placeholder_in(stripped) or stripped in ("...", "\u2026"):
+        return "mention_is_placeholder", f"{stripped!r} is a template placeholder"
+    if _IDENTIFIER.match(stripped):
+        return "mention_is_identifier", f"{stripped!r} is an identifier, not a name"
+    if stripped in PRONOUNS or (stripped.istitle() and stripped.casefold() in PRONOUNS):
+        return "mention_is_pronoun", f"{stripped!r} is a pronoun"
+    words = stripped.casefold().split()
+    while len(words) > 1 and words[0] in _DETERMINERS:
+        words = words[1:]
+    for cut in range(len(words), 0, -1):  # the type word, then whatever numbering follows it
+        if _forms(" ".join(words[:cut])) & generic and _NUMBERED.match(" ".join(words[cut:])):
+            return "mention_is_label_word", f"{stripped!r} only names the type, not an entity"
+    return None
+
+
+@dataclass(frozen=True)
+class MentionIssue:
+    """Why one listed mention is not labelled: a mention-level reason and its detail."""
+
+    reason: str
+    detail: str
+
+
+def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
+    return any(start < b and end > a for a, b in taken)
+
+
+def label_spans(text: str, items: list[tuple[str, str]], topic: tuple[str, str] | None = None
+                ) -> tuple[list[Span], list[MentionIssue]]:
+    """Non-overlapping spans of the (type, mention) `items` and the (type, name) `topic` in `text`.
+
+    The topic is a sampled knowledge-graph name of the prompted type, so it is labelled wherever it occurs and
+    wins over the listed mentions that overlap it, except those that contain it whole ('type 2 diabetes
+    mellitus' around the topic 'diabetes mellitus'), which are the longer name of the same entity. Then the
+    other mentions, longest first. A mention found nowhere is `entity_not_in_text`; one found only inside or
+    across spans already labelled is `entity_overlaps` (one that coincides with a labelled span is simply
+    already labelled)."""
+    items = list(dict.fromkeys(item for item in items if item[1].strip()))
+    found = {item: find_mentions(text, item[1]) for item in items}
+    topic_at = find_mentions(text, topic[1]) if topic else []
+    taken: list[tuple[int, int]] = []
+    spans: list[Span] = []
+
+    def add(entity_type: str, start: int, end: int) -> None:
+        taken.append((start, end))
+        spans.append(Span(start, end, entity_type, text[start:end]))
+
+    around = sorted(((e - s, s, e, item[0]) for item in items for s, e in found[item]
+                     if any(s <= a and b <= e and (s, e) != (a, b) for a, b in topic_at)), reverse=True)
+    for _, start, end, entity_type in around:
+        if not _overlaps(start, end, taken):
+            add(entity_type, start, end)
+    for start, end in topic_at:
+        if not _overlaps(start, end, taken):
+            add(topic[0], start, end)
+    issues: list[MentionIssue] = []
+    for item in sorted(items, key=lambda item: (-len(item[1]), item)):
+        entity_type, mention = item
+        if not found[item]:
+            issues.append(MentionIssue("entity_not_in_text", f"{entity_type} {mention!r} does not occur in the "
+                                       f"sentence"))
+            continue
+        free = [(s, e) for s, e in found[item] if not _overlaps(s, e, taken)]
+        if not free and not any(occurrence in taken for occurrence in found[item]):
+            inside = sorted({text[a:b] for s, e in found[item] for a, b in taken if s < b and e > a})
+            issues.append(MentionIssue("entity_overlaps", f"{entity_type} {mention!r} occurs only inside or "
+                                       f"across the labelled span(s) {inside}"))
+        for start, end in free:
+            add(entity_type, start, end)
+    return sorted(spans, key=lambda s: s.start), issues

@@ -1,0 +1,99 @@
+"""Rejection reasons (parsing/filtering stage): the one enumeration of why a reply or a mention was not kept.
+
+Parsers, filters, the manifest, `clingen reparse` and the README all use these names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Level = Literal["row", "mention", "retry"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """A rejection reason: `row` rejects the whole prompt row (no example), `mention` drops one listed
+    entity/attribute of a kept or rejected example, `retry` marks a row the next run generates again."""
+
+    name: str
+    level: Level
+    means: str
+    example: str
+
+
+REASONS: tuple[Reason, ...] = (
+    Reason("generation_error", "retry", "the generator returned an error for this row (retried by the next run)",
+           'HTTP 400 {"error": {"message": "prompt is too long"}}'),
+    Reason("empty_reply", "row", "the reply (or its text field) is empty", '""'),
+    Reason("truncated", "row", "the reply stopped at the token limit (finish_reason 'length', or as many "
+           "generated tokens as max_tokens) or its text fills the schema's maximum length",
+           '{"sentence": "Mutations in this gene are associated with the'),
+    Reason("no_json", "row", "no JSON object that can be read in a reply that must be JSON (nested too deep, "
+           "or a number too long for Python, counts as none)", "Sure, here is a sentence."),
+    Reason("missing_field", "row", "no JSON object in the reply has the family's required fields",
+           '{"text": "..."} where "sentence" is required'),
+    Reason("wrong_type", "row", "a required field has the wrong JSON type", '{"sentence": 3}'),
+    Reason("bad_characters", "row", "the text holds characters that cannot be stored: lone surrogates or "
+           "control characters", '{"sentence": "Asthma attacks ... \\ud83d."}'),
+    Reason("too_short", "row", "fewer words than generation.min_words", '{"sentence": "Asthma."}'),
+    Reason("too_long", "row", "more words than generation.max_words", "a 300-word paragraph"),
+    Reason("unknown_label", "row", "the prompt row's label is not one of the task's labels",
+           'label "Maybe" for GAD'),
+    Reason("parser_error", "row", "ClinGen's parser failed on this reply (a bug: please report it with the raw "
+           "reply); recorded so that one reply cannot stop a run", "RecursionError in a library"),
+    Reason("placeholder_text", "row", "the text holds a template placeholder ([...], {...}, <...>)",
+           "The [Disease_Name] is a [Disease_Class] that causes ..."),
+    Reason("meta_text", "row", "the text talks about the task instead of the domain (question A, this "
+           "sentence, the JSON, the prompt's own instruction words)",
+           "The answer to question B is not an answer to question A."),
+    Reason("repetitive_text", "row", "the text is a repetitive list, not prose: under half of its words (8 or "
+           "more) are distinct", "Cancer, Cancer, Liver Cancer, Cancer, Lymphoma, Cancer, Cancer, Cancer"),
+    Reason("no_entities", "row", "NER/attributes: none of the listed mentions is a usable entity in the text",
+           '{"sentence": "Patients with the disease improved.", "entities": ["the disease"]}'),
+    Reason("no_context", "row", "NER/attributes: the text is nothing but its entity mentions, so it teaches no "
+           "context", '{"sentence": "Childhood central nervous system germinoma", ...}'),
+    Reason("topic_missing", "row", "NER/attributes, knowledge-graph strategies: the sampled topic does not "
+           "occur in the text (generation.require_topic)", 'topic "gout", sentence about asthma'),
+    Reason("relation_entity_missing", "row", "relations: a sampled entity appears neither by name nor by the "
+           "real data's mask (exactly, once)", 'head "BRCA1" absent and no "@GENE$" in the sentence'),
+    Reason("pair_copy", "row", "pairs: the second text is a near-copy of the first "
+           "(generation.pair_copy_threshold)", "sentence B repeats sentence A word for word"),
+    Reason("copies_demonstration", "row", "the example mostly repeats one of its prompt's demonstrations "
+           "(generation.demo_copy_threshold)", "a demonstration sentence returned verbatim"),
+    Reason("contradicts_fewshot_model", "row", "consistency filtering (pipeline step filter): a model trained "
+           "on the few real examples gives another label with high confidence (pipeline.filter_confidence); "
+           "the example is set aside, never deleted", "label Has_relation, few-shot model No_relation p=0.97"),
+    Reason("exact_duplicate", "row", "the text repeats an earlier example (after NFKC, case and space "
+           "normalisation)", "the same sentence twice"),
+    Reason("near_duplicate", "row", "the text nearly repeats an earlier example (MinHash Jaccard >= "
+           "generation.dedup_threshold)", "the same sentence with one word changed"),
+    Reason("entity_not_in_text", "mention", "a listed mention does not occur in the text",
+           '"eczema" listed, the sentence is about asthma'),
+    Reason("entity_overlaps", "mention", "a listed mention occurs only inside or across a longer labelled "
+           "span (the topic, or a longer listed mention)",
+           '"Malignant Testicular Leydig" inside the topic "malignant testicular Leydig cell tumor"'),
+    Reason("entity_malformed", "mention", "a list entry is not a non-empty string (NER) or a type/text object "
+           "(attributes)", '{"entities": [{"text": "asthma"}]}'),
+    Reason("entity_truncated", "mention", "a listed mention fills the schema's maximum length, so it was cut "
+           "there", '"acute myeloid leukemia with " at a 28-character limit'),
+    Reason("attribute_type_unknown", "mention", "attributes: the entry's type is not one of the task's labels",
+           '{"type": "Strength", "text": "20 mEq"} in CASI'),
+    Reason("mention_is_label_word", "mention", "the mention is only the label's own name or type word",
+           '"disease", "the disease", "Chemical"'),
+    Reason("mention_is_placeholder", "mention", "the mention is a template placeholder", '"[Disease_Name]"'),
+    Reason("mention_is_identifier", "mention", "the mention is an identifier-like token",
+           '"Disease_Class", "tags_category_2"'),
+    Reason("mention_is_pronoun", "mention", "the mention is a pronoun", '"it", "this", "they"'),
+)
+
+BY_NAME: dict[str, Reason] = {reason.name: reason for reason in REASONS}
+ROW_REASONS = tuple(r.name for r in REASONS if r.level == "row")
+MENTION_REASONS = tuple(r.name for r in REASONS if r.level == "mention")
+DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
+
+
+def level_of(reason: str) -> Level:
+    """The level of a reason name; names from older ClinGen versions count as row-level."""
+    known = BY_NAME.get(reason)
+    return known.level if known is not None else "row"

@@ -1,0 +1,123 @@
+"""Label-fidelity audit (datasets -> quality): how far a run's kept labels are supported by their text.
+
+NER topics labelled where they occur, kept spans that are knowledge-graph names rather than generic words or
+placeholders, relation entities present, pairs that are not near-copies.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from clingen.config import ClinGenConfig
+from clingen.generation.store import OutputStore
+from clingen.parsing import fidelity, mentions
+from clingen.parsing.parsers import KG_STRATEGIES
+from clingen.tasks.registry import get_task
+from clingen.tasks.spec import TaskSpec
+
+SPAN_KINDS = ("kg_name", "generic", "placeholder", "other")
+
+
+def audit_run(out: str) -> dict[str, Any]:
+    """The audit of the run in `out` (its manifest's config and task): counts and shares, JSON-serialisable.
+    Raises ConfigError when `out` holds no manifest."""
+    store = OutputStore.open_run(out)
+    manifest = store.read_manifest()
+    config = ClinGenConfig.model_validate(manifest["config"])
+    spec = get_task(config.task, config.task_file)
+    table = store.read_examples()
+    examples = table.to_pylist() if table is not None else []
+    result: dict[str, Any] = {"out": out, "task": spec.name, "family": spec.family,
+                              "strategy": config.prompts.strategy, "rows_done": manifest["counts"]["rows_done"],
+                              "examples": len(examples)}
+    texts = [e["text"] if "text" in e else f"{e['text_a']} {e['text_b']}" for e in examples]
+    result["placeholder_texts"] = sum(1 for t in texts if mentions.placeholder_in(t))
+    result["meta_texts"] = sum(1 for t in texts if fidelity.meta_phrase(spec, t))
+    if spec.family in ("ner", "attribute"):
+        result.update(audit_ner(spec, examples, _kg_names(config, spec)))
+    elif spec.family == "relation":
+        missing = sum(1 for e in examples if fidelity.relation_problem(spec, e["text"], e["head"], e["tail"]))
+        result["relation_entities_missing"] = missing
+    elif spec.family == "pair":
+        threshold = config.generation.pair_copy_threshold
+        copies = sum(1 for e in examples if fidelity.pair_copy_share(e["text_a"], e["text_b"]) >= threshold)
+        result.update(near_copy_pairs=copies, near_copy_share=_share(copies, len(examples)),
+                      pair_copy_threshold=threshold)
+    return result
+
+
+def audit_ner(spec: TaskSpec, examples: list[dict], kg_names: set[str]) -> dict[str, Any]:
+    """NER figures: examples whose topic occurs, those where every occurrence lies whole within a labelled span, and
+    the kept spans by kind (kg_name: a knowledge-graph name or synonym of the type, case-insensitive; generic:
+    a label/type word or pronoun; placeholder: a template placeholder or identifier; other)."""
+    generic = mentions.label_words(spec)
+    occurs = labelled = 0
+    kinds: Counter = Counter()
+    flagged: list[str] = []
+    for example in examples:
+        topic = example.get("topic") if example.get("strategy") in KG_STRATEGIES else None
+        if topic and mentions.mention_problem(topic, generic):  # not a name: parsing does not label it either
+            topic = None
+        spans = [(s["start"], s["end"]) for s in example["spans"] or []]
+        found = mentions.find_mentions(example["text"], topic) if topic else []
+        if found:
+            occurs += 1
+            # Labelled whole: as its own span, or inside a longer listed name of the same entity.
+            labelled += all(any(s <= a and b <= e for s, e in spans) for a, b in found)
+        for span in example["spans"] or []:
+            kind = span_kind(span["text"], generic, kg_names)
+            kinds[kind] += 1
+            if kind in ("generic", "placeholder") and len(flagged) < 20:
+                flagged.append(f"{example['id']}: {span['text']!r}")
+    total = sum(kinds.values())
+    return {"topic_occurs": occurs, "topic_labelled": labelled, "topic_labelled_share": _share(labelled, occurs),
+            "spans": total, "spans_by_kind": {k: kinds.get(k, 0) for k in SPAN_KINDS},
+            "span_share_by_kind": {k: _share(kinds.get(k, 0), total) for k in SPAN_KINDS},
+            "flagged_spans": flagged}
+
+
+def span_kind(text: str, generic: frozenset[str], kg_names: set[str]) -> str:
+    """One of SPAN_KINDS for a kept span's text."""
+    problem = mentions.mention_problem(text, generic)
+    if problem and problem[0] in ("mention_is_placeholder", "mention_is_identifier"):
+        return "placeholder"
+    if problem:
+        return "generic"
+    return "kg_name" if text.casefold() in kg_names else "other"
+
+
+def _kg_names(config: ClinGenConfig, spec: TaskSpec) -> set[str]:
+    from clingen.kg.source import load_graph
+    entity_type = spec.kg_entity_type or (spec.labels[0].topics.entity_types or [None])[0]
+    if entity_type is None:
+        return set()
+    return {name.casefold() for name in load_graph(config.kg).names_of_type(entity_type)}
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def format_audit(result: dict[str, Any]) -> str:
+    """A few readable lines of an audit result."""
+    lines = [f"{result['task']} ({result['family']}, {result['strategy']}): {result['examples']} examples kept "
+             f"from {result['rows_done']} rows",
+             f"texts with a placeholder: {result['placeholder_texts']}; texts about the task: {result['meta_texts']}"]
+    if "spans" in result:
+        shares = result["span_share_by_kind"]
+        lines.append(f"topic labelled where it occurs: {result['topic_labelled']}/{result['topic_occurs']} "
+                     f"({_pct(result['topic_labelled_share'])})")
+        lines.append(f"kept spans: {result['spans']}: " + ", ".join(
+            f"{kind} {result['spans_by_kind'][kind]} ({_pct(shares[kind])})" for kind in SPAN_KINDS))
+        lines += [f"  flagged: {item}" for item in result["flagged_spans"]]
+    if "near_copy_pairs" in result:
+        lines.append(f"near-copy pairs (>= {result['pair_copy_threshold']:.0%} of the second text in the first): "
+                     f"{result['near_copy_pairs']} ({_pct(result['near_copy_share'])})")
+    if "relation_entities_missing" in result:
+        lines.append(f"relation examples missing an entity: {result['relation_entities_missing']}")
+    return "\n".join(lines)
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.1%}"

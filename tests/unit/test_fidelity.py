@@ -1,0 +1,446 @@
+"""Label fidelity: each rule of the row/example contract, and every input the label-fidelity issue quotes."""
+
+import json
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from clingen.generation.store import FAILURE_SCHEMA
+from clingen.parsing import fidelity, mentions
+from clingen.parsing.parsers import ParseOptions, ReplyEnd, extract_json_object, parse_reply
+from clingen.parsing.reasons import BY_NAME, REASONS
+from clingen.tasks.registry import get_task
+from clingen.tasks.spec import TaskSpec
+
+pytestmark = pytest.mark.unit
+OPTIONS = ParseOptions(min_words=3, max_words=60, model="m", max_tokens=256)
+NCBI = get_task("ncbi-disease")
+
+
+def ner_row(topic: str | None = None, strategy: str = "clingen-kg", **extra) -> dict:
+    return {"row_id": 4, "task": "ncbi-disease", "strategy": strategy, "label": "Disease", "topic": topic,
+            "style": "clinical note", "demo_ids": [], **extra}
+
+
+def pair_row(task: str, label: str, sentence_a: str | None = None) -> dict:
+    return {"row_id": 2, "task": task, "strategy": "clingen-kg", "label": label, "topic": "asthma",
+            "demo_ids": [], "sentence_a": sentence_a}
+
+
+def reasons(result) -> list[str]:
+    return [f.reason for f in result.failures]
+
+
+# ----- the inputs quoted in the issue ----------------------------------------------------------------------
+def test_a_sentence_about_the_task_with_the_type_word_as_entity_is_rejected():
+    reply = json.dumps({"sentence": "This is a sentence about a disease named", "entities": ["disease"]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert result.example is None and reasons(result) == ["meta_text"]
+    assert result.failures[0].detail == "the text talks about the task ('this is a sentence')"
+
+
+def test_the_type_word_alone_is_never_an_entity():
+    reply = json.dumps({"sentence": "Patients with the disease were treated early.", "entities": ["the disease"]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert result.example is None and reasons(result) == ["mention_is_label_word", "no_entities"]
+    assert result.failures[0].detail == "Disease 'the disease' only names the type, not an entity"
+
+
+def test_template_placeholders_reject_the_text():
+    reply = json.dumps({"sentence": "The [Disease_Name] is a [Disease_Class] that causes chronic pain in adults.",
+                        "entities": ["Disease_Class"]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert result.example is None and reasons(result) == ["placeholder_text"]
+    assert "'[Disease_Name]'" in result.failures[0].detail
+
+
+@pytest.mark.parametrize("mention, reason", [
+    ("Disease_Class", "mention_is_identifier"), ("tags_category_2", "mention_is_identifier"),
+    ("[Disease_Name]", "mention_is_placeholder"), ("{disease}", "mention_is_placeholder"),
+    ("<drug name>", "mention_is_placeholder"), ("it", "mention_is_pronoun"), ("They", "mention_is_pronoun"),
+    ("Disease", "mention_is_label_word"), ("diseases", "mention_is_label_word"),
+    ("disorder", "mention_is_label_word"), ("this condition", "mention_is_label_word"),
+    ("disease entity", "mention_is_label_word"),
+])
+def test_bad_mentions_get_their_own_reason(mention, reason):
+    text = "Doctors saw more gout in the clinic last week."  # judged as a mention before it is looked up
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), json.dumps({"sentence": text, "entities": [mention, "gout"]}),
+                         OPTIONS)
+    assert [s.text for s in result.example.spans] == ["gout"]
+    assert reasons(result) == [reason]
+
+
+@pytest.mark.parametrize("mention", ["mTOR", "BRCA1", "IL-6", "type 2 diabetes", "ALS", "[11C]raclopride"])
+def test_real_names_are_not_mistaken_for_bad_mentions(mention):
+    assert mentions.mention_problem(mention, mentions.label_words(NCBI)) is None
+
+
+def test_the_sampled_topic_is_labelled_whole_and_wins_over_partial_spans():
+    topic = "malignant testicular Leydig cell tumor"
+    text = "A Malignant testicular Leydig cell tumor was found in a 40-year-old man with gynecomastia."
+    reply = json.dumps({"sentence": text, "entities": ["Malignant Testicular Leydig", "Leydig cell tumor"]})
+    result = parse_reply(NCBI, ner_row(topic), reply, OPTIONS)
+    assert [(s.start, s.text) for s in result.example.spans] == [(2, "Malignant testicular Leydig cell tumor")]
+    assert result.example.tags[:7] == ["O", "B-Disease", "I-Disease", "I-Disease", "I-Disease", "I-Disease", "O"]
+    # Both listed mentions do occur: they overlap the topic, and the failures say so (not "does not occur").
+    assert reasons(result) == ["entity_overlaps", "entity_overlaps"]
+    assert result.failures[0].detail == ("Disease 'Malignant Testicular Leydig' occurs only inside or across the "
+                                         "labelled span(s) ['Malignant testicular Leydig cell tumor']")
+
+
+def test_the_topic_is_labelled_at_every_occurrence_even_when_not_listed():
+    text = "Gout is common; gout flares often follow alcohol and asthma is unrelated."
+    result = parse_reply(NCBI, ner_row("gout"), json.dumps({"sentence": text, "entities": ["asthma"]}), OPTIONS)
+    assert [s.text for s in result.example.spans] == ["Gout", "gout", "asthma"]
+    assert result.failures == []
+
+
+def test_a_kg_row_without_its_topic_is_topic_missing_unless_switched_off():
+    reply = json.dumps({"sentence": "Asthma often begins in early childhood.", "entities": ["Asthma"]})
+    result = parse_reply(NCBI, ner_row("gout"), reply, OPTIONS)
+    assert reasons(result) == ["topic_missing"]
+    assert result.failures[0].detail == "the sampled topic 'gout' does not occur in the text"
+    relaxed = parse_reply(NCBI, ner_row("gout"), reply, ParseOptions(3, 60, require_topic=False))
+    assert [s.text for s in relaxed.example.spans] == ["Asthma"]
+    # LLM-proposed topics are not known names: no requirement, no forced label.
+    llm = parse_reply(NCBI, ner_row("gout", strategy="clingen-llm"), reply, OPTIONS)
+    assert [s.text for s in llm.example.spans] == ["Asthma"]
+
+
+def test_absent_and_overlapping_mentions_are_told_apart():
+    spans, issues = mentions.label_spans("Hereditary breast cancer runs in families.",
+                                         [("Disease", "breast cancer"), ("Disease", "cancer"), ("Disease", "eczema")])
+    assert [s.text for s in spans] == ["breast cancer"]
+    assert [(i.reason, i.detail) for i in issues] == [
+        ("entity_overlaps", "Disease 'cancer' occurs only inside or across the labelled span(s) ['breast cancer']"),
+        ("entity_not_in_text", "Disease 'eczema' does not occur in the sentence")]
+
+
+@pytest.mark.parametrize("task, label", [("mqp", "not_equivalent"), ("healthver", "Refute")])
+def test_a_second_text_that_repeats_the_first_is_pair_copy(task, label):
+    first = "Can a child with asthma take ibuprofen for a fever?"
+    result = parse_reply(get_task(task), pair_row(task, label, first), json.dumps({"sentence": first}), OPTIONS)
+    assert result.example is None and reasons(result) == ["pair_copy"]
+    changed = "Is it safe to give ibuprofen to an asthmatic child?"
+    assert parse_reply(get_task(task), pair_row(task, label, first), json.dumps({"sentence": changed}),
+                       OPTIONS).example.text_b == changed
+
+
+@pytest.mark.parametrize("text, phrase", [
+    ("The answer to question B is not an answer to question A.", "the answer to question b is"),
+    ("Is this the same thing as question A about inhalers?", "question A"),
+    ("This question is the same as sentence A about asthma.", "sentence A"),
+    ("Reply with JSON only about the asthma inhaler dose.", "reply with json"),
+    ("Every answer to the other is also a complete or partial answer here.",
+     "is also a complete or partial"),
+])
+def test_pair_texts_about_the_task_are_meta_text(text, phrase):
+    result = parse_reply(get_task("mediqa-rqe"), pair_row("mediqa-rqe", "Not_entail", "Can asthma be cured?"),
+                         json.dumps({"sentence": text}), OPTIONS)
+    assert reasons(result) == ["meta_text"] and f"'{phrase}'" in result.failures[0].detail
+
+
+def test_meta_text_leaves_domain_text_alone():
+    rqe = get_task("mediqa-rqe")
+    hv = get_task("pubhealth")
+    assert fidelity.meta_phrase(hv, "So far the evidence does not support the use of zinc for colds.") is None
+    # Five words of a definition are ordinary fact-check wording; six in a row are the prompt echoed.
+    assert fidelity.meta_phrase(hv, "Here the evidence contradicts the claim about zinc.") is None
+    for text in ("I have a question a doctor could answer about asthma inhalers.",
+                 "There is no evidence that vitamin C prevents the common cold.",
+                 "Which sentence of the guideline covers inhaled steroids in children?"):
+        assert fidelity.meta_phrase(rqe, text) is None, text
+    for text in ("The prompt diagnosis of sepsis saved the patient.", "In this dataset of 500 patients, gout was rare.",
+                 "Take allopurinol exactly as written, once daily.", "List every medication you take."):
+        assert fidelity.meta_phrase(NCBI, text) is None, text
+
+
+@pytest.mark.parametrize("end, detail", [
+    (ReplyEnd(finish_reason="length"), "the generator stopped at the token limit (finish_reason 'length')"),
+    (ReplyEnd(generated_tokens=256), "the reply used all 256 tokens of its budget (generator.model.sampling.max_tokens)"),
+])
+def test_a_reply_cut_at_the_token_limit_is_truncated(end, detail):
+    reply = json.dumps({"sentence": "Mutations in the SLC2A9 gene are strongly associated with the",
+                        "entities": ["SLC2A9"]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS, end)
+    assert result.example is None and reasons(result) == ["truncated"] and result.failures[0].detail == detail
+    assert parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS, ReplyEnd("stop", 40)).example is not None
+
+
+def test_a_text_that_fills_the_schema_max_length_was_cut_there():
+    text = "Gout is associated with the SLC2A9 gene"
+    schema = json.dumps({"properties": {"sentence": {"maxLength": len(text)}}})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot", json_schema=schema),
+                         json.dumps({"sentence": text, "entities": ["Gout"]}), OPTIONS)
+    assert reasons(result) == ["truncated"]
+
+
+def test_json_extraction_takes_the_first_object_with_the_required_fields():
+    reply = ('Schema: {"type": "object"}\nAnswer: {"sentence": "The patient was diagnosed with cystic fibrosis at '
+             'age two.", "entities": ["cystic fibrosis"]}')
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert [s.text for s in result.example.spans] == ["cystic fibrosis"]
+    assert extract_json_object(reply) == {"type": "object"}  # without required fields: the first object
+    assert extract_json_object('{"a": 1} {"b": 2}', ("b",)) == {"b": 2}
+    assert extract_json_object('{"a": 1}', ("b",)) == {"a": 1}  # so the caller can name the missing field
+
+
+def test_a_lone_surrogate_is_a_failure_that_can_itself_be_stored():
+    reply = '{"sentence": "Asthma attacks were frequent in the winter for this boy \\ud83d.", "entities": ["Asthma"]}'
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert result.example is None and reasons(result) == ["bad_characters"]
+    assert result.failures[0].detail == "the text holds a lone surrogate U+D83D at character 56, which cannot be stored"
+    raw_with_surrogate = parse_reply(NCBI, ner_row(strategy="few-shot"), "\ud83d oops", OPTIONS)
+    table = pa.Table.from_pylist([f.to_dict() for f in result.failures + raw_with_surrogate.failures],
+                                 schema=FAILURE_SCHEMA)
+    sink = io.BytesIO()
+    pq.write_table(table, sink)  # raised UnicodeEncodeError before: one bad reply stopped the whole job
+    assert pq.read_table(io.BytesIO(sink.getvalue())).column("raw")[1].as_py() == "\\ud83d oops"
+
+
+def test_control_characters_are_rejected():
+    reply = json.dumps({"sentence": "Gout\x00 flares were frequent in older men.", "entities": ["Gout"]})
+    assert reasons(parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)) == ["bad_characters"]
+
+
+# ----- relations ---------------------------------------------------------------------------------------------
+GAD = get_task("gad")
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("BRCA1 variants were not associated with asthma.", None),
+    ("@GENE$ variants were not associated with @DISEASE$.", None),
+    ("@GENE$ variants were not associated with asthma.", None),
+    ("@gene$ variants were not associated with asthma.",
+     "the gene ('BRCA1' or '@GENE$') is missing; '@gene$' is not the mask"),
+    ("@GENE$ and @GENE$ were not associated with asthma.", "the gene mask @GENE$ appears 2 times (the real data has it once)"),
+    ("The variant was not associated with any disease.",
+     "the gene ('BRCA1' or '@GENE$') is missing; the disease ('asthma' or '@DISEASE$') is missing"),
+])
+def test_relation_entities_appear_by_name_or_exact_mask(text, problem):
+    assert fidelity.relation_problem(GAD, text, "BRCA1", "asthma") == problem
+
+
+def test_zero_shot_relation_rows_need_the_masks():
+    assert fidelity.relation_problem(GAD, "A gene variant raises asthma risk.", None, None) == (
+        "the gene ('@GENE$') is missing; the disease ('@DISEASE$') is missing")
+    assert fidelity.relation_problem(GAD, "@GENE$ variants raise @DISEASE$ risk.", None, None) is None
+    unmasked = TaskSpec(name="cid", family="relation", domain="chemical-disease", head_role="chemical",
+                        tail_role="disease", styles=["abstract"], negative_label="no_CID", labels=[
+                            {"name": "CID", "description": "x", "topics": {"kind": "none"}},
+                            {"name": "no_CID", "description": "y", "topics": {"kind": "none"}}])
+    assert fidelity.relation_problem(unmasked, "Any text at all.", None, None) is None
+
+
+# ----- the enumeration --------------------------------------------------------------------------------------
+def test_every_reason_is_documented_once_with_an_example():
+    names = [reason.name for reason in REASONS]
+    assert len(names) == len(set(names))
+    assert all(reason.means and reason.example for reason in REASONS)
+    assert {r.level for r in REASONS} == {"row", "mention", "retry"}
+    assert BY_NAME["entity_overlaps"].level == "mention" and BY_NAME["pair_copy"].level == "row"
+
+
+def test_the_readme_lists_every_reason():
+    from pathlib import Path
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [reason.name for reason in REASONS if f"`{reason.name}`" not in readme]
+    assert missing == []
+
+
+def test_an_entity_type_with_whitespace_is_refused_at_the_spec():
+    with pytest.raises(ValueError, match=r"entity types \['Adverse event'\] hold whitespace"):
+        TaskSpec(name="ade", family="ner", domain="adverse event", styles=["note"], labels=[
+            {"name": "Adverse event", "description": "x", "topics": {"kind": "none"}}])
+
+
+# ----- found in review: matching names -----------------------------------------------------------------------
+@pytest.mark.parametrize("topic, text, labelled", [
+    ("AS", "Patients with AS were treated as outpatients, as described.", ["AS"]),
+    ("ALL", "All children with ALL received all doses.", ["ALL"]),
+    ("AIDS", "Hearing aids helped a man with AIDS.", ["AIDS"]),
+    ("DON", "Don was diagnosed with DON last year.", ["DON"]),
+])
+def test_acronym_topics_match_with_their_case(topic, text, labelled):
+    result = parse_reply(NCBI, ner_row(topic), json.dumps({"sentence": text, "entities": []}), OPTIONS)
+    assert [s.text for s in result.example.spans] == labelled
+
+
+@pytest.mark.parametrize("topic, text, span", [
+    ("diabetic cataract", "Diabetic Cataracts progressed in both eyes.", "Diabetic Cataracts"),
+    ("Guillain-Barre syndrome", "Guillain Barre syndrome followed the infection.", "Guillain Barre syndrome"),
+    ("breast cancer", "Hereditary breast\u00a0cancer runs in families.", "breast\u00a0cancer"),
+])
+def test_topics_are_found_in_plural_and_with_other_separators(topic, text, span):
+    result = parse_reply(NCBI, ner_row(topic), json.dumps({"sentence": text, "entities": []}), OPTIONS)
+    assert [s.text for s in result.example.spans] == [span]
+
+
+def test_a_listed_name_that_contains_the_topic_wins_over_it():
+    reply = json.dumps({"sentence": "Patients with type 2 diabetes mellitus had neuropathy.",
+                        "entities": ["type 2 diabetes mellitus", "mellitus had"]})
+    result = parse_reply(NCBI, ner_row("diabetes mellitus"), reply, OPTIONS)
+    assert [s.text for s in result.example.spans] == ["type 2 diabetes mellitus"]
+    assert reasons(result) == ["entity_overlaps"]  # the topic wins over a partial span that crosses it
+
+
+@pytest.mark.parametrize("topic", ["Syndrome", "disease", "Diseases"])
+def test_a_generic_topic_is_neither_labelled_nor_required(topic):
+    reply = json.dumps({"sentence": "The syndrome and the disease were linked to gout.", "entities": ["gout"]})
+    result = parse_reply(NCBI, ner_row(topic), reply, OPTIONS)
+    assert [s.text for s in result.example.spans] == ["gout"]
+
+
+@pytest.mark.parametrize("mention, reason", [
+    ("Disease 1", "mention_is_label_word"), ("disease 1324335432", "mention_is_label_word"),
+    ("Disease C#", "mention_is_label_word"), ("The patient", "mention_is_label_word"),
+    ("Premise", "mention_is_label_word"), ("The genetics research summary", "mention_is_label_word"),
+])
+def test_numbered_type_words_people_and_prompt_words_are_not_entities(mention, reason):
+    assert mentions.mention_problem(mention, mentions.label_words(NCBI))[0] == reason
+
+
+@pytest.mark.parametrize("text", [
+    "Disease C#: Intracranial Primitive Neuroectodermal Tumor",
+    "The sentence for the disease 'cervical polyp' is",
+    "The disease named beta-ketothiolase deficiency is a rare and debilitating condition.",
+    "Proceed with caution, as the disease 'progressive myoclonus epilepsy' is rare.",
+    "1. Generated sentence about disease that mentions the disease named 'typhus'.",
+    "Disease: gary, disease class: gastric, disease entity: gastric ulcer, sentence:",
+    "The disease named 'Obstetric Labor Complications' is common in clinics.",
+])
+def test_prompt_echoes_are_meta_text(text):
+    assert fidelity.meta_phrase(NCBI, text) is not None
+
+
+def test_a_relation_sentence_that_recites_the_label_definition_is_meta_text():
+    text = "The sentence indicates that the disease has interaction with gene @GENE$ in @DISEASE$."
+    assert fidelity.meta_phrase(GAD, text) == "the sentence indicates that the disease"
+
+
+# ----- found in review: never raise, mention-level reasons ---------------------------------------------------
+@pytest.mark.parametrize("reply", ['{"a": ' + "[" * 100000, '{"sentence": "x", "n": ' + "9" * 5000 + "}"])
+def test_pathological_json_is_no_json_not_an_exception(reply):
+    assert reasons(parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)) == ["no_json"]
+
+
+def test_a_parser_bug_is_a_recorded_failure_not_an_exception():
+    row = {key: value for key, value in ner_row(strategy="few-shot").items() if key != "task"}
+    result = parse_reply(NCBI, row, json.dumps({"sentence": "Gout flares were frequent in men.",
+                                                "entities": ["Gout"]}), OPTIONS)
+    assert reasons(result) == ["parser_error"] and result.failures[0].detail.startswith("KeyError")
+
+
+def test_a_malformed_entity_list_counts_its_row_as_no_entities():
+    reply = json.dumps({"sentence": "Asthma often begins in early childhood.", "entities": [{"text": "Asthma"}, ""]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert reasons(result) == ["entity_malformed", "entity_malformed", "no_entities"]
+    from clingen.parsing.reasons import level_of
+    assert [level_of(r) for r in reasons(result)] == ["mention", "mention", "row"]
+
+
+def test_a_mention_cut_at_the_schema_item_limit_is_entity_truncated():
+    schema = json.dumps({"properties": {"sentence": {"maxLength": 400},
+                                        "entities": {"items": {"maxLength": 28}}}})
+    text = "Acute myeloid leukemia with NPM1 mutation responds to induction."
+    reply = json.dumps({"sentence": text, "entities": ["acute myeloid leukemia with ", "NPM1 mutation"]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot", json_schema=schema), reply, OPTIONS)
+    assert [s.text for s in result.example.spans] == ["NPM1 mutation"]
+    assert reasons(result) == ["entity_truncated"]
+
+
+@pytest.mark.parametrize("text, found", [
+    ("The dose was 20 mg [sic] per day.", None), ("Serum [Ca] and [K] were normal [see below].", None),
+    ("The <i>in vitro</i> assay failed.", None), ("The [Disease] spread quickly.", "[Disease]"),
+    ("Give {drug} twice daily.", "{drug}"), ("Start <drug name> at 5 mg.", "<drug name>"),
+    ("The [...] was cured.", "[...]"), ("Uptake of [11C]raclopride fell.", None),
+])
+def test_placeholders_are_template_slots_not_brackets(text, found):
+    assert mentions.placeholder_in(text) == found
+
+
+def test_casi_route_it_and_dosage_one_are_not_pronouns_and_types_ignore_case():
+    casi = get_task("casi")
+    row = {"row_id": 1, "task": "casi", "strategy": "few-shot", "label": None, "topic": None, "demo_ids": []}
+    reply = json.dumps({"sentence": "Give methotrexate 12 mg IT once, then one tablet daily.", "attributes": [
+        {"type": "Medication", "text": "methotrexate"}, {"type": "route", "text": "IT"},
+        {"type": "Dosage", "text": "one tablet"}]})
+    result = parse_reply(casi, row, reply, OPTIONS)
+    assert [(s.type, s.text) for s in result.example.spans] == [
+        ("Medication", "methotrexate"), ("Route", "IT"), ("Dosage", "one tablet")]
+    assert result.failures == []
+
+
+def test_a_finish_reason_is_trusted_over_a_token_count():
+    reply = json.dumps({"sentence": "Gout flares were frequent in older men.", "entities": ["Gout"]})
+    row = ner_row(strategy="few-shot")
+    assert parse_reply(NCBI, row, reply, OPTIONS, ReplyEnd("stop", 256)).example is not None
+    assert reasons(parse_reply(NCBI, row, reply, OPTIONS, ReplyEnd(None, 256))) == ["truncated"]
+
+
+def test_a_classification_reply_that_echoes_the_label_line_keeps_its_text():
+    hoc = get_task("hoc")
+    row = {"row_id": 1, "task": "hoc", "strategy": "zero-shot", "label": "cellular energetics", "demo_ids": []}
+    reply = "Label: cellular energetics\nText: Tumour cells shift to aerobic glycolysis to fuel growth."
+    assert parse_reply(hoc, row, reply, OPTIONS).example.text == "Tumour cells shift to aerobic glycolysis to fuel growth."
+
+
+@pytest.mark.parametrize("a, b, copy", [
+    ("Can a child with asthma take ibuprofen for a fever?", "Can a child with asthma take ibuprofen for a fever?", True),
+    ("The patient, a 64-year-old man with long-standing type 2 diabetes and hypertension, was admitted with "
+     "chest pain radiating to the left arm.", "The patient has diabetes.", False),  # an entailed restatement
+    ("Remdesivir shortened the time to recovery in hospitalised adults with COVID-19 in a large randomised "
+     "trial of 1,062 patients.", "Remdesivir shortened the time to recovery in hospitalised adults.", False),
+])
+def test_pair_copy_is_symmetric(a, b, copy):
+    assert (fidelity.pair_copy_share(a, b) >= 0.8) is copy
+
+
+@pytest.mark.parametrize("name, natural", [
+    ("Nystagmus, Congenital", "Congenital Nystagmus"), ("Leukemia, Myeloid, Acute", "Acute Myeloid Leukemia"),
+    ("Diabetes Mellitus, Type 2", "Type 2 Diabetes Mellitus"),
+    ("AMYLOIDOSIS, FAMILIAL RENAL", "familial renal amyloidosis"), ("AIDS", "AIDS"), ("asthma", "asthma"),
+    ("Adrenal Hyperplasia, Congenital, Due To 21-Hydroxylase Deficiency",
+     "Adrenal Hyperplasia, Congenital, Due To 21-Hydroxylase Deficiency"),
+])
+def test_graph_names_are_asked_for_in_running_text_order(name, natural):
+    from clingen.kg.names import natural_name
+    assert natural_name(name) == natural
+
+
+
+def test_named_after_and_a_disease_called_are_real_text():
+    for text in ("Graves disease is a disease named after Robert Graves.",
+                 "She had a rare disease called Fabry disease.", "Diagnosis: gout of the left toe."):
+        assert fidelity.meta_phrase(NCBI, text) is None, text
+
+
+def test_a_repetitive_list_is_not_prose():
+    text = ("Skin Diseases, Metabolic, Diabetes, Lymphoma, Cancer, Brain Cancer, Cancer, Lymphoma, Cancer, Cancer, "
+            "Liver Cancer, Liver Cancer, Cancer")
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), json.dumps({"sentence": text, "entities": ["Diabetes"]}),
+                         OPTIONS)
+    assert reasons(result) == ["repetitive_text"] and result.failures[0].detail == (
+        "the text repeats itself: 8 distinct words of 17")
+
+
+def test_a_name_with_its_abbreviation_is_two_mentions():
+    reply = json.dumps({"sentence": "Acute dacryoadenitis (ADE) is an inflammation of the lacrimal gland.",
+                        "entities": ["Acute dacryoadenitis (ADE)"]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert [s.text for s in result.example.spans] == ["Acute dacryoadenitis", "ADE"]
+
+
+def test_a_text_that_is_only_its_entity_teaches_no_context():
+    reply = json.dumps({"sentence": "Childhood central nervous system germinoma.",
+                        "entities": ["Childhood central nervous system germinoma"]})
+    assert reasons(parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)) == ["no_context"]
+
+
+def test_a_text_that_names_its_own_style_is_meta_text():
+    row = ner_row("chylocele of tunica vaginalis", style="genetic research summary")
+    reply = json.dumps({"sentence": "The genetic research summary is about the chylocele of tunica vaginalis.",
+                        "entities": []})
+    assert reasons(parse_reply(NCBI, row, reply, OPTIONS)) == ["meta_text"]
