@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from clingen._yaml import parse_yaml, read_yaml_file
 from clingen.errors import ConfigError
 
 EMBEDDED_GENERATOR = "embedded:smollm2-135m-instruct"
@@ -272,9 +272,7 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml_file(path, "config file") or {}
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level, got {type(data).__name__}")
     return config_from_dict(data, overrides, f" in {path}" if path else "")
@@ -302,7 +300,7 @@ def _apply_override(data: dict[str, Any], override: str) -> None:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise ConfigError(f"override {override!r}: {part!r} is not a section")
-    node[leaf] = yaml.safe_load(raw)
+    node[leaf] = parse_yaml(raw, f"override {override!r}: the value")
 
 
 def _describe(exc: ValidationError) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+import traceback
 
 from clingen.cli import data, experiment, generate, kg, knowledge, pipeline, prompts, quality, runs, train
 from clingen.errors import ClinGenError
@@ -36,4 +38,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `clingen kg sample | head` is a normal way to use it
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a read-only --out, a path under a file, a folder given as a file: the OS names it
+        print(f"clingen: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for the console, the traceback kept in a file
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        print(f"clingen: error: unexpected {type(exc).__name__}: {first_line} (full traceback: "
+              f"{_save_traceback()})", file=sys.stderr)
+        return 1
 
+
+def _save_traceback() -> str:
+    """Write the current exception's traceback to a new file in the temporary folder; its path."""
+    with tempfile.NamedTemporaryFile("w", prefix="clingen-error-", suffix=".txt", delete=False) as handle:
+        traceback.print_exc(file=handle)
+        return handle.name

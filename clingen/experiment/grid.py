@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
 from clingen.config import ClinGenConfig, StrictModel, load_config
+from clingen._yaml import read_yaml_file
 from clingen.errors import ConfigError
 
 Method = Literal["clingen-kg", "clingen-llm", "zero-shot", "few-shot", "few-shot-only", "supervised",
@@ -54,10 +54,9 @@ class Cell:
 
 def load_experiment(path: Path) -> ExperimentConfig:
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment config {path} does not exist")
+    data = read_yaml_file(path, "experiment config") or {}
     try:
-        return ExperimentConfig.model_validate(yaml.safe_load(path.read_text()) or {})
+        return ExperimentConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid experiment config {path}:\n{exc}") from None
 

@@ -9,6 +9,8 @@ import secrets
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from pydantic import Field
 from ray import serve
 
@@ -39,13 +41,40 @@ class ClassifierAppArgs(StrictModel):
                            "token; when it is unset or empty, no token is required.")
 
 
-def _authorise(request: Request) -> None:
+_WRONG_TOKEN = "missing or wrong bearer token (Authorization: Bearer ...)"
+# FastAPI's generated documentation describes every route: it is behind the token as well.
+_DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
+def _token_ok(request: Request) -> bool:
     token = request.app.state.token
     if not token:
-        return
+        return True
     given = request.headers.get("authorization", "")
-    if not (given.startswith("Bearer ") and secrets.compare_digest(given[7:], token)):
-        raise HTTPException(status_code=401, detail="missing or wrong bearer token (Authorization: Bearer ...)")
+    # Bytes, not str: compare_digest refuses non-ASCII str, and a header may carry any latin-1 byte.
+    return given.startswith("Bearer ") and secrets.compare_digest(
+        given[7:].encode("latin-1", "replace"), token.encode("utf-8", "replace"))
+
+
+def _authorise(request: Request) -> None:
+    if not _token_ok(request):
+        raise HTTPException(status_code=401, detail=_WRONG_TOKEN)
+
+
+@api.middleware("http")
+async def _protect_docs(request: Request, call_next):
+    if request.url.path in _DOC_PATHS and not _token_ok(request):
+        return JSONResponse(status_code=401, content={"detail": _WRONG_TOKEN})
+    return await call_next(request)
+
+
+@api.exception_handler(RequestValidationError)
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with where and why, without echoing the input: FastAPI's default answer quotes it, and an input
+    such as NaN or a lone surrogate cannot be written as JSON, which turned a bad request into a 500."""
+    detail = [{"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": error.get("type", "")}
+              for error in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": detail})
 
 
 def _run(predictor, items: list[Item]) -> list[dict]:
@@ -57,6 +86,30 @@ def _run(predictor, items: list[Item]) -> list[dict]:
     if family == "relation":
         return predictor.predict_relations([(i.text, i.head, i.tail) for i in items])
     return predictor.predict_texts([i.text for i in items])
+
+
+def predict_requests(predictors: dict, requests: list[tuple[str, list[Item]]]) -> list[list[dict] | Exception]:
+    """One model call per model for requests batched together, each request's predictions in order. If a
+    call fails, each of its requests runs alone, so an error fails only the request that causes it (its slot
+    holds the exception) and never the requests that happened to share its batch."""
+    results: list[list[dict] | Exception | None] = [None] * len(requests)
+    for name in dict.fromkeys(name for name, _ in requests):
+        mine = [i for i, (n, _) in enumerate(requests) if n == name]
+        try:
+            outputs = iter(_run(predictors[name], [item for i in mine for item in requests[i][1]]))
+            for i in mine:
+                results[i] = [next(outputs) for _ in requests[i][1]]
+        except Exception:  # noqa: BLE001 - re-run one by one to find the request at fault
+            for i in mine:
+                results[i] = _run_alone(predictors[name], requests[i][1])
+    return results
+
+
+def _run_alone(predictor, items: list[Item]) -> list[dict] | Exception:
+    try:
+        return _run(predictor, items)
+    except Exception as exc:  # noqa: BLE001 - handed back to its own request as a 500 with the reason
+        return exc
 
 
 def _has_gpu() -> bool:
@@ -108,19 +161,16 @@ class ClassifierService:
             if reason:
                 raise HTTPException(status_code=413 if "limit is" in reason else 422, detail=reason)
         predictions = await self.predict_batch((name, body.inputs))
+        if isinstance(predictions, Exception):  # this request's own failure, isolated from its batch
+            raise HTTPException(status_code=500, detail=f"prediction failed: {type(predictions).__name__}: "
+                                                        f"{predictions}")
         return {"model": name, "task": predictor.card["task"], "predictions": predictions}
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
-    async def predict_batch(self, requests: list[tuple[str, list[Item]]]) -> list[list[dict]]:
-        """Requests that arrive together run as one model call per model (sizes set from config)."""
-        results: list[list[dict] | None] = [None] * len(requests)
-        for name in {name for name, _ in requests}:
-            mine = [i for i, (n, _) in enumerate(requests) if n == name]
-            flat = [item for i in mine for item in requests[i][1]]
-            outputs = iter(_run(self.predictors[name], flat))
-            for i in mine:
-                results[i] = [next(outputs) for _ in requests[i][1]]
-        return results
+    async def predict_batch(self, requests: list[tuple[str, list[Item]]]) -> list[list[dict] | Exception]:
+        """Requests that arrive together run as one model call per model (sizes set from config). If that
+        call fails, each of its requests runs alone, so only the request that fails gets its exception."""
+        return predict_requests(self.predictors, requests)
 
     def _predictor(self, name: str):
         if name not in self.predictors:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clingen.parsing.fidelity import bad_characters
+
 
 class Item(BaseModel):
     """One input. Classification and NER use `text`; relation extraction uses `text` with the two entities
@@ -40,8 +42,18 @@ def check_item(item: Item, family: str, limits: ServingLimits, index: int) -> st
             return f"inputs[{index}].{name} is required for a {family} model"
         if not value.strip():
             return f"inputs[{index}].{name} is empty"
+        # Refused here, before batching: a lone surrogate cannot be encoded for the tokenizer or the reply,
+        # and inside a batch it would fail the other requests batched with it.
+        problem = bad_characters(value)
+        if problem:
+            return f"inputs[{index}].{name} has a {problem}; send UTF-8 text"
         if len(value) > limits.max_chars:
             return f"inputs[{index}].{name} has {len(value)} characters; the limit is {limits.max_chars}"
+    for name in ("head", "tail"):
+        value = getattr(item, name)
+        problem = bad_characters(value) if value else None
+        if problem:
+            return f"inputs[{index}].{name} has a {problem}; send UTF-8 text"
     unexpected = [n for n in ("text", "text_a", "text_b", "head", "tail")
                   if getattr(item, n) is not None and n not in needed and not (family == "relation" and n in ("head", "tail"))]
     if unexpected:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
+from clingen._yaml import read_yaml_file
 from clingen.errors import ConfigError, UnknownNameError
 from clingen.tasks.spec import TaskSpec
 
@@ -17,9 +17,7 @@ BUILTIN_FILE = Path(__file__).with_name("builtin.yaml")
 def load_task_file(path: Path) -> dict[str, TaskSpec]:
     """Specs from a YAML file holding a list of task mappings (the schema of clingen/tasks/spec.py)."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"task file {path} does not exist")
-    entries = yaml.safe_load(path.read_text())
+    entries = read_yaml_file(path, "task file")
     if not isinstance(entries, list):
         raise ConfigError(f"task file {path} must hold a YAML list of task specs, got {type(entries).__name__}")
     tasks: dict[str, TaskSpec] = {}

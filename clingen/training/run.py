@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from clingen import __version__
+from clingen._outputs import check_output_folder
 from clingen._batches import rows_of
 from clingen._imports import require
 from clingen.config import OFFLINE_ENCODER, ClinGenConfig
@@ -81,6 +82,20 @@ def _check_encoder(encoder: str, trust_remote_code: bool, spec: TaskSpec) -> Non
             raise
         raise ConfigError(f"training.encoder {encoder!r} cannot be loaded ({type(exc).__name__}: {exc}); expected "
                           f"a local HF model folder, a reachable hub id, or {OFFLINE_ENCODER!r}") from None
+
+
+def _check_synthetic_set(train_dir: str, spec: TaskSpec) -> None:
+    """Before Ray starts: --train must be a generation run of this task that kept at least one example."""
+    store = OutputStore.open_run(train_dir)
+    manifest = store.read_manifest()
+    if manifest.get("task") not in (None, spec.name):
+        raise ConfigError(f"--train {train_dir} is a run of task {manifest['task']!r}; this training is for task "
+                          f"{spec.name!r} (set task, or give a run of {spec.name!r})")
+    ids = store.read_examples(["id"])
+    if ids is None or ids.num_rows == 0:
+        counts = manifest.get("counts", {})
+        raise ConfigError(f"--train {train_dir} has no examples ({counts.get('rows_done', 0)} row(s) done, "
+                          f"{counts.get('rejected_rows', 0)} rejected; see its failures/); nothing to train on")
 
 
 def _fewshot_records(config: ClinGenConfig, spec: TaskSpec, fewshot: Path | None) -> list | None:
@@ -176,6 +191,9 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
     fewshot_records = _fewshot_records(config, spec, fewshot)
     encoder = resolve_encoder(config.training.encoder)
     _check_encoder(encoder, config.training.trust_remote_code, spec)
+    if train_dir is not None and config.training.synthetic_stage:
+        _check_synthetic_set(train_dir, spec)
+    check_output_folder(out, "model_card.json", "clingen train")
     ensure_ray(config)
     check_shared_paths(config, **{"--train": train_dir, "training.storage_path": config.training.storage_path})
     datasets, plan, sources = _datasets(config, spec, encoder, train_dir, fewshot, fewshot_records)
@@ -220,7 +238,7 @@ def _storage(path: str) -> str:
 def _save(checkpoint, card: dict, out: Path) -> None:
     """Copy the final checkpoint's HF files to `out` and add the model card (multi-label thresholds 0.5)."""
     out = Path(out)
-    if out.exists():
+    if out.exists():  # checked before training: new, empty, or a previous `clingen train` output
         shutil.rmtree(out)
     with checkpoint.as_directory() as folder:
         shutil.copytree(folder, out, ignore=shutil.ignore_patterns("optimizer.pt", "progress.json"))

@@ -51,14 +51,16 @@ def relation_records(n: int, seed: int = 0) -> list:
     return records
 
 
-def write_generation_output(out: str, task: str, records: list) -> None:
-    """A finished `clingen generate` folder holding `records` (shards, markers and a manifest)."""
+def write_generation_output(out: str, task: str, records: list, rejected_rows: int = 0) -> None:
+    """A finished `clingen generate` folder holding `records` (shards, markers and a manifest), after them
+    `rejected_rows` rows that kept no example (counted as too_short)."""
     import pyarrow as pa
     spec = get_task(task)
-    config = load_config(overrides=[f"task={task}", f"generation.n={len(records)}", f"generation.out={out}"])
+    rows = len(records) + rejected_rows
+    config = load_config(overrides=[f"task={task}", f"generation.n={rows}", f"generation.out={out}"])
     store = OutputStore(out)
     family = "ner" if spec.family == "attribute" else spec.family
     table = pa.Table.from_pylist([r.to_row() for r in records], schema=schema_for(family))
-    store.commit(0, table, [], list(range(len(records))), 0, 0)
-    run = RunCounters(rows=len(records), examples=len(records))
+    store.commit(0, table, [], list(range(rows)), 0, 0, rejected_rows={"too_short": rejected_rows})
+    run = RunCounters(rows=rows, examples=len(records))
     store.write_manifest(build_manifest(config, spec, store.scan(), run, "templates", 0.0, None))

@@ -77,7 +77,10 @@ def test_model_listing_cards_health_and_openapi(service):
     assert [(m["name"], m["family"]) for m in listing] == [("gad", "relation"), ("ncbi", "ner")]
     card = call("GET", f"{base}/v1/models/gad").json()["card"]
     assert card["task"] == "gad" and card["labels"] == ["Has_relation", "No_relation"]
-    assert "/v1/models/{name}/predict" in requests.get(f"{base}/openapi.json", timeout=30).json()["paths"]
+    assert "/v1/models/{name}/predict" in call("GET", f"{base}/openapi.json").json()["paths"]
+    assert call("GET", f"{base}/docs").status_code == 200
+    for path in ("/openapi.json", "/docs", "/redoc"):  # the documentation is behind the token too
+        assert requests.get(f"{base}{path}", timeout=30).status_code == 401, path
 
 
 def test_long_inputs_are_truncated_and_say_so(service):
@@ -98,6 +101,14 @@ def test_long_inputs_are_truncated_and_say_so(service):
     ({"json": {"inputs": [{"text": "x" * 201}]}}, 413, "has 201 characters; the limit is 200"),
     ({"json": {"inputs": [{"text": "a"}] * 5}}, 413, "5 inputs in one request; the limit is 4"),
     ({"json": {"inputs": [{"text": "a"}], "extra": 1}}, 422, "extra"),
+    # Inputs FastAPI's default error answer could not write as JSON (it quotes them): these were 500s.
+    ({"data": '{"inputs": [{"text": "asthma \\ud800"}]}', "headers": {"Content-Type": "application/json"}}, 422,
+     "inputs[0].text has a lone surrogate U+D800 at character 7"),
+    ({"data": '{"inputs": [{"text": NaN}]}', "headers": {"Content-Type": "application/json"}}, 422, "string"),
+    ({"data": '{"inputs": [{"text": Infinity}]}', "headers": {"Content-Type": "application/json"}}, 422, "string"),
+    ({"data": '{"inputs": [{"text": "gout\\u0000"}]}', "headers": {"Content-Type": "application/json"}}, 422,
+     "control character U+0000"),
+    ({"data": b"\xff\xfe{", "headers": {"Content-Type": "application/json"}}, 400, "error parsing the body"),
 ])
 def test_bad_requests_get_4xx_with_a_reason(service, kwargs, status, reason):
     base, _ = service
@@ -114,6 +125,27 @@ def test_unknown_model_and_missing_token(service):
     assert response.status_code == 401 and "bearer token" in response.text
     response = requests.get(f"{base}/v1/models", headers={"Authorization": "Bearer wrong"}, timeout=30)
     assert response.status_code == 401
+    non_ascii = "Bearer t\u00f6ken".encode("utf-8")  # compare_digest refuses non-ASCII str: this was a 500
+    response = requests.get(f"{base}/v1/models", headers={"Authorization": non_ascii}, timeout=30)
+    assert response.status_code == 401 and "bearer token" in response.text
+
+
+def test_a_bad_item_beside_valid_traffic_fails_only_its_own_request(service):
+    from concurrent.futures import ThreadPoolExecutor
+    base, _ = service
+    good = {"inputs": [{"text": "Patients with asthma often report cough."}]}
+    bad = '{"inputs": [{"text": "asthma \\ud800"}]}'
+
+    def send(index: int) -> int:
+        if index % 4 == 0:
+            return call("POST", f"{base}/v1/models/ncbi/predict", data=bad,
+                        headers={"Content-Type": "application/json"}).status_code
+        return call("POST", f"{base}/v1/models/ncbi/predict", json=good).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = list(pool.map(send, range(80)))
+    assert [s for i, s in enumerate(statuses) if i % 4] == [200] * 60
+    assert [s for i, s in enumerate(statuses) if i % 4 == 0] == [422] * 20
 
 
 def test_missing_model_folder_fails_at_build(tmp_path):
