@@ -18,7 +18,8 @@ from clingen.tasks.spec import TaskSpec
 META_PHRASES = ("this sentence", "the following sentence", "the above sentence", "the sentence above",
                 "the sentence below", "this is a sentence", "here is a sentence", "here is the sentence",
                 "a sentence about", "a sentence that", "generated sentence", "sentence about", "sentence for",
-                "the json", "json object", "as an ai")
+                "the json", "json object", "as an ai", "example of a sentence", "example sentence",
+                "based on the provided")
 # A field of the reply format or the prompt echoed as text ("sentence: ...", "Disease class: gastric"), and
 # a name quoted the way the prompt quotes it ("the disease named 'typhus'").
 _META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|style)\s*:"),

@@ -130,6 +130,15 @@ def _overlaps(start: int, end: int, taken: list[tuple[int, int]]) -> bool:
     return any(start < b and end > a for a, b in taken)
 
 
+# Annotation guidelines (NCBI-disease, BC5CDR) leave a leading article or demonstrative out of the mention.
+_DETERMINER = re.compile(r"(?i)^(?:the|a|an|this|that|these|those)\s+(?=\S)")
+
+
+def without_determiner(mention: str) -> str:
+    """`mention` without a leading article or demonstrative ("The bird fancier's lung" -> "bird fancier's lung")."""
+    return _DETERMINER.sub("", mention.strip(), count=1)
+
+
 def label_spans(text: str, items: list[tuple[str, str]], topic: tuple[str, str] | None = None
                 ) -> tuple[list[Span], list[MentionIssue]]:
     """Non-overlapping spans of the (type, mention) `items` and the (type, name) `topic` in `text`.
@@ -140,7 +149,7 @@ def label_spans(text: str, items: list[tuple[str, str]], topic: tuple[str, str] 
     other mentions, longest first. A mention found nowhere is `entity_not_in_text`; one found only inside or
     across spans already labelled is `entity_overlaps` (one that coincides with a labelled span is simply
     already labelled)."""
-    items = list(dict.fromkeys(item for item in items if item[1].strip()))
+    items = list(dict.fromkeys((t, without_determiner(m)) for t, m in items if m.strip()))
     found = {item: find_mentions(text, item[1]) for item in items}
     topic_at = find_mentions(text, topic[1]) if topic else []
     taken: list[tuple[int, int]] = []

@@ -444,3 +444,20 @@ def test_a_text_that_names_its_own_style_is_meta_text():
     reply = json.dumps({"sentence": "The genetic research summary is about the chylocele of tunica vaginalis.",
                         "entities": []})
     assert reasons(parse_reply(NCBI, row, reply, OPTIONS)) == ["meta_text"]
+
+
+def test_a_leading_article_is_left_out_of_a_mention():
+    spans, issues = mentions.label_spans("The bird fancier's lung is a hypersensitivity pneumonitis.",
+                                         [("Disease", "The bird fancier's lung")], ("Disease", "bird fancier's lung"))
+    assert [(s.text, s.start) for s in spans] == [("bird fancier's lung", 4)] and issues == []
+    assert mentions.without_determiner("an Addison disease") == "Addison disease"
+    assert mentions.without_determiner("Hepatitis A") == "Hepatitis A"
+    assert mentions.without_determiner("The") == "The"
+
+
+@pytest.mark.parametrize("text", [
+    "Example of a sentence based on the provided review article on neurogenic bladder.",
+    "An example sentence: gout affects the big toe.",
+])
+def test_text_that_presents_itself_as_an_example_is_meta(text):
+    assert fidelity.meta_phrase(NCBI, text) is not None
