@@ -22,6 +22,10 @@ _IDENTIFIER = re.compile(r"^\w*[A-Za-z0-9]_\w+$")
 PRONOUNS = frozenset("it its itself they them their theirs themselves this that these those he him his she her "
                      "hers we us our you your i me my which who whom whose something".split())
 _DETERMINERS = frozenset("the a an this that these those such some any its their his her our every each".split())
+# Words that cannot make a name on their own ("a", "of the", "and"): a mention of only these is an artifact of
+# the model's listing, and as a whole word it would tag every article in the text.
+_FUNCTION_WORDS = _DETERMINERS | frozenset("of in on at to for with without by from as and or nor but is are "
+                                           "was were be been not no".split())
 # Words that name an entity type, not an entity: a mention that is only one of these labels nothing.
 TYPE_WORDS: dict[str, tuple[str, ...]] = {
     "disease": ("disease", "disorder", "condition", "illness", "syndrome", "sickness", "ailment"),
@@ -100,7 +104,7 @@ def _forms(phrase: str) -> set[str]:
 
 def mention_problem(mention: str, generic: frozenset[str]) -> tuple[str, str] | None:
     """(reason, detail) when a listed mention (or a sampled topic) cannot be an entity: a template placeholder,
-    an identifier, a pronoun, or only a label/type/prompt word (after dropping determiners and a plural s, and
+    an identifier, a pronoun, a single letter or only function words ("a", "of the"), or only a label/type/prompt word (after dropping determiners and a plural s, and
     with a trailing number or letter: 'Disease 1'); else None."""
     stripped = mention.strip()
     if placeholder_in(stripped) or stripped in ("...", "\u2026"):
@@ -110,6 +114,9 @@ def mention_problem(mention: str, generic: frozenset[str]) -> tuple[str, str] | 
     if stripped in PRONOUNS or (stripped.istitle() and stripped.casefold() in PRONOUNS):
         return "mention_is_pronoun", f"{stripped!r} is a pronoun"
     words = stripped.casefold().split()
+    # Acronyms keep their case and are names ("AS", "NO" for nitric oxide), never function words.
+    if len(stripped) == 1 or (not is_acronym(stripped) and words and all(w in _FUNCTION_WORDS for w in words)):
+        return "mention_is_function_word", f"{stripped!r} is only a letter or function words, not a name"
     while len(words) > 1 and words[0] in _DETERMINERS:
         words = words[1:]
     for cut in range(len(words), 0, -1):  # the type word, then whatever numbering follows it

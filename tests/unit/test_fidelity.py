@@ -60,6 +60,8 @@ def test_template_placeholders_reject_the_text():
     ("Disease_Class", "mention_is_identifier"), ("tags_category_2", "mention_is_identifier"),
     ("[Disease_Name]", "mention_is_placeholder"), ("{disease}", "mention_is_placeholder"),
     ("<drug name>", "mention_is_placeholder"), ("it", "mention_is_pronoun"), ("They", "mention_is_pronoun"),
+    ("a", "mention_is_function_word"), ("A", "mention_is_function_word"), ("of the", "mention_is_function_word"),
+    ("As", "mention_is_function_word"),
     ("Disease", "mention_is_label_word"), ("diseases", "mention_is_label_word"),
     ("disorder", "mention_is_label_word"), ("this condition", "mention_is_label_word"),
     ("disease entity", "mention_is_label_word"),
