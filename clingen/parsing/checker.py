@@ -84,16 +84,22 @@ class RowChecker:
         """The checker of a run: its parse settings, its knowledge-graph gazetteer (when label completion is on)
         and its demonstration pool (for the copy filter)."""
         from clingen.prompts.demos import load_demo_pool
-        gazetteer = None
-        if config.generation.ner_label_completion and spec.family == "ner":
+        gazetteer, other_types = None, {}
+        if spec.family == "ner":
             from clingen.kg.source import load_graph
             from clingen.parsing.gazetteer import Gazetteer
-            names = load_graph(config.kg).names_of_type(spec.kg_entity_type or spec.labels[0].name)
-            gazetteer = Gazetteer(names, spec.labels[0].name)
+            from clingen.parsing.mentions import OTHER_TYPES, other_type_names
+            graph = load_graph(config.kg)
+            prompted = spec.kg_entity_type or spec.labels[0].name
+            if config.generation.ner_label_completion:
+                gazetteer = Gazetteer(graph.names_of_type(prompted), spec.labels[0].name)
+            kinds = (prompted, *OTHER_TYPES.get(prompted, ()))
+            other_types = other_type_names({kind: graph.names_of_type(kind) for kind in kinds
+                                            if kind in graph.entity_types()}, prompted)
         generation = config.generation
         options = ParseOptions(generation.min_words, generation.max_words, model_name, gazetteer,
                                generation.require_topic, generation.pair_copy_threshold,
-                               config.generator.model.sampling.max_tokens)
+                               config.generator.model.sampling.max_tokens, other_types)
         pool = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
         return cls(spec, options, {demo.id: text_of(demo.to_row()) for demo in pool},
                    generation.demo_copy_threshold)

@@ -146,6 +146,24 @@ def without_determiner(mention: str) -> str:
     return _DETERMINER.sub("", mention.strip(), count=1)
 
 
+# Knowledge-graph types whose names are never an entity of the prompted type, per prompted type. Symptoms and
+# side effects are left out: corpora annotate many of them as diseases ("obesity", "seizures"); genes too: their
+# symbols collide with disease abbreviations ("CAD", "DMD").
+OTHER_TYPES: dict[str, tuple[str, ...]] = {
+    "disease": ("anatomy", "cellular_component", "chemical", "biologic", "pharmacologic_class"),
+    "chemical": ("anatomy", "cellular_component", "disease", "biologic"),
+}
+
+
+def other_type_names(names_by_type: dict[str, list[str]], prompted: str) -> dict[str, str]:
+    """casefolded name -> its type, for the names of OTHER_TYPES[prompted] that are not also names of the
+    prompted type ("skin" is anatomy; a name that is both anatomy and disease is left out). Empty for a type
+    without an entry."""
+    own = {name.casefold() for name in names_by_type.get(prompted, [])}
+    return {name.casefold(): kind for kind in OTHER_TYPES.get(prompted, ()) for name in names_by_type.get(kind, [])
+            if name.casefold() not in own}
+
+
 def label_spans(text: str, items: list[tuple[str, str]], topic: tuple[str, str] | None = None
                 ) -> tuple[list[Span], list[MentionIssue]]:
     """Non-overlapping spans of the (type, mention) `items` and the (type, name) `topic` in `text`.

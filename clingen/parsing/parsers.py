@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 from clingen.datasets.records import (ClassificationExample, PairExample, Provenance, Record, RelationExample, Span,
                                       ner_example_from_spans)
+from clingen.kg.names import is_acronym
 from clingen.parsing import fidelity, mentions
 from clingen.parsing.gazetteer import Gazetteer
 from clingen.parsing.reasons import BY_NAME
@@ -58,6 +59,8 @@ class ParseOptions:
     require_topic: bool | None = None  # NER: topic_missing when the topic is absent; None = on for KG_STRATEGIES
     pair_copy_threshold: float = 0.8
     max_tokens: int | None = None  # the reply budget: a reply that used all of it was cut off
+    # NER: casefolded knowledge-graph names of other types -> type (mentions.other_type_names)
+    other_type_names: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -191,7 +194,8 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
         raise _Reject("missing_field" if listed is None else "wrong_type", f"{key!r} must be a JSON list")
     row_id = int(row["row_id"])
     generic = mentions.label_words(spec)
-    items, failures = _typed_mentions(spec, listed, row_id, reply, generic, _item_max_chars(row, key))
+    items, failures = _typed_mentions(spec, listed, row_id, reply, generic, _item_max_chars(row, key),
+                                      options.other_type_names)
     topic = row.get("topic") if row.get("strategy") in KG_STRATEGIES else None
     if topic and mentions.mention_problem(topic, generic):  # a graph name such as 'Syndrome' names no entity
         topic = None
@@ -213,10 +217,12 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
 
 
 def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic: frozenset[str],
-                    max_chars: int | None) -> tuple[list[tuple[str, str]], list[ParseFailure]]:
+                    max_chars: int | None, other_types: dict[str, str]
+                    ) -> tuple[list[tuple[str, str]], list[ParseFailure]]:
     """(type, mention) pairs from an NER entity list (one type) or an attribute list (typed objects, the type
     matched ignoring case), with a mention-level failure for each entry that is malformed, was cut at the
-    schema's length limit, or cannot be an entity (placeholder, identifier, pronoun, a label or type word)."""
+    schema's length limit, cannot be an entity (placeholder, identifier, pronoun, a label or type word), or is
+    a knowledge-graph name of another type (`other_types`; acronyms are not judged)."""
     types = {label_key(name): name for name in spec.label_names}
     items, failures = [], []
 
@@ -242,6 +248,10 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
             fail("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
         elif problem:
             fail(problem[0], f"{entity_type} {problem[1]}")
+        elif not is_acronym(mention) and mentions.without_determiner(mention).casefold() in other_types:
+            kind = other_types[mentions.without_determiner(mention).casefold()]
+            fail("mention_is_other_type", f"{entity_type} {mention!r} is a knowledge-graph {kind} name, not a "
+                 f"{entity_type}")
         elif mention:
             # "Acute dacryoadenitis (ADE)": the name and its abbreviation are two mentions, as the corpora annotate.
             abbreviated = _ABBREVIATED.fullmatch(mention)

@@ -85,6 +85,8 @@ REASONS: tuple[Reason, ...] = (
     Reason("mention_is_identifier", "mention", "the mention is an identifier-like token",
            '"Disease_Class", "tags_category_2"'),
     Reason("mention_is_pronoun", "mention", "the mention is a pronoun", '"it", "this", "they"'),
+    Reason("mention_is_other_type", "mention", "the mention is a knowledge-graph name of another type (anatomy "
+           "listed as a disease, a disease listed as a chemical)", '"spinal cord", "skin" as Disease'),
     Reason("mention_is_function_word", "mention", "the mention is a single letter or only function words, so "
            "as a whole word it would tag every article in the text", '"a", "A", "of the"'),
 )

@@ -463,3 +463,25 @@ def test_a_leading_article_is_left_out_of_a_mention():
 ])
 def test_text_that_presents_itself_as_an_example_is_meta(text):
     assert fidelity.meta_phrase(NCBI, text) is not None
+
+
+def test_a_knowledge_graph_name_of_another_type_is_not_labelled():
+    names = mentions.other_type_names({"disease": ["Spina Bifida", "Skin Diseases"], "anatomy": ["spinal cord",
+                                       "Skin", "Spina Bifida"], "chemical": ["CAD"]}, "disease")
+    assert names == {"spinal cord": "anatomy", "skin": "anatomy", "cad": "chemical"}  # spina bifida is both
+    options = ParseOptions(min_words=5, other_type_names=names)
+    text = "Spina bifida damages the spinal cord and the skin over it; CAD was ruled out."
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"),
+                         json.dumps({"sentence": text, "entities": ["Spina bifida", "spinal cord", "The skin", "CAD"]}),
+                         options)
+    assert [s.text for s in result.example.spans] == ["Spina bifida", "CAD"]  # acronyms are not judged
+    assert reasons(result) == ["mention_is_other_type", "mention_is_other_type"]
+    assert "'spinal cord' is a knowledge-graph anatomy name, not a Disease" in result.failures[0].detail
+
+
+def test_the_ner_checker_knows_the_graphs_anatomy_names():
+    from clingen.config import load_config
+    from clingen.parsing.checker import RowChecker
+    checker = RowChecker.from_config(load_config(overrides=["task=ncbi-disease"]), NCBI, None)
+    other = checker.options.other_type_names
+    assert other["spinal cord"] == "anatomy" and other["skin"] == "anatomy" and "asthma" not in other
