@@ -248,8 +248,7 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
             fail("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
         elif problem:
             fail(problem[0], f"{entity_type} {problem[1]}")
-        elif not is_acronym(mention) and mentions.without_determiner(mention).casefold() in other_types:
-            kind = other_types[mentions.without_determiner(mention).casefold()]
+        elif not is_acronym(mention) and (kind := other_types.get(mentions.without_determiner(mention).casefold())):
             fail("mention_is_other_type", f"{entity_type} {mention!r} is a knowledge-graph {kind} name, not a "
                  f"{entity_type}")
         elif mention:
