@@ -57,8 +57,21 @@ def test_cells_share_generator_budget_and_examples_and_differ_only_by_method_and
     assert supervised.pipeline.fewshot_path == tmp_path / "train.tsv"
     assert supervised.training.fewshot_per_class >= 10**6 and supervised.training.fewshot_epochs == kg.training.epochs
     assert by["ncbi-disease", "clingen-kg-completion", 0].config.generation.ner_label_completion
+    assert by["gad", "clingen-kg", 0].config.prompts.n_demos == 2
     assert by["gad", "clingen-kg-completion", 0].reason == "label completion applies to NER only"
     assert by["gad", "supervised", 1].reason == "no train_path given"
+
+
+def test_a_dataset_can_set_the_clingen_methods_demonstrations_apart_from_few_shot_prompting(tmp_path):
+    path = experiment_file(tmp_path)
+    data = yaml.safe_load(path.read_text())
+    data["datasets"]["ncbi-disease"]["clingen_n_demos"] = 0
+    path.write_text(yaml.safe_dump(data))
+    by = {(c.dataset, c.method, c.seed): c for c in build_cells(load_experiment(path))}
+    assert by["ncbi-disease", "clingen-kg", 0].config.prompts.n_demos == 0
+    assert by["ncbi-disease", "clingen-llm", 1].config.prompts.n_demos == 0
+    assert by["ncbi-disease", "few-shot", 0].config.prompts.n_demos == 2
+    assert by["gad", "clingen-kg", 0].config.prompts.n_demos == 2
 
 
 def test_experiment_config_errors_name_the_bad_value(tmp_path):
