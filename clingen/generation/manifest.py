@@ -15,19 +15,22 @@ NOT_PARSE_FAILURES = DUPLICATE_REASONS + ("generation_error",)
 
 def build_manifest(config: ClinGenConfig, spec: TaskSpec, progress: Progress, run, model_name: str,
                    wall_s: float, previous: dict | None) -> dict:
-    """Totals come from the committed shards (so they are right across resumed runs); each run adds an
-    entry to `runs` with its own counts and wall time."""
+    """Totals come from the committed shards (so they are right across resumed runs); each finished run adds an
+    entry to `runs` with its own counts and wall time (`run` None: the manifest a run writes before its first
+    shard, which records the fingerprint so that a killed run cannot be resumed with another config)."""
     runs = list(previous.get("runs", [])) if previous else []
-    runs.append({"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "wall_s": round(wall_s, 2),
-                 "rows": run.rows, "examples": run.examples, "generation_errors": run.generation_errors,
-                 "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens})
+    set_aside = [*(previous.get("set_aside", []) if previous else []), *progress.set_aside]
+    if run is not None:
+        runs.append({"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "wall_s": round(wall_s, 2),
+                     "rows": run.rows, "examples": run.examples, "generation_errors": run.generation_errors,
+                     "prompt_tokens": run.prompt_tokens, "completion_tokens": run.completion_tokens})
     requested = config.generation.n
     done = len([r for r in progress.rows if r < requested])
     parse_failures = {r: c for r, c in progress.failures.items() if r not in NOT_PARSE_FAILURES}
     return {
         "clingen_version": __version__,
         "task": spec.name, "family": spec.family, "strategy": config.prompts.strategy,
-        "config": config.model_dump(mode="json"), "config_hash": config.config_hash(),
+        "config": config.model_dump(mode="json"), "fingerprint": config.dataset_fingerprint(),
         "seed": config.seed, "model": model_name,
         "counts": {"prompts": requested, "rows_done": done, "examples": progress.examples,
                    "parse_failures": sum(parse_failures.values()), "parse_failures_by_reason": parse_failures,
@@ -47,4 +50,6 @@ def build_manifest(config: ClinGenConfig, spec: TaskSpec, progress: Progress, ru
         "files": {"examples": "data/part-*.parquet", "failures": "failures/part-*.parquet",
                   "progress": "progress/part-*.json"},
         "runs": runs,
+        # Shards whose files no longer matched their markers: moved aside, their rows regenerated.
+        "set_aside": set_aside,
     }

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from clingen import __version__
 from clingen._imports import require
-from clingen.config import ClinGenConfig, is_local_path
+from clingen.config import ClinGenConfig, changed_paths, config_from_dict, is_local_path
 from clingen.datasets.readers import check_real_files
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
@@ -50,6 +50,7 @@ class GenerationReport:
     out: str
     manifest_path: str
     manifest: dict
+    set_aside: list[dict] = field(default_factory=list)  # shards this run found damaged and regenerated
 
     @property
     def complete(self) -> bool:
@@ -57,14 +58,20 @@ class GenerationReport:
 
 
 def run_generation(config: ClinGenConfig) -> GenerationReport:
-    """Generate (or finish generating) `generation.n` rows into `generation.out`."""
+    """Generate (or finish generating, or grow to a larger `generation.n`) `generation.n` rows into
+    `generation.out`. Raises ConfigError when the folder holds another dataset (another fingerprint), rows beyond
+    `generation.n`, or shards without a manifest; GenerationFailed when the generator fails."""
     started = time.time()
     spec = get_task(config.task, config.task_file)
     check_real_files(spec, {"prompts.fewshot_path": (config.prompts.fewshot_path, "train")})  # before Ray starts
     store = OutputStore(config.generation.out)
-    _check_same_run(store, config)
+    previous = store.read_manifest()
     progress = store.scan()
-    todo = config.generation.n - len([r for r in progress.rows if r < config.generation.n])
+    _check_same_run(config, previous, progress)
+    for shard in progress.set_aside:
+        log.warning("%s: %s; moved to %s, its %s rows will be generated again", config.generation.out,
+                    shard["problem"], shard["moved_to"], shard["rows"] if shard["rows"] is not None else "unknown")
+    todo = config.generation.n - len(progress.rows)
     run = RunCounters()
     model_name = config.generator.model.source
     if todo > 0:
@@ -72,24 +79,53 @@ def run_generation(config: ClinGenConfig) -> GenerationReport:
         check_shared_paths(config, **{"generation.out": config.generation.out})
         from clingen.generation.dataset import build_dataset
         dataset, model_name = build_dataset(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
+        # Before the first shard: a run killed from here on is resumed only with the same fingerprint.
+        store.write_manifest(build_manifest(config, spec, progress, None, model_name, 0.0, previous))
         _drain(dataset, config, spec, store, progress, run)
-    manifest = build_manifest(config, spec, store.scan(), run, model_name, time.time() - started,
-                              store.read_manifest())
+    manifest = build_manifest(config, spec, store.scan(verify=False), run, model_name, time.time() - started,
+                              store.read_manifest() or previous)
     path = store.write_manifest(manifest)
-    return GenerationReport(config.generation.out, path, manifest)
+    return GenerationReport(config.generation.out, path, manifest, progress.set_aside)
 
 
-def _check_same_run(store: OutputStore, config: ClinGenConfig) -> None:
-    """Resuming into a folder written with another config would mix two datasets; refuse and say why."""
-    previous = store.read_manifest()
-    if previous and previous.get("config_hash") != config.config_hash():
+def _check_same_run(config: ClinGenConfig, previous: dict | None, progress: Progress) -> None:
+    """Resuming into a folder written with another fingerprint would mix two datasets, and a smaller n than the
+    rows it holds would misreport them: refuse both, naming what differs."""
+    out = config.generation.out
+    if previous is None:
+        if progress.rows:
+            raise ConfigError(f"{out} holds {len(progress.rows)} generated rows but no manifest.json, so the config "
+                              f"that made them is unknown; choose another --out, or remove the folder")
+        return
+    recorded, fingerprint = recorded_fingerprint(previous)
+    if fingerprint != config.dataset_fingerprint():
+        differs = changed_paths(recorded.hashed_dump(), config.hashed_dump()) if recorded else []
+        differs = [p for p in differs if p != "generation.n"]
         made_by = previous.get("clingen_version")
         upgrade = (f"; it was made by ClinGen {made_by}, whose settings differ from this version's ({__version__}): "
-                   f"run `clingen reparse {config.generation.out}` once to re-check it under this version's rules "
+                   f"run `clingen reparse {out}` once to re-check it under this version's rules "
                    f"and settings, then resume" if made_by != __version__ else "")
-        raise ConfigError(f"{config.generation.out} holds a run with config hash {previous.get('config_hash')}, "
-                          f"this config hashes to {config.config_hash()}; resume with the same config "
-                          f"(see its manifest.json) or choose another --out{upgrade}")
+        what = f" (settings that differ: {', '.join(differs)})" if differs else ""
+        raise ConfigError(f"{out} holds a dataset with fingerprint {fingerprint}, this config's is "
+                          f"{config.dataset_fingerprint()}{what}; resume with the same settings (see its "
+                          f"manifest.json) or choose another --out{upgrade}")
+    beyond = max(progress.rows, default=-1) + 1
+    if beyond > config.generation.n:
+        raise ConfigError(f"{out} already holds {len(progress.rows)} rows, up to row {beyond - 1}; generation.n="
+                          f"{config.generation.n} is smaller: give --n {beyond} or more (a larger n grows the same "
+                          f"dataset), or choose another --out")
+
+
+def recorded_fingerprint(manifest: dict) -> tuple[ClinGenConfig | None, str | None]:
+    """The recorded config and its dataset fingerprint under this version's rules (so that manifests written
+    before a field was reclassified still match); the recorded value when the config no longer validates."""
+    try:
+        if not isinstance(manifest.get("config"), dict):
+            raise ConfigError("no recorded config")
+        recorded = config_from_dict(manifest["config"])
+    except ConfigError:
+        return None, manifest.get("fingerprint") or manifest.get("config_hash")
+    return recorded, recorded.dataset_fingerprint()
 
 
 def check_shared_paths(config: ClinGenConfig, **paths: str | None) -> None:
@@ -114,10 +150,25 @@ def ensure_ray(config: ClinGenConfig) -> None:
     # Ray Data's LLM stages need logical CPUs beside each engine (a pair task runs two) even on a 2-core
     # machine; the engines are the only busy actors, so oversubscribing logical CPUs is safe.
     num_cpus = config.generation.num_cpus or max(8, os.cpu_count() or 1)
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    # Ray 2.60's GCS, raylet and worker gRPC servers listen on every interface whatever node address is given
+    # (GrpcServer is built with listen_to_localhost_only=false), so the control plane is guarded by Ray's token
+    # authentication instead: every connection must present the token in ~/.ray/auth_token.
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     # address="local": a fresh instance, never a stale or foreign cluster found on this machine (join a
     # running cluster explicitly with generation.ray_address=auto).
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+    _restrict_token_file()
+
+
+def _restrict_token_file() -> None:
+    """Ray writes its generated token world-readable (0644); only its owner should be able to join."""
+    from pathlib import Path
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    try:
+        if path.is_file() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:  # a read-only home: the token still works, only its mode is left as Ray wrote it
+        log.warning("could not make %s private: %s", path, exc)
 
 
 def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,

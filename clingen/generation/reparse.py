@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from clingen import __version__
-from clingen.config import ClinGenConfig
+from clingen.config import ClinGenConfig, changed_paths
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import build_manifest
@@ -102,23 +102,11 @@ def reparse_run(out: str, overrides: ClinGenConfig | None = None) -> ReparseRepo
 
 def _checked_overrides(recorded: ClinGenConfig, overrides: ClinGenConfig, out: str) -> ClinGenConfig:
     """`overrides` when it changes only PARSE_SETTINGS of the run's recorded config; else ConfigError."""
-    changed = [path for path in _diff(recorded.hashed_dump(), overrides.hashed_dump()) if path not in PARSE_SETTINGS]
+    changed = [path for path in changed_paths(recorded.hashed_dump(), overrides.hashed_dump()) if path not in PARSE_SETTINGS]
     if changed:
         raise ConfigError(f"reparse re-checks the replies {out} holds, so it may change only the parse settings "
                           f"{list(PARSE_SETTINGS)}; these would make it another run: {changed}")
     return overrides
-
-
-def _diff(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Dotted paths of the leaves that differ between two nested dicts."""
-    paths = []
-    for key in sorted(set(old) | set(new)):
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            paths += _diff(a, b, f"{prefix}{key}.")
-        elif a != b:
-            paths.append(f"{prefix}{key}")
-    return paths
 
 
 def recheck_row(checker: RowChecker, spec, example: dict | None, failures: list[dict],

@@ -4,12 +4,16 @@ markers and the manifest, on any pyarrow filesystem (local path, s3://, gs://).
 A shard is committed when its progress marker exists; the marker is written after the shard's data and
 failure files, so a run killed at any point leaves either a whole shard or an orphan that the next run
 deletes. Rows named in markers are done; a resumed run generates only the others: no duplicates, no gaps.
+Each marker records its files' SHA-256 and size; a shard whose files are missing, changed or unreadable is moved
+to set_aside/ and its rows count as not done, so the next run regenerates them.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -44,6 +48,8 @@ class Progress:
     # runs before these counts existed are read by the level of each failure's reason.
     rejected_rows: dict[str, int] = field(default_factory=dict)
     rejected_mentions: dict[str, int] = field(default_factory=dict)
+    # Shards this scan moved to set_aside/: {"part", "problem", "rows", "moved_to"} each.
+    set_aside: list[dict] = field(default_factory=list)
 
 
 class OutputStore:
@@ -99,16 +105,23 @@ class OutputStore:
         with self.fs.open_input_stream(path) as stream:
             return json.loads(stream.read())
 
-    def scan(self) -> Progress:
-        """Sum the committed markers and delete orphan shards (data written, marker not) of a killed run."""
+    def scan(self, verify: bool = True) -> Progress:
+        """Sum the committed markers and delete orphan shards (data written, marker not) of a killed run. With
+        `verify`, a shard whose files do not match its marker is set aside (see the module docstring)."""
         progress = Progress()
         committed: set[int] = set()
         for name in self._list("progress"):
             match = _PART.match(name)
             if not match:
                 continue
-            marker = self.read_json(self.path("progress", name))
-            committed.add(int(match.group(1)))
+            part = int(match.group(1))
+            marker, problem = self._read_marker(name)
+            if verify and problem is None:
+                problem = self._shard_problem(part, marker)
+            if problem is not None:
+                progress.set_aside.append(self._set_aside(part, problem, marker))
+                continue
+            committed.add(part)
             overlap = progress.rows.intersection(marker["rows"])
             if overlap:
                 raise DataFormatError(f"{self.uri}: shard {name} repeats rows {sorted(overlap)[:5]} of "
@@ -131,6 +144,47 @@ class OutputStore:
         progress.next_part = max(seen_parts, default=-1) + 1
         return progress
 
+    def _read_marker(self, name: str) -> tuple[dict | None, str | None]:
+        try:
+            marker = self.read_json(self.path("progress", name))
+        except (OSError, ValueError) as exc:
+            return None, f"progress/{name} is unreadable ({type(exc).__name__})"
+        if not isinstance(marker, dict) or not {"rows", "examples", "failures"} <= set(marker):
+            return None, f"progress/{name} is not a shard marker"
+        return marker, None
+
+    def _shard_problem(self, part: int, marker: dict) -> str | None:
+        """Why the shard's files do not match its marker (None when they do). Markers written before ClinGen
+        recorded checksums are checked by reading the Parquet footer's row count instead."""
+        for folder in ("data", "failures"):
+            relative = f"{folder}/part-{part:06d}.parquet"
+            if self.fs.get_file_info(self.path(relative)).type != pafs.FileType.File:
+                return f"{relative} is missing"
+            recorded = marker.get("files", {}).get(folder)
+            if recorded:
+                with self.fs.open_input_stream(self.path(relative)) as stream:
+                    data = stream.read()
+                if len(data) != recorded["bytes"] or hashlib.sha256(data).hexdigest() != recorded["sha256"]:
+                    return f"{relative} differs from its marker ({len(data)} bytes, {recorded['bytes']} committed)"
+                continue
+            try:
+                rows = pq.read_metadata(self.path(relative), filesystem=self.fs).num_rows
+            except (OSError, pa.ArrowException) as exc:
+                return f"{relative} is unreadable ({type(exc).__name__}: {str(exc)[:200]})"
+            if folder == "data" and rows != marker["examples"]:
+                return f"{relative} holds {rows} examples, its marker {marker['examples']}"
+        return None
+
+    def _set_aside(self, part: int, problem: str, marker: dict | None) -> dict:
+        """Move the shard's files to set_aside/<part>-<time>/ (kept for inspection, never deleted)."""
+        name = f"part-{part:06d}"
+        target = self.root / "set_aside" / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        for folder, suffix in (("data", "parquet"), ("failures", "parquet"), ("progress", "json")):
+            self._move_file(self.root / folder / f"{name}.{suffix}", target / folder / f"{name}.{suffix}")
+        rows = marker.get("rows") if marker else None
+        return {"part": name, "problem": problem, "rows": len(rows) if rows is not None else None,
+                "moved_to": str(target.relative_to(self.root))}
+
     def commit(self, part: int, examples: pa.Table, failures: list[dict], rows: list[int],
                prompt_tokens: int, completion_tokens: int, rejected_rows: dict[str, int] | None = None,
                rejected_mentions: dict[str, int] | None = None) -> dict:
@@ -138,18 +192,20 @@ class OutputStore:
         shard's rows without an example by their first row-level reason, `rejected_mentions` its mention-level
         failures (reasons.REASONS)."""
         name = f"part-{part:06d}"
-        sink = pa.BufferOutputStream()
-        pq.write_table(examples, sink, compression="zstd")
-        self.write_bytes(self.path("data", f"{name}.parquet"), sink.getvalue().to_pybytes())
-        sink = pa.BufferOutputStream()
-        pq.write_table(pa.Table.from_pylist(failures, schema=FAILURE_SCHEMA), sink, compression="zstd")
-        self.write_bytes(self.path("failures", f"{name}.parquet"), sink.getvalue().to_pybytes())
+        files = {}
+        for folder, table in (("data", examples), ("failures", pa.Table.from_pylist(failures, schema=FAILURE_SCHEMA))):
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            data = sink.getvalue().to_pybytes()
+            self.write_bytes(self.path(folder, f"{name}.parquet"), data)
+            files[folder] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": table.num_rows}
         counts: dict[str, int] = {}
         for failure in failures:
             counts[failure["reason"]] = counts.get(failure["reason"], 0) + 1
         marker = {"rows": sorted(rows), "examples": examples.num_rows, "failures": counts,
                   "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "rejected_rows": dict(rejected_rows or {}), "rejected_mentions": dict(rejected_mentions or {})}
+                  "rejected_rows": dict(rejected_rows or {}), "rejected_mentions": dict(rejected_mentions or {}),
+                  "files": files}
         self.write_bytes(self.path("progress", f"{name}.json"), json.dumps(marker).encode())
         return marker
 

@@ -81,7 +81,8 @@ class PromptComposer:
 
     def __init__(self, spec: TaskSpec, config: PromptConfig, seed: int, max_words: int,
                  kg: KnowledgeGraph | None = None, styles: list[str] | None = None,
-                 demo_pool: list[Record] | None = None, topics: list[str] | None = None, max_tokens: int = 256):
+                 demo_pool: list[Record] | None = None, topics: list[str] | None = None, max_tokens: int = 256,
+                 min_words: int = 1):
         self.spec, self.config, self.seed, self.max_words = spec, config, seed, max_words
         self.kg, self.topics = kg, topics
         self.styles = styles or spec.styles
@@ -96,7 +97,7 @@ class PromptComposer:
         self.per_label = spec.family in ("classification", "relation", "pair")
         self._samplers: dict[int, object] = {}
         self._topic_cache: dict = {}
-        schema = reply_schema(spec, max_words, max_tokens)
+        schema = reply_schema(spec, max_words, max_tokens, min_words)
         self._schema = json.dumps(schema) if schema is not None else None
 
     @classmethod
@@ -110,7 +111,7 @@ class PromptComposer:
         topics = read_lines(prompts.topics_file, "topics") if prompts.topics_file else None
         pool = load_demo_pool(spec, prompts.fewshot_path, prompts.demo_pool_per_class, config.seed)
         return cls(spec, prompts, config.seed, config.generation.max_words, kg, styles, pool, topics,
-                   config.generator.model.sampling.max_tokens)
+                   config.generator.model.sampling.max_tokens, config.generation.min_words)
 
     # ----- composition ----------------------------------------------------------------------------------
     def compose(self, rows: np.ndarray) -> list[PromptRow]:

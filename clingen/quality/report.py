@@ -127,7 +127,7 @@ def _diversity(source: Source, embeddings: np.ndarray, settings: QualitySettings
 def _generation_summary(manifest: dict | None) -> dict | None:
     if manifest is None:
         return None
-    keys = ("strategy", "model", "counts", "tokens", "wall_time_s", "complete", "config_hash")
+    keys = ("strategy", "model", "counts", "tokens", "wall_time_s", "complete", "fingerprint")
     return {key: manifest.get(key) for key in keys}
 
 

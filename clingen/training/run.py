@@ -135,7 +135,7 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
             synthetic = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data")
         datasets["synthetic"] = _featurized(synthetic, config, featurize)
         plan.append(stage)
-        sources["synthetic"] = {"path": train_dir, "manifest_hash": manifest.get("config_hash"), "examples": count}
+        sources["synthetic"] = {"path": train_dir, "fingerprint": manifest.get("fingerprint"), "examples": count}
     if not plan:
         raise ConfigError("nothing to train on: give --train (a synthetic run) and/or --fewshot (a real split), "
                           "and keep training.synthetic_stage / training.fewshot_stage on for them")
@@ -203,7 +203,10 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
                    "threads": training.cpus_per_worker, "trust_remote_code": training.trust_remote_code,
                    "learning_rate": training.learning_rate, "weight_decay": training.weight_decay,
                    "batch_size": training.batch_size, "max_steps": training.max_steps,
-                   "use_gpu": training.use_gpu, "mixed_precision": training.mixed_precision}
+                   "use_gpu": training.use_gpu, "mixed_precision": training.mixed_precision,
+                   # Local storage only: the workers look there for a checkpoint written but not registered.
+                   "run_folder": None if "://" in training.storage_path else
+                   str(Path(_storage(training.storage_path)) / run_name)}
     started = time.time()
     trainer = torch_train.TorchTrainer(
         _loop, train_loop_config=loop_config,

@@ -4,6 +4,7 @@ reported every epoch, and a re-run with the same run name resumes from the lates
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -28,7 +29,8 @@ def train_loop_per_worker(loop_config: dict) -> None:
     model = ray.train.torch.prepare_model(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=loop_config["learning_rate"],
                                   weight_decay=loop_config["weight_decay"])
-    start_stage, start_epoch, start_steps = _restore(ray.train.get_checkpoint(), model, optimizer)
+    start_stage, start_epoch, start_steps = _restore(ray.train.get_checkpoint(), model, optimizer,
+                                                     loop_config.get("run_folder"))
     plan = loop_config["plan"]
     for stage_index in range(start_stage, len(plan)):
         stage = plan[stage_index]
@@ -116,17 +118,53 @@ def _report(metrics: dict, model, optimizer, tokenizer, stage_index: int, epochs
         ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(folder))
 
 
-def _restore(checkpoint, model, optimizer) -> tuple[int, int, int]:
+def _restore(checkpoint, model, optimizer, run_folder: str | None = None) -> tuple[int, int, int]:
     """(stage index, epoch, steps the stage has taken) to start from: (0, 0, 0) for a fresh run, else just
-    after the checkpoint."""
-    if checkpoint is None:
-        return 0, 0, 0
-    import torch
-    from safetensors.torch import load_file
-    with checkpoint.as_directory() as folder:
-        progress = json.loads(Path(folder, "progress.json").read_text())
+    after the newest checkpoint: the one Ray Train registered, or a newer whole one in `run_folder` (a run
+    killed after writing a checkpoint but before registering it would otherwise repeat that epoch)."""
+    with contextlib.ExitStack() as stack:
+        registered = [stack.enter_context(checkpoint.as_directory())] if checkpoint is not None else []
+        folder = newest_checkpoint([*registered, *_checkpoint_folders(run_folder)])
+        if folder is None:
+            return 0, 0, 0
+        import torch
+        from safetensors.torch import load_file
         state = load_file(os.path.join(folder, "model.safetensors"))
         unwrapped = model.module if hasattr(model, "module") else model
         unwrapped.load_state_dict(state, strict=False)  # tied weights are saved once
         optimizer.load_state_dict(torch.load(os.path.join(folder, "optimizer.pt"), weights_only=True))
+        progress = checkpoint_progress(folder)
     return progress["stage_index"], progress["epochs_done"], progress.get("stage_steps", 0)
+
+
+CHECKPOINT_FILES = ("progress.json", "model.safetensors", "optimizer.pt")
+
+
+def checkpoint_progress(folder: str) -> dict | None:
+    """The progress a checkpoint folder records, or None when it is not whole (a file missing, empty, or a
+    safetensors file whose header and size disagree: a copy cut short)."""
+    try:
+        if any(os.path.getsize(os.path.join(folder, name)) == 0 for name in CHECKPOINT_FILES):
+            return None
+        with open(os.path.join(folder, "model.safetensors"), "rb") as stream:
+            header = int.from_bytes(stream.read(8), "little")
+            offsets = json.loads(stream.read(header))
+        end = max((t["data_offsets"][1] for k, t in offsets.items() if k != "__metadata__"), default=0)
+        if os.path.getsize(os.path.join(folder, "model.safetensors")) != 8 + header + end:
+            return None
+        return json.loads(Path(folder, "progress.json").read_text())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def newest_checkpoint(folders: list[str]) -> str | None:
+    """The whole checkpoint folder furthest into training (stage, then epochs, then steps), or None."""
+    ranked = [((p["stage_index"], p["epochs_done"], p.get("stage_steps", 0)), folder)
+              for folder in folders if (p := checkpoint_progress(folder)) is not None]
+    return max(ranked)[1] if ranked else None
+
+
+def _checkpoint_folders(run_folder: str | None) -> list[str]:
+    if not run_folder or not os.path.isdir(run_folder):
+        return []
+    return [str(path) for path in Path(run_folder).glob("checkpoint_*") if path.is_dir()]

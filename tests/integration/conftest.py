@@ -12,7 +12,7 @@ import pytest
 @pytest.fixture(scope="session")
 def ray_local():
     import ray
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
     os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=8, include_dashboard=False, log_to_driver=False)

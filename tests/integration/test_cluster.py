@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
 # The venv's `ray` command, whether or not the venv is activated (CI runs .venv/bin/python -m pytest).
 RAY_CLI = str(Path(sys.executable).parent / "ray")
-ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "VLLM_HOST_IP": "127.0.0.1",
+ENV = {**os.environ, "RAY_AUTH_MODE": "token", "VLLM_HOST_IP": "127.0.0.1",
        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 

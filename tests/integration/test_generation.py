@@ -43,7 +43,7 @@ def test_ner_generation_writes_shards_failures_and_manifest(ray_local, smollm2_d
     # Schema-constrained decoding: every reply is JSON of the right shape.
     reasons = counts["parse_failures_by_reason"]
     assert not {"no_json", "missing_field", "wrong_type"} & set(reasons), reasons
-    assert manifest["config_hash"] == config.config_hash() and manifest["seed"] == 0
+    assert manifest["fingerprint"] == config.dataset_fingerprint() and manifest["seed"] == 0
     assert manifest["model"].endswith("smollm2-135m-instruct")
     assert counts["examples"] + counts["rejected_rows"] == counts["rows_done"]
     data = pq.read_table(f"{out}/data").to_pylist()

@@ -22,7 +22,7 @@ def run_pipeline_cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedPro
                "--set", "training.epochs=1", "--set", "training.max_steps=4", "--set", "training.fewshot_epochs=1",
                "--set", "training.num_workers=1", "--set", f"training.storage_path={tmp_path / 'ray_train'}",
                *[part for override in overrides for part in ("--set", override)]]
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ""}
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_ADDRESS": ""}
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=1200, cwd=ROOT)
 
 

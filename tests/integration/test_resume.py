@@ -1,4 +1,5 @@
-"""A killed generation run resumes without duplicates or gaps (a real run, killed with SIGKILL)."""
+"""A killed generation run resumes without duplicates or gaps (a real run, killed with SIGKILL), at another scale,
+grown to a larger n, and with a damaged shard set aside and regenerated."""
 
 import os
 import signal
@@ -9,22 +10,28 @@ from pathlib import Path
 
 import pytest
 
+from clingen.config import load_config
+from clingen.errors import ConfigError
+from clingen.generation.pipeline import run_generation
 from clingen.generation.store import OutputStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 N = 48
 
 
-def command(out: Path) -> list[str]:
-    return [sys.executable, "-m", "clingen", "generate", "--task", "gad", "--n", str(N), "--out", str(out),
-            "--set", "generation.shard_rows=4", "--set", "generator.batch_size=4",
+GROWN = N + 4
+
+
+def command(out: Path, n: int = N, shard_rows: int = 4, batch_size: int = 4) -> list[str]:
+    return [sys.executable, "-m", "clingen", "generate", "--task", "gad", "--n", str(n), "--out", str(out),
+            "--set", f"generation.shard_rows={shard_rows}", "--set", f"generator.batch_size={batch_size}",
             "--set", "generator.max_concurrent_batches=2",
             "--set", "generator.model.max_model_len=1536"]
 
 
 def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
     out = tmp_path / "gad"
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "VLLM_HOST_IP": "127.0.0.1"}
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "VLLM_HOST_IP": "127.0.0.1"}
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(command(out), stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
@@ -37,19 +44,32 @@ def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
         first.wait()
     killed = OutputStore(str(out)).scan()
     assert 0 < len(killed.rows) < N, "the kill should land part-way through the run"
-    committed_before = sorted(p.name for p in (out / "progress").glob("*.json"))
+    started = OutputStore(str(out)).read_manifest()  # written before the first shard
+    assert started["complete"] is False and started["runs"] == []
+    with pytest.raises(ConfigError, match="settings that differ: seed"):
+        run_generation(load_config(overrides=["task=gad", f"generation.out={out}", f"generation.n={N}", "seed=1"]))
+    # Damage the first committed shard: the resume sets it aside and regenerates its rows.
+    damaged = out / "data/part-000000.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:-16])
+    lost = set(OutputStore(str(out), create=False).read_json(str(out / "progress/part-000000.json"))["rows"])
 
-    second = subprocess.run(command(out), capture_output=True, text=True, env=env, timeout=600)
+    # Resume at another scale (batches, shard size) and grow the dataset by 4 rows.
+    second = subprocess.run(command(out, n=GROWN, shard_rows=6, batch_size=2), capture_output=True, text=True,
+                            env=env, timeout=600)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
+    assert "set aside part-000000: data/part-000000.parquet differs from its marker" in second.stderr
     store = OutputStore(str(out))
     progress = store.scan()
-    assert progress.rows == set(range(N))
+    assert progress.rows == set(range(GROWN)) and progress.set_aside == []
     examples = store.read_examples()
     example_rows = examples.column("row_id").to_pylist()
     assert len(example_rows) == len(set(example_rows)) == progress.examples
     failure_rows = set(store.read_failures().column("row_id").to_pylist())
-    assert set(example_rows) | failure_rows == set(range(N))
-    assert set(committed_before) <= {p.name for p in (out / "progress").glob("*.json")}
+    assert set(example_rows) | failure_rows == set(range(GROWN))
     manifest = store.read_manifest()
-    assert manifest["complete"] and manifest["counts"]["rows_done"] == N
-    assert manifest["runs"][-1]["rows"] == N - len(killed.rows)
+    assert manifest["complete"] and manifest["counts"]["rows_done"] == GROWN
+    assert manifest["fingerprint"] == started["fingerprint"]
+    assert manifest["runs"][-1]["rows"] == GROWN - len(killed.rows) + len(lost)
+    [aside] = manifest["set_aside"]
+    assert aside["part"] == "part-000000" and aside["rows"] == len(lost)
+    assert (out / aside["moved_to"] / "data/part-000000.parquet").is_file()

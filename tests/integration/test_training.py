@@ -62,7 +62,7 @@ def test_training_resumes_from_the_latest_checkpoint_after_a_kill(tmp_path, ray_
                "--out", str(tmp_path / "model"), "--set", "training.epochs=5", "--set", "training.num_workers=1",
                "--set", "training.batch_size=8", "--set", "training.max_length=48",
                "--set", f"training.storage_path={storage}", "--set", "training.run_name=resume-test"]
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ""}
+    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_ADDRESS": ""}
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:

@@ -1,6 +1,6 @@
 import pytest
 
-from clingen.config import ClinGenConfig, load_config
+from clingen.config import field_kind, ClinGenConfig, load_config
 from clingen.errors import ConfigError, UnknownNameError
 from clingen.tasks.registry import builtin_tasks, get_task, load_task_file
 
@@ -40,13 +40,56 @@ def test_every_field_is_described():
     walk(ClinGenConfig)
 
 
+def test_every_field_says_whether_it_changes_the_output():
+    # A new field declared with a plain Field fails here: decide whether it can change a step's output
+    # (DataField: in every fingerprint) or only where and how a step runs (RunField).
+    def walk(model, prefix=""):
+        for name, field in model.model_fields.items():
+            kind = field_kind(model, name)
+            assert kind in (True, False, "section"), f"{prefix}{name} is declared with a plain Field"
+            annotation = field.annotation
+            is_section = isinstance(annotation, type) and hasattr(annotation, "model_fields")
+            assert (kind == "section") == is_section, f"{prefix}{name}: Section() is for nested sections only"
+            if is_section:
+                walk(annotation, f"{prefix}{name}.")
+    walk(ClinGenConfig)
+
+
+RUN_SETTINGS = ["generation.out=/tmp/elsewhere", "generator.replicas=4", "generator.batch_size=3",
+                "generator.max_concurrent_batches=2", "generator.http_concurrency=9", "generator.max_row_errors=0.5",
+                "generation.shard_rows=7", "generation.num_cpus=3", "generation.ray_address=auto",
+                "generator.device=gpu", "generator.tensor_parallel_size=2", "generator.replica_resources={g: 1}",
+                "local_paths_are_shared=true", "generator.model.tokenizer_for_counting=o200k_base"]
+DATA_SETTINGS = ["seed=1", "prompts.n_demos=1", "generator.model.source=/models/other", "kg.source=triples",
+                 "generator.model.sampling.temperature=0.2", "generation.min_words=3", "task=gad",
+                 "generator.engine_kwargs={quantization: fp8}", "generation.require_topic=false"]
+
+
+@pytest.mark.parametrize("setting", RUN_SETTINGS)
+def test_scale_and_placement_settings_leave_the_dataset_fingerprint_unchanged(setting):
+    assert load_config(overrides=[setting]).dataset_fingerprint() == load_config().dataset_fingerprint()
+
+
+@pytest.mark.parametrize("setting", DATA_SETTINGS)
+def test_settings_that_change_the_rows_change_the_dataset_fingerprint(setting):
+    extra = ["kg.path=/tmp/triples.tsv"] if setting.startswith("kg.") else []
+    assert load_config(overrides=[setting, *extra]).dataset_fingerprint() != load_config().dataset_fingerprint()
+
+
+def test_n_grows_a_dataset_but_keys_a_pipeline_result():
+    small, large = load_config(overrides=["generation.n=600"]), load_config(overrides=["generation.n=5000"])
+    assert small.dataset_fingerprint() == large.dataset_fingerprint()
+    assert small.config_hash() != large.config_hash()  # a pipeline's generate step of 600 rows is not one of 5000
+
+
 def test_config_hash_ignores_output_location():
     a = load_config(overrides=["generation.out=/tmp/a"])
     b = load_config(overrides=["generation.out=/tmp/b"])
     c = load_config(overrides=["seed=1"])
     d = load_config(overrides=["training.epochs=9"])
+    e = load_config(overrides=["training.storage_path=/tmp/x", "training.keep_checkpoints=5"])
     assert a.config_hash() == b.config_hash() == d.config_hash() != c.config_hash()
-    assert d.config_hash(("training",)) != a.config_hash(("training",))
+    assert d.config_hash(("training",)) != a.config_hash(("training",)) == e.config_hash(("training",))
 
 
 def test_sixteen_builtin_tasks_in_seven_families():

@@ -60,7 +60,7 @@ def test_filtering_writes_a_run_folder_training_reads(tmp_path):
                                                ("@GENE$ and @DISEASE$ were studied.", "No_relation")])]
     source.commit(0, pa.Table.from_pylist(rows, schema=schema_for("relation")), [], [0, 1, 2, 3], 10, 5,
                   {"too_short": 1}, {})
-    source.write_manifest({"task": "gad", "family": "relation", "config_hash": "abc",
+    source.write_manifest({"task": "gad", "family": "relation", "fingerprint": "abc",
                            "counts": {"examples": 3, "rows_done": 4}})
     predictor = ScoresByText({"@GENE$ causes @DISEASE$.": {"Has_relation": 0.9, "No_relation": 0.1},
                               "@GENE$ is unrelated to @DISEASE$.": {"Has_relation": 0.02, "No_relation": 0.98},
@@ -74,7 +74,7 @@ def test_filtering_writes_a_run_folder_training_reads(tmp_path):
     assert [(f["row_id"], f["reason"]) for f in aside] == [(1, "contradicts_fewshot_model")]
     manifest = json.loads((tmp_path / "filtered" / "manifest.json").read_text())
     assert manifest["counts"]["examples"] == 2 and manifest["counts"]["set_aside"] == 1
-    assert manifest["config_hash"] == "abc" and manifest["filtered_from"] == str(tmp_path / "run")
+    assert manifest["fingerprint"] == "abc" and manifest["filtered_from"] == str(tmp_path / "run")
 
 
 def test_the_filter_step_sits_between_generation_and_training():

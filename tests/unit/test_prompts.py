@@ -142,3 +142,17 @@ def default_graph():
     from clingen.config import KGConfig
     from clingen.kg.source import load_graph
     return load_graph(KGConfig())
+
+
+@pytest.mark.parametrize("task, listed", [("ncbi-disease", "entities"), ("gad", None), ("casi", "attributes")])
+def test_the_reply_schema_bounds_the_sentence_from_both_sides(task, listed):
+    import json as _json
+    import xgrammar
+    from clingen.prompts.schemas import reply_schema
+    schema = reply_schema(get_task(task), max_words=120, max_tokens=256, min_words=5)
+    sentence = schema["properties"]["sentence"]
+    # A bare topic ("Cartilage Diseases", 18 characters) cannot be the whole sentence.
+    assert sentence["minLength"] == 25 and sentence["minLength"] < sentence["maxLength"] <= 120 * 8
+    assert (listed in schema["properties"]) if listed else list(schema["properties"]) == ["sentence"]
+    grammar = str(xgrammar.Grammar.from_json_schema(_json.dumps(schema)))  # the constraint vLLM compiles
+    assert "{25, " in grammar

@@ -44,8 +44,9 @@ def test_orphan_shards_of_a_killed_run_are_removed(tmp_path):
 def test_overlapping_markers_are_an_error(tmp_path):
     store = OutputStore(str(tmp_path))
     store.commit(0, examples([0]), [], [0, 1], 1, 1)
-    (tmp_path / "progress/part-000001.json").write_text(json.dumps(
-        {"rows": [1, 2], "examples": 0, "failures": {}, "prompt_tokens": 0, "completion_tokens": 0}))
+    store.commit(1, examples([]), [], [2], 1, 1)
+    marker = json.loads((tmp_path / "progress/part-000001.json").read_text())
+    (tmp_path / "progress/part-000001.json").write_text(json.dumps({**marker, "rows": [1, 2]}))
     with pytest.raises(DataFormatError, match=r"shard part-000001.json repeats rows \[1\]"):
         store.scan()
 
@@ -55,3 +56,52 @@ def test_manifest_round_trip(tmp_path):
     assert store.read_manifest() is None
     store.write_manifest({"a": 1})
     assert store.read_manifest() == {"a": 1}
+
+
+def test_a_shard_whose_file_changed_is_set_aside_and_its_rows_count_as_not_done(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.commit(0, examples([0, 1]), [failure(2)], [0, 1, 2], 1, 1)
+    store.commit(1, examples([3]), [], [3, 4], 1, 1)
+    marker = json.loads((tmp_path / "progress/part-000001.json").read_text())
+    assert marker["files"]["data"]["rows"] == 1 and len(marker["files"]["data"]["sha256"]) == 64
+    data = tmp_path / "data/part-000001.parquet"
+    data.write_bytes(data.read_bytes()[:-20])  # truncated, as by a full disk or a bad copy
+    progress = store.scan()
+    assert progress.rows == {0, 1, 2} and progress.examples == 2
+    [aside] = progress.set_aside
+    assert aside["part"] == "part-000001" and aside["rows"] == 2
+    assert "data/part-000001.parquet differs from its marker" in aside["problem"]
+    kept = tmp_path / aside["moved_to"]
+    assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*.*")) == [
+        "data/part-000001.parquet", "failures/part-000001.parquet", "progress/part-000001.json"]
+    assert not data.exists() and store.read_examples(["id"]).column("id").to_pylist() == ["e0", "e1"]
+    assert store.scan().set_aside == []  # set aside once; the next run regenerates rows 3 and 4
+
+
+def test_missing_files_and_unreadable_markers_are_set_aside_too(tmp_path):
+    store = OutputStore(str(tmp_path))
+    for part in range(3):
+        store.commit(part, examples([part]), [], [part], 1, 1)
+    (tmp_path / "failures/part-000000.parquet").unlink()
+    (tmp_path / "progress/part-000002.json").write_text('{"rows": [2], "exa')
+    progress = store.scan()
+    assert progress.rows == {1}
+    problems = sorted(a["problem"] for a in progress.set_aside)
+    assert problems == ["failures/part-000000.parquet is missing", "progress/part-000002.json is unreadable (JSONDecodeError)"]
+
+
+def test_markers_without_checksums_are_checked_by_their_parquet_footer(tmp_path):
+    store = OutputStore(str(tmp_path))
+    store.commit(0, examples([0, 1]), [], [0, 1], 1, 1)
+    store.commit(1, examples([2]), [], [2], 1, 1)
+    for part in (0, 1):  # as written before markers held checksums
+        path = tmp_path / f"progress/part-00000{part}.json"
+        marker = json.loads(path.read_text())
+        del marker["files"]
+        path.write_text(json.dumps(marker))
+    data = tmp_path / "data/part-000001.parquet"
+    data.write_bytes(data.read_bytes()[:40])
+    progress = store.scan()
+    assert progress.rows == {0, 1}
+    assert progress.set_aside[0]["problem"].startswith("data/part-000001.parquet is unreadable (ArrowInvalid")
+    assert store.scan(verify=False).rows == {0, 1}
