@@ -101,8 +101,9 @@ def gains_table(gain: dict, datasets: list[str], reference: str = REFERENCE) -> 
 
 
 def markdown_table(table: dict, datasets: list[str]) -> str:
-    metrics = {d: next((table[m][d]["metric"] for m in table if "metric" in table[m][d]), "?") for d in datasets}
-    header = "| method | " + " | ".join(f"{d} ({metrics[d]})" for d in datasets) + " | average |"
+    # A dataset no cell has finished yet has no measured metric name: its column shows the name alone.
+    metrics = {d: next((table[m][d]["metric"] for m in table if "metric" in table[m][d]), None) for d in datasets}
+    header = "| method | " + " | ".join(f"{d} ({metrics[d]})" if metrics[d] else d for d in datasets) + " | average |"
     lines = [header, "|" + "---|" * (len(datasets) + 2)]
     for method, row in table.items():
         cells = []

@@ -152,8 +152,9 @@ def ensure_ray(config: ClinGenConfig) -> None:
     num_cpus = config.generation.num_cpus or max(8, os.cpu_count() or 1)
     # Ray 2.60's GCS, raylet and worker gRPC servers listen on every interface whatever node address is given
     # (GrpcServer is built with listen_to_localhost_only=false), so the control plane is guarded by Ray's token
-    # authentication instead: every connection must present the token in ~/.ray/auth_token.
-    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    # authentication instead, which ray.init turns on for a fresh local instance when RAY_AUTH_MODE is unset
+    # (every connection must then present the token in ~/.ray/auth_token). Setting the variable here would not
+    # do: Ray reads it once at import.
     # address="local": a fresh instance, never a stale or foreign cluster found on this machine (join a
     # running cluster explicitly with generation.ray_address=auto).
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)

@@ -20,7 +20,7 @@ import json, sys, ray
 from clingen.config import load_config
 from clingen.generation.pipeline import ensure_ray
 ensure_ray(load_config(overrides=["generation.num_cpus=1"]))
-print(json.dumps({"gcs": ray.get_runtime_context().gcs_address}), flush=True)
+print("GCS=" + json.dumps({"gcs": ray.get_runtime_context().gcs_address}), flush=True)
 sys.stdin.read()  # keep the instance up until the test closes stdin
 """
 JOIN = "import ray; ray.init(address='{gcs}'); print('JOINED', ray.get(ray.remote(lambda: 6 * 7).remote()))"
@@ -31,7 +31,8 @@ def test_a_process_without_the_token_cannot_join_the_local_instance(tmp_path):
     owner = subprocess.Popen([sys.executable, "-c", START], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.DEVNULL, text=True, env=env)
     try:
-        gcs = json.loads(owner.stdout.readline())["gcs"]
+        lines = iter(owner.stdout.readline, "")
+        gcs = next(json.loads(line[4:])["gcs"] for line in lines if line.startswith("GCS="))
         token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
         assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
         intruder = subprocess.run([sys.executable, "-c", JOIN.format(gcs=gcs)], capture_output=True, text=True,

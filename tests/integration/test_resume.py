@@ -47,7 +47,8 @@ def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
     started = OutputStore(str(out)).read_manifest()  # written before the first shard
     assert started["complete"] is False and started["runs"] == []
     with pytest.raises(ConfigError, match="settings that differ: seed"):
-        run_generation(load_config(overrides=["task=gad", f"generation.out={out}", f"generation.n={N}", "seed=1"]))
+        run_generation(load_config(overrides=["task=gad", f"generation.out={out}", f"generation.n={N}", "seed=1",
+                                              "generator.model.max_model_len=1536"]))
     # Damage the first committed shard: the resume sets it aside and regenerates its rows.
     damaged = out / "data/part-000000.parquet"
     damaged.write_bytes(damaged.read_bytes()[:-16])
