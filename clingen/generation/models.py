@@ -60,7 +60,7 @@ def check_engine_kwargs(engine_kwargs: dict) -> None:
     if unknown:
         import difflib
         hints = {name: difflib.get_close_matches(name, known, n=3) for name in unknown}
-        raise ConfigError(f"generator.engine_kwargs has argument(s) vLLM does not know: "
+        raise ConfigError("generator.engine_kwargs has argument(s) vLLM does not know: "
                           + "; ".join(f"{name!r} (did you mean {', '.join(h) or 'nothing close'}?)"
                                       for name, h in hints.items()))
 

@@ -20,7 +20,6 @@ import pytest
 from clingen.config import load_config
 from clingen.errors import ConfigError
 from clingen.generation.pipeline import GenerationFailed, run_generation
-from clingen.generation.store import OutputStore
 from tests.integration.conftest import free_port
 from tests.integration.test_generation import check_no_gaps_no_duplicates
 

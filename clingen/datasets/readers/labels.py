@@ -41,7 +41,7 @@ def _refuse_unknown(data: RealData, spec: TaskSpec, lookup: dict[str, str | None
     record = data.examples[index]
     if isinstance(record, NERExample):
         where = where.of_token(next((i for i, tag in enumerate(record.tags) if tag[2:] == unknown), 0))
-    hint = (f" (tags without a type, bare B/I, fit only a task with one entity type)" if unknown == UNTYPED else "")
+    hint = (" (tags without a type, bare B/I, fit only a task with one entity type)" if unknown == UNTYPED else "")
     shown = ", ".join(f"{name!r} x{count}" for name, count in sorted(found.items()))
     known = sorted({*spec.label_names, *spec.label_map})
     raise DataFormatError(f"{where}: {what} {unknown!r} is not a label of task {spec.name}{hint}; {what}s in "
