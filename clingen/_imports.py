@@ -12,6 +12,7 @@ _HINTS = {
     "transformers": "pip install 'transformers>=5.16.1,<5.20'",
     "datasketch": "pip install datasketch",
     "gguf": "pip install gguf",
+    "datasets": "pip install 'datasets>=3'",
 }
 
 

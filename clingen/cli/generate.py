@@ -36,7 +36,8 @@ def _generate(args: argparse.Namespace) -> int:
               f"its rows generated again", file=sys.stderr)
     print(summary_line(report.manifest))
     print(f"data:     {Path(report.out) / 'data'}\nfailures: {Path(report.out) / 'failures'}\n"
-          f"manifest: {report.manifest_path}")
+          f"manifest: {report.manifest_path}\ncard:     {Path(report.out) / 'README.md'} "
+          f"(datasets.load_dataset(\"{report.out}\") reads the folder)")
     if not report.complete:
         print("incomplete: some rows failed in the generator; run the same command again to retry them",
               file=sys.stderr)

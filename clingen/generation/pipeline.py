@@ -17,6 +17,7 @@ from clingen import __version__
 from clingen._imports import require
 from clingen.config import ClinGenConfig, changed_paths, config_from_dict, is_local_path
 from clingen.datasets.readers import check_real_files
+from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import build_manifest
@@ -85,6 +86,7 @@ def run_generation(config: ClinGenConfig) -> GenerationReport:
     manifest = build_manifest(config, spec, store.scan(verify=False), run, model_name, time.time() - started,
                               store.read_manifest() or previous)
     path = store.write_manifest(manifest)
+    write_card(store, manifest, spec)  # README.md: the folder loads with datasets.load_dataset as it is
     return GenerationReport(config.generation.out, path, manifest, progress.set_aside)
 
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from clingen import __version__
 from clingen.config import ClinGenConfig, changed_paths
+from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import build_manifest
@@ -97,6 +98,7 @@ def reparse_run(out: str, overrides: ClinGenConfig | None = None) -> ReparseRepo
              "counts_before": manifest["counts"], "changes": dict(changes)}
     after["reparses"] = [*manifest.get("reparses", []), entry]
     store.swap_in(staged, after)
+    write_card(store, after, spec)
     return ReparseReport(out, version, manifest["counts"], after["counts"], dict(changes))
 
 

@@ -62,6 +62,11 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
     store.commit(0, pa.Table.from_pylist(kept, schema=schema_for(family)), aside,
                  sorted(row["row_id"] for row in rows), 0, 0, {"contradicts_fewshot_model": len(aside)}, {})
     counts = {**manifest.get("counts", {}), "examples": len(kept), "set_aside": len(aside)}
-    store.write_manifest({**manifest, "counts": counts, "filtered_from": train_dir,
-                          "filter": {"confidence": confidence, "set_aside_by_label": by_label}})
+    filtered = {**manifest, "counts": counts, "filtered_from": train_dir,
+                "filter": {"confidence": confidence, "set_aside_by_label": by_label}}
+    store.write_manifest(filtered)
+    if manifest.get("task"):
+        from clingen.datasets.card import write_card
+        from clingen.tasks.registry import get_task
+        write_card(store, filtered, get_task(manifest["task"], (manifest.get("config") or {}).get("task_file")))
     return {"data": out, "examples": len(kept), "set_aside": len(aside), "by_label": by_label}
