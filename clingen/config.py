@@ -147,6 +147,9 @@ class GeneratorConfig(StrictModel):
     api_key_env: str | None = RunField(None, description="http backend: name of the environment variable "
                                     "holding the API key; keys never live in config files.")
     http_concurrency: int = RunField(4, ge=1, description="http backend: concurrent requests per worker.")
+    request_timeout_s: float = RunField(300.0, gt=0, description="http backend: seconds one chat-completions "
+                                        "request may take before it is retried (then failed, with the URL); the "
+                                        "endpoint check before streaming waits at most min(this, 20) s.")
     max_row_errors: float = RunField(0.1, ge=0.0, le=1.0, description="Share of rows whose request may fail "
                                   "(recorded per row) before the job fails.")
 

@@ -3,8 +3,11 @@ serve_config.yaml, a vLLM server, or a hosted API, through `ray.data.llm`'s HTTP
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import urllib.error
+import urllib.request
 
 from clingen._imports import require
 from clingen.config import GeneratorConfig
@@ -64,7 +67,45 @@ def _headers(config: GeneratorConfig) -> dict | None:
     return {"Authorization": f"Bearer {key}"}
 
 
+def check_endpoint(config: GeneratorConfig) -> list[str]:
+    """GET <url>/models before any row is sent, so that a refused port, an endpoint that never answers, a
+    rejected key or an unserved model fail at once with the URL named (ConfigError). Returns the served model
+    ids (empty when the server does not list them)."""
+    if not config.url:
+        raise ConfigError("generator.backend=http needs generator.url, e.g. http://127.0.0.1:8000/v1")
+    url = config.url.rstrip("/") + "/models"
+    timeout = min(config.request_timeout_s, 20.0)
+    request = urllib.request.Request(url, headers=_headers(config) or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise ConfigError(f"generator.url {config.url}: GET {url} was refused with HTTP {exc.code}; check "
+                              f"the key in ${config.api_key_env or '(generator.api_key_env is unset)'}") from None
+        return []  # it answers; not every OpenAI-compatible server lists its models
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ConfigError(f"generator.url {config.url} is not reachable: GET {url} failed within {timeout:.0f} s "
+                          f"({type(reason).__name__}: {reason}); start the endpoint (e.g. `serve run "
+                          f"serve_config.yaml`) or fix the URL") from None
+    except ValueError:
+        return []
+    served = [m.get("id") for m in body.get("data", []) if isinstance(m, dict)] if isinstance(body, dict) else []
+    if served and config.model.source not in served:
+        raise ConfigError(f"generator.url {config.url} serves {served}, not generator.model.source="
+                          f"{config.model.source!r}; set it to one of them")
+    return served
+
+
+def _timed_session(timeout_s: float):
+    """An aiohttp session whose requests time out (Ray's HTTP stage has no timeout of its own)."""
+    import aiohttp
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 20.0)))
+
+
 def build_http_processor(config: GeneratorConfig):
+    """The ray.data.llm HTTP processor (run_generation has called check_endpoint before Ray started)."""
     if not config.url:
         raise ConfigError("generator.backend=http needs generator.url, e.g. http://127.0.0.1:8000/v1")
     llm = require("ray.data.llm")
@@ -73,7 +114,8 @@ def build_http_processor(config: GeneratorConfig):
         url=config.url.rstrip("/") + "/chat/completions", headers=_headers(config),
         # Connection errors and 429/5xx are retried with backoff; past that the job fails with the cause.
         max_retries=3, base_retry_wait_time_in_s=1, batch_size=config.batch_size,
-        concurrency=config.http_concurrency, http_request_stage=_LIGHT_STAGE)
+        concurrency=config.http_concurrency, http_request_stage=_LIGHT_STAGE,
+        session_factory=functools.partial(_timed_session, config.request_timeout_s))
 
     def preprocess(row: dict) -> dict:
         return {**row, "payload": chat_payload(config, row)}

@@ -76,6 +76,9 @@ def run_generation(config: ClinGenConfig) -> GenerationReport:
     run = RunCounters()
     model_name = config.generator.model.source
     if todo > 0:
+        if config.generator.backend == "http":  # before Ray starts: a dead endpoint fails in seconds, named
+            from clingen.generation.http import check_endpoint
+            check_endpoint(config.generator)
         ensure_ray(config)
         check_shared_paths(config, **{"generation.out": config.generation.out})
         from clingen.generation.dataset import build_dataset

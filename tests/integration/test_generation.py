@@ -84,6 +84,6 @@ def test_pair_task_runs_both_steps_in_one_stream(ray_local, smollm2_dir, tmp_pat
 
 def test_resuming_with_another_config_is_refused(tmp_path):
     out = str(tmp_path / "x")
-    OutputStore(out).write_manifest({"config_hash": "somethingelse"})
-    with pytest.raises(ConfigError, match="holds a run with config hash somethingelse"):
+    OutputStore(out).write_manifest({"fingerprint": "somethingelse"})
+    with pytest.raises(ConfigError, match="holds a dataset with fingerprint somethingelse"):
         run_generation(load_config(overrides=[f"generation.out={out}"]))
