@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -22,6 +23,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--seed", type=int, help="config: seed")
     cmd.add_argument("--model", help="generator model: local folder, hub id, or embedded:... (config: "
                      "generator.model.source)")
+    cmd.add_argument("--verbose", action="store_true", help="show Ray's, Ray Data's and vLLM's own logs on the "
+                     "console (by default they stay in Ray's session log folder)")
+    cmd.add_argument("--json", action="store_true", help="print the summary as one JSON object (the manifest's "
+                     "counts, paths and this run's rates) instead of text")
     cmd.set_defaults(handler=_generate)
 
 
@@ -30,19 +35,32 @@ def _generate(args: argparse.Namespace) -> int:
     config = resolve_config(args, task=args.task, seed=args.seed, **{
         "generation.n": args.n, "generation.out": args.out, "prompts.strategy": args.strategy,
         "generator.model.source": args.model})
-    report = run_generation(config)
+    from clingen.cli.console import GenerationProgress
+    with GenerationProgress(config.task) as progress:
+        report = run_generation(config, on_row=progress.update, quiet=not args.verbose)
     for shard in report.set_aside:
         print(f"set aside {shard['part']}: {shard['problem']}; moved to {Path(report.out) / shard['moved_to']}, "
               f"its rows generated again", file=sys.stderr)
-    print(summary_line(report.manifest))
-    print(f"data:     {Path(report.out) / 'data'}\nfailures: {Path(report.out) / 'failures'}\n"
-          f"manifest: {report.manifest_path}\ncard:     {Path(report.out) / 'README.md'} "
-          f"(datasets.load_dataset(\"{report.out}\") reads the folder)")
+    if args.json:
+        print(json.dumps(summary_json(report)))
+    else:
+        print(summary_line(report.manifest))
+        print(f"data:     {Path(report.out) / 'data'}\nfailures: {Path(report.out) / 'failures'}\n"
+              f"manifest: {report.manifest_path}\ncard:     {Path(report.out) / 'README.md'} "
+              f"(datasets.load_dataset(\"{report.out}\") reads the folder)")
     if not report.complete:
         print("incomplete: some rows failed in the generator; run the same command again to retry them",
               file=sys.stderr)
         return EXIT_INCOMPLETE
     return 0
+
+
+def summary_json(report) -> dict:
+    """The machine-readable summary: the manifest's counts and tokens, this run's entry and the paths."""
+    manifest = report.manifest
+    return {"task": manifest["task"], "complete": manifest["complete"], "counts": manifest["counts"],
+            "tokens": manifest["tokens"], "run": manifest["runs"][-1], "fingerprint": manifest["fingerprint"],
+            "out": report.out, "manifest": report.manifest_path, "set_aside": report.set_aside}
 
 
 def summary_line(manifest: dict) -> str:

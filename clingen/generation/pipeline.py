@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,9 +59,12 @@ class GenerationReport:
         return self.manifest["complete"]
 
 
-def run_generation(config: ClinGenConfig) -> GenerationReport:
+def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], None] | None = None,
+                   quiet: bool = False) -> GenerationReport:
     """Generate (or finish generating, or grow to a larger `generation.n`) `generation.n` rows into
-    `generation.out`. Raises ConfigError when the folder holds another dataset (another fingerprint), rows beyond
+    `generation.out`. `on_row(counters, rows_to_do)` is called after every streamed row (a progress display);
+    `quiet` keeps Ray's and vLLM's worker logs off the console (they stay in Ray's session log folder).
+    Raises ConfigError when the folder holds another dataset (another fingerprint), rows beyond
     `generation.n`, or shards without a manifest; GenerationFailed when the generator fails."""
     started = time.time()
     spec = get_task(config.task, config.task_file)
@@ -79,13 +83,13 @@ def run_generation(config: ClinGenConfig) -> GenerationReport:
         if config.generator.backend == "http":  # before Ray starts: a dead endpoint fails in seconds, named
             from clingen.generation.http import check_endpoint
             check_endpoint(config.generator)
-        ensure_ray(config)
+        ensure_ray(config, quiet=quiet)
         check_shared_paths(config, **{"generation.out": config.generation.out})
         from clingen.generation.dataset import build_dataset
         dataset, model_name = build_dataset(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
         # Before the first shard: a run killed from here on is resumed only with the same fingerprint.
         store.write_manifest(build_manifest(config, spec, progress, None, model_name, 0.0, previous))
-        _drain(dataset, config, spec, store, progress, run)
+        _drain(dataset, config, spec, store, progress, run, (lambda counters: on_row(counters, todo)) if on_row else None)
     manifest = build_manifest(config, spec, store.scan(verify=False), run, model_name, time.time() - started,
                               store.read_manifest() or previous)
     path = store.write_manifest(manifest)
@@ -144,13 +148,17 @@ def check_shared_paths(config: ClinGenConfig, **paths: str | None) -> None:
                           f"filesystem, set local_paths_are_shared=true")
 
 
-def ensure_ray(config: ClinGenConfig) -> None:
+def ensure_ray(config: ClinGenConfig, quiet: bool = False) -> None:
+    """Join the configured cluster, or start a fresh local Ray instance. `quiet`: worker output (vLLM, Ray
+    Train) stays in Ray's log files and Ray Data prints no progress of its own."""
     ray = require("ray")
+    if quiet:
+        _quiet_ray_data()
     if ray.is_initialized():
         return
     address = config.generation.ray_address or os.environ.get("RAY_ADDRESS")
     if address:  # a cluster (or the one a submitted job runs in)
-        ray.init(address=address)
+        ray.init(address=address, log_to_driver=not quiet)
         return
     # Ray Data's LLM stages need logical CPUs beside each engine (a pair task runs two) even on a 2-core
     # machine; the engines are the only busy actors, so oversubscribing logical CPUs is safe.
@@ -162,8 +170,18 @@ def ensure_ray(config: ClinGenConfig) -> None:
     # do: Ray reads it once at import.
     # address="local": a fresh instance, never a stale or foreign cluster found on this machine (join a
     # running cluster explicitly with generation.ray_address=auto).
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=True)
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=not quiet,
+             logging_level=logging.WARNING if quiet else logging.INFO)
     _restrict_token_file()
+
+
+def _quiet_ray_data() -> None:
+    """Ray Data's per-10-s execution summaries and bars count blocks, not rows; ClinGen shows its own progress."""
+    import ray.data
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    ray.data.DataContext.get_current().print_on_execution_start = False
+    for name in ("ray.data", "ray.llm", "ray.train", "ray.tune"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _restrict_token_file() -> None:
@@ -178,7 +196,7 @@ def _restrict_token_file() -> None:
 
 
 def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,
-           run: RunCounters) -> None:
+           run: RunCounters, on_row: Callable[[RunCounters], None] | None = None) -> None:
     """Consume the stream in the driver: dedup, buffer, and commit a shard every `shard_rows` rows."""
     dedup = Deduplicator(config.generation.dedup_threshold)
     _seed_dedup(dedup, store, spec)
@@ -188,6 +206,8 @@ def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, p
     try:
         for row in dataset.iter_rows():
             _absorb(row, spec, dedup, buffer, run)
+            if on_row is not None:
+                on_row(run)
             seen = run.rows + run.generation_errors
             if seen >= 20 and run.generation_errors > limit * seen:
                 raise GenerationFailed(f"{run.generation_errors} of {seen} rows failed in the generator (more "

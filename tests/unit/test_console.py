@@ -1,0 +1,33 @@
+"""The generation progress line: what it says, and that off a terminal it prints plain lines at a set pace."""
+
+import io
+
+import pytest
+
+from clingen.cli.console import GenerationProgress
+from clingen.generation.pipeline import RunCounters
+
+pytestmark = pytest.mark.unit
+
+
+def test_off_a_terminal_progress_is_plain_lines_with_rows_examples_and_the_failure_mix():
+    stream = io.StringIO()
+    counters = RunCounters()
+    with GenerationProgress("ncbi-disease", stream=stream, every_s=0) as progress:
+        for row in range(3):
+            counters.rows += 1
+            counters.examples += row % 2
+            counters.failures["too_short"] = counters.failures.get("too_short", 0) + 1 - row % 2
+            progress.update(counters, todo=3)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and lines[0].startswith("ncbi-disease: 1/3 rows | 0 examples | ")
+    assert lines[-1].startswith("ncbi-disease: 3/3 rows | 1 examples | ") and lines[-1].endswith("| too_short 2")
+
+
+def test_request_errors_are_shown_and_a_slow_pace_prints_once():
+    stream = io.StringIO()
+    counters = RunCounters(rows=1, generation_errors=2)
+    with GenerationProgress("gad", stream=stream, every_s=3600) as progress:
+        progress.update(counters, todo=10)
+        progress.update(counters, todo=10)
+    assert stream.getvalue().count("\n") == 1 and "| 2 request errors" in stream.getvalue()
