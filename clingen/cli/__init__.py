@@ -7,7 +7,7 @@ import sys
 import tempfile
 import traceback
 
-from clingen.cli import data, experiment, generate, kg, knowledge, pipeline, prompts, quality, runs, train
+from clingen.cli import data, experiment, generate, kg, knowledge, pipeline, prompts, quality, runs, serve, train
 from clingen.errors import ClinGenError
 
 
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_parser(sub)
     experiment.add_parser(sub)
     data.add_parser(sub)
+    serve.add_parser(sub)
     return parser
 
 

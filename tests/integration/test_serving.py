@@ -152,3 +152,43 @@ def test_missing_model_folder_fails_at_build(tmp_path):
     from clingen.serving.classifier_app import build_app
     with pytest.raises(ConfigError, match=r"model 'x': .*nowhere has no model_card.json"):
         build_app({"models": {"x": str(tmp_path / "nowhere")}})
+
+
+def test_clingen_serve_answers_over_http_and_stops_at_ctrl_c(service, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    _, models = service
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "CLINGEN_SERVE_TOKEN")}
+    log = open(tmp_path / "serve.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "clingen", "serve", "--model", f"ner={models['ncbi']}",
+                               "--model", models["gad"], "--port", str(port), "--num-cpus", "2"],
+                              stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        base, deadline = f"http://127.0.0.1:{port}", time.time() + 300
+        while time.time() < deadline:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
+            try:
+                if requests.get(f"{base}/healthz", timeout=5).json().get("models") == ["gad", "ner"]:
+                    break
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(1)
+        answer = requests.post(f"{base}/v1/models/ner/predict", json={"inputs": [{"text": "Asthma worsened."}]},
+                               timeout=60)
+        assert answer.status_code == 200 and answer.json()["task"] == "ncbi-disease"
+        assert requests.get(f"{base}/v1/models/gad", timeout=60).json()["card"]["task"] == "gad"  # named by its task
+        server.send_signal(signal.SIGINT)
+        stopped = time.time()
+        assert server.wait(timeout=60) == 0
+        assert time.time() - stopped < 60
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{base}/healthz", timeout=5)
+    finally:
+        if server.poll() is None:
+            server.kill()
+        log.close()
+    printed = (tmp_path / "serve.log").read_text()
+    assert f"ner: POST {base}/v1/models/ner/predict" in printed and "serving; Ctrl-C stops" in printed
