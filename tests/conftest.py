@@ -15,6 +15,17 @@ os.environ.setdefault("RAY_AUTH_MODE", "token")
 os.environ.setdefault("VLLM_HOST_IP", "127.0.0.1")
 
 
+def pytest_collection_modifyitems(items):
+    """The fast unit tests first (a broken core fails in a minute, not after the slow suite); cluster tests
+    last, because they replace the session's Ray instance (and the autoscaler's test cluster stops every Ray
+    process on the machine)."""
+    def order(item) -> int:
+        if item.get_closest_marker("cluster") is not None:
+            return 2
+        return 1 if item.get_closest_marker("integration") is not None else 0
+    items.sort(key=order)
+
+
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES

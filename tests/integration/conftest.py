@@ -27,12 +27,6 @@ def smollm2_dir():
     return str(ensure_smollm2_hf())
 
 
-def pytest_collection_modifyitems(items):
-    """Cluster tests replace the session's Ray instance (and the autoscaler's test cluster stops every Ray
-    process on the machine), so they run after everything else."""
-    items.sort(key=lambda item: item.get_closest_marker("cluster") is not None)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
