@@ -80,7 +80,8 @@ def _wait_for_dashboard(address: str, head: subprocess.Popen, timeout: float = 1
     while time.time() < deadline:
         assert head.poll() is None, "ray start --head exited early"
         try:
-            if requests.get(f"{address}/api/version", timeout=2).status_code == 200:
+            # With token authentication (Ray's default) the API answers 401 without the token: it is up.
+            if requests.get(f"{address}/api/version", timeout=2).status_code in (200, 401):
                 return
         except requests.RequestException:
             pass

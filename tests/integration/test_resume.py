@@ -56,12 +56,15 @@ def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
     lost = set(OutputStore(str(out), create=False).read_json(str(out / "progress/part-000000.json"))["rows"])
 
     # Resume at another scale (batches, shard size) and grow the dataset by 4 rows.
-    second = subprocess.run([*command(out, n=GROWN, shard_rows=6, batch_size=2), "--json"], capture_output=True,
-                            text=True, env=env, timeout=600)
+    second = subprocess.run([*command(out, n=GROWN, shard_rows=6, batch_size=8), "--json"], capture_output=True,
+                            text=True, env=env, timeout=900)
     assert second.returncode == 0, second.stdout[-2000:] + second.stderr[-3000:]
     assert "set aside part-000000: data/part-000000.parquet differs from its marker" in second.stderr
     # A quiet console: Ray's and vLLM's logs stay in Ray's log folder; stdout is one JSON summary.
-    assert len(second.stdout.splitlines()) + len(second.stderr.splitlines()) <= 40, second.stderr[-4000:]
+    # Off a terminal the progress line is repeated every 30 s, so a slow machine prints more of them: count the rest.
+    progress = [line for line in second.stderr.splitlines() if line.startswith("gad: ") and " rows | " in line]
+    others = [line for line in second.stderr.splitlines() if line not in progress]
+    assert progress and len(second.stdout.splitlines()) + len(others) <= 40, second.stderr[-4000:]
     summary = json.loads(second.stdout)
     assert summary["counts"]["rows_done"] == GROWN and summary["set_aside"][0]["part"] == "part-000000"
     store = OutputStore(str(out))

@@ -66,10 +66,11 @@ def test_training_resumes_from_the_latest_checkpoint_after_a_kill(tmp_path, ray_
     log = open(tmp_path / "first.log", "w")
     first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     try:
-        deadline = time.time() + 300
+        deadline = time.time() + 600
         while time.time() < deadline and not committed_checkpoints(storage / "resume-test"):
             assert first.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
             time.sleep(0.5)
+        assert committed_checkpoints(storage / "resume-test"), "no checkpoint within 600 s: nothing to resume from"
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
