@@ -73,9 +73,6 @@ def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], N
     previous = store.read_manifest()
     progress = store.scan()
     _check_same_run(config, previous, progress)
-    for shard in progress.set_aside:
-        log.warning("%s: %s; moved to %s, its %s rows will be generated again", config.generation.out,
-                    shard["problem"], shard["moved_to"], shard["rows"] if shard["rows"] is not None else "unknown")
     todo = config.generation.n - len(progress.rows)
     run = RunCounters()
     model_name = config.generator.model.source
