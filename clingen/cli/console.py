@@ -16,7 +16,9 @@ class GenerationProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
         self.console = Console(file=stream or sys.stderr)
         self.live = self.console.is_terminal
-        self.task, self.every_s, self._last_line, self._started = task, every_s, 0.0, time.monotonic()
+        # None, not 0.0: time.monotonic() counts from boot, so on a machine up for less than `every_s` a 0.0 start
+        # would hold back the first line.
+        self.task, self.every_s, self._last_line, self._started = task, every_s, None, time.monotonic()
         self.progress = Progress(TextColumn(f"{task}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
                                  TimeRemainingColumn(), console=self.console, transient=False, disable=not self.live)
         self._bar = None
@@ -36,7 +38,7 @@ class GenerationProgress:
             self._bar = self.progress.add_task(self.task, total=todo, note=note)
         self.progress.update(self._bar, completed=counters.rows, note=note)
         now = time.monotonic()
-        if not self.live and now - self._last_line >= self.every_s:
+        if not self.live and (self._last_line is None or now - self._last_line >= self.every_s):
             self._last_line = now
             self.console.print(f"{self.task}: {counters.rows}/{todo} rows | {note}", highlight=False)
 

@@ -27,9 +27,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
 # The venv's `ray` command, whether or not the venv is activated (CI runs .venv/bin/python -m pytest).
 RAY_CLI = str(Path(sys.executable).parent / "ray")
-# Clusters started with `ray start` run without token auth here: the job CLI of Ray 2.60 could not reach a
-# token-auth head's dashboard in this test (ConnectionError at its version check); ClinGen's own local instances
-# keep Ray's token auth (test_ray_auth.py).
+# The job-submit test's head runs without token auth, like its driver (the job CLI, with this same env): Ray
+# 2.60's job CLI could not reach a token-auth head's dashboard here (ConnectionError at its version check).
+# ClinGen's own local instances keep Ray's token auth (test_ray_auth.py).
 ENV = {**os.environ, "RAY_AUTH_MODE": "disabled", "VLLM_HOST_IP": "127.0.0.1",
        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
@@ -203,7 +203,9 @@ def test_autoscaler_adds_nodes_for_replicas_and_removes_them_when_idle(smollm2_d
     # Launched nodes must find this head's GCS, which is not on the default port.
     config["provider"]["gcs_address"] = f"{ray.util.get_node_ip_address()}:{port}"
     (tmp_path / "autoscaler.yaml").write_text(yaml.safe_dump(config))
-    env = {**ENV, "AUTOSCALER_UPDATE_INTERVAL_S": "1", "RAY_FAKE_CLUSTER": "1"}
+    # This head is joined by the test's own driver, which runs with token auth (tests/conftest.py); a head
+    # without it let the driver connect but cancelled its first actor's creation (ActorDiedError, "never ran").
+    env = {**ENV, "RAY_AUTH_MODE": "token", "AUTOSCALER_UPDATE_INTERVAL_S": "1", "RAY_FAKE_CLUSTER": "1"}
     head = subprocess.Popen([RAY_CLI, "start", "--head", "--block", f"--port={port}", "--num-cpus=4",
                              f"--autoscaling-config={tmp_path / 'autoscaler.yaml'}"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
