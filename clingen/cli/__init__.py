@@ -6,6 +6,7 @@ import argparse
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 
 from clingen.cli import data, experiment, generate, kg, knowledge, pipeline, prompts, quality, runs, serve, train
 from clingen.errors import ClinGenError
@@ -31,8 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return run_handler(args.handler, args)
+
+
+def run_handler(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run one subcommand's handler; its exit code. An expected failure (ClinGenError, a missing file or
+    package, an OS refusal) prints one `clingen: error:` line and returns 2; anything else is a bug: one line
+    naming it and the file holding its full traceback, and 1."""
     try:
-        return args.handler(args)
+        return handler(args)
     except (ClinGenError, FileNotFoundError, ImportError) as exc:
         print(f"clingen: error: {exc}", file=sys.stderr)
         return 2

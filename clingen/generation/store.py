@@ -27,6 +27,8 @@ from clingen.errors import ConfigError, DataFormatError
 from clingen.parsing.reasons import level_of
 
 _PART = re.compile(r"part-(\d{6})\.(parquet|json)$")
+# What write_bytes leaves behind when a kill lands between opening its temporary file and renaming it.
+_PARTIAL_WRITE = re.compile(r"part-\d{6}\.(parquet|json)\.tmp-[0-9a-f]{8}$")
 SHARD_FOLDERS = ("data", "failures", "progress")
 STAGING = ".staged"  # a new version of the shards, written whole before it replaces the current one
 _SWAP_JOURNAL = "SWAP.json"
@@ -106,8 +108,9 @@ class OutputStore:
             return json.loads(stream.read())
 
     def scan(self, verify: bool = True) -> Progress:
-        """Sum the committed markers and delete orphan shards (data written, marker not) of a killed run. With
-        `verify`, a shard whose files do not match its marker is set aside (see the module docstring)."""
+        """Sum the committed markers and delete what a killed run left half done: orphan shards (data written,
+        marker not) and partial writes (`*.tmp-*`). With `verify`, a shard whose files do not match its marker is
+        set aside (see the module docstring)."""
         progress = Progress()
         committed: set[int] = set()
         for name in self._list("progress"):
@@ -133,16 +136,21 @@ class OutputStore:
             _add_rejections(progress, marker)
             progress.prompt_tokens += marker["prompt_tokens"]
             progress.completion_tokens += marker["completion_tokens"]
+        progress.next_part = self._remove_half_done_writes(committed)
+        return progress
+
+    def _remove_half_done_writes(self, committed: set[int]) -> int:
+        """Delete partial writes and shards without a marker; the next free part number."""
         seen_parts = set(committed)
-        for folder in ("data", "failures"):
+        for folder in ("data", "failures", "progress"):
             for name in self._list(folder):
                 match = _PART.match(name)
-                if match and int(match.group(1)) not in committed:
+                orphan = folder != "progress" and match is not None and int(match.group(1)) not in committed
+                if orphan or _PARTIAL_WRITE.match(name):
                     self.fs.delete_file(self.path(folder, name))
                 elif match:
                     seen_parts.add(int(match.group(1)))
-        progress.next_part = max(seen_parts, default=-1) + 1
-        return progress
+        return max(seen_parts, default=-1) + 1
 
     def _read_marker(self, name: str) -> tuple[dict | None, str | None]:
         try:

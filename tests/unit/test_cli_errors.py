@@ -1,10 +1,12 @@
 """Expected failures of the command line are one `clingen: error:` line naming the bad value (exit 2), found
 before Ray starts; output folders holding files a command did not write are never replaced."""
 
+from pathlib import Path
+
 import pytest
 
 from clingen._outputs import check_output_folder
-from clingen.cli import main
+from clingen.cli import main, run_handler
 from clingen.errors import ConfigError
 from tests.integration.synthetic_sets import ner_records, relation_records, write_generation_output
 
@@ -101,3 +103,25 @@ def test_an_out_under_a_file_is_one_line(capsys, tmp_path):
     code, err = run_cli(capsys, "generate", "--task", "ncbi-disease", "--n", "2", "--out",
                         str(tmp_path / "a-file" / "run"))
     assert code == 2 and "a-file" in one_error_line(err)
+
+
+def test_an_unexpected_error_is_one_line_naming_the_file_that_holds_its_traceback(capsys):
+    def broken_handler(args):
+        return {"counts": {}}["rows_done"]
+
+    code = run_handler(broken_handler, None)
+    line = one_error_line(capsys.readouterr().err)
+    assert code == 1 and line.startswith("clingen: error: unexpected KeyError: 'rows_done' (full traceback: ")
+    saved = Path(line.rsplit("full traceback: ", 1)[1].rstrip(")"))
+    traceback_text = saved.read_text()
+    assert traceback_text.startswith("Traceback (most recent call last):") and "in broken_handler" in traceback_text
+    assert traceback_text.rstrip().endswith("KeyError: 'rows_done'")
+    saved.unlink()
+
+
+def test_expected_failures_of_a_handler_exit_2_with_the_message(capsys):
+    def refusing_handler(args):
+        raise ConfigError("generation.n=0: expected a positive number of prompt rows")
+
+    assert run_handler(refusing_handler, None) == 2
+    assert one_error_line(capsys.readouterr().err) == "clingen: error: generation.n=0: expected a positive number of prompt rows"
