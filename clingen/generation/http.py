@@ -12,9 +12,9 @@ import urllib.request
 from clingen._imports import require
 from clingen.config import GeneratorConfig
 from clingen.errors import ConfigError
-from clingen.generation.processors import sampling_params
+from clingen.generation.processors import LIGHT_STAGE_CPUS, sampling_params
 
-_LIGHT_STAGE = {"num_cpus": 0.25}
+_LIGHT_STAGE = {"num_cpus": LIGHT_STAGE_CPUS}
 
 
 def chat_payload(config: GeneratorConfig, row: dict) -> dict:

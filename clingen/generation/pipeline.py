@@ -179,6 +179,10 @@ def _quiet_ray_data() -> None:
     ray.data.DataContext.get_current().print_on_execution_start = False
     for name in ("ray.data", "ray.llm", "ray.train", "ray.tune"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # ray.data.llm calls ray.init again (INFO: "Calling ray.init() again ..."), and Ray Data warns that the
+    # progress bars that ClinGen switched off for its own are off.
+    logging.getLogger("ray._private.worker").setLevel(logging.WARNING)
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
 
 
 def _restrict_token_file() -> None:

@@ -4,7 +4,6 @@ schema-constrained decoding for JSON replies."""
 
 from __future__ import annotations
 
-import json
 import os
 
 from clingen._imports import require
@@ -14,8 +13,9 @@ from clingen.generation.models import engine_kwargs_for
 
 # Ray Data's helper stages (chat template, tokenize, detokenize, pre/postprocess) reserve a whole CPU each by
 # default, which on a small CPU machine leaves none for the engine: they do little work, so take a quarter.
-_LIGHT_STAGE = {"num_cpus": 0.25}
-REPLY_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "__inference_error__")
+# ClinGen's own light stages (compose prompts, parse replies) take the same share.
+LIGHT_STAGE_CPUS = 0.25
+_LIGHT_STAGE = {"num_cpus": LIGHT_STAGE_CPUS}
 
 
 def sampling_params(config: GeneratorConfig, row: dict) -> dict:
@@ -87,7 +87,3 @@ def _postprocess(row: dict) -> dict:
     out = _keep(row, drop)
     out["__inference_error__"] = row.get("__inference_error__") or None
     return out
-
-
-def json_schema_dict(row: dict) -> dict | None:
-    return json.loads(row["json_schema"]) if row.get("json_schema") else None

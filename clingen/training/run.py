@@ -112,7 +112,8 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
     ray = require("ray")
     training = config.training
     featurize = dict(fn_constructor_args=(spec.model_dump_json(), encoder, training.max_length,
-                                          training.trust_remote_code), concurrency=1, batch_size=256)
+                                          training.trust_remote_code),
+                     compute=ray.data.ActorPoolStrategy(size=1), batch_size=256)
     datasets, plan, sources = {}, [], {}
     if records is not None:
         # Few-shot sampling returns examples grouped by class: shuffle globally, or the last steps see
