@@ -1,5 +1,5 @@
-"""Console edge of the CLI: the live progress line of a generation run (rich, on stderr), so that stdout holds
-only the summary and a script can read it."""
+"""Console edge of the CLI: the live progress lines of generation and training runs (rich, on stderr), so that
+stdout holds only the summary and a script can read it."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ class GenerationProgress:
         now = time.monotonic()
         if not self.live and (self._last_line is None or now - self._last_line >= self.every_s):
             self._last_line = now
-            self.console.print(f"{self.task}: {counters.rows}/{todo} rows | {note}", highlight=False)
+            self.console.print(f"{self.task}: {counters.rows}/{todo} rows | {note}", highlight=False, soft_wrap=True)
 
     def describe(self, counters) -> str:
         elapsed = max(time.monotonic() - self._started, 1e-9)
@@ -49,3 +49,46 @@ class GenerationProgress:
         errors = f" | {counters.generation_errors} request errors" if counters.generation_errors else ""
         return (f"{counters.examples} examples | {counters.rows / elapsed:.2f} rows/s"
                 + (f" | {mix}" if mix else "") + errors)
+
+
+class TrainingProgress:
+    """Rank 0's stage, epoch, optimizer steps and mean loss of the epoch so far, redrawn in place on a terminal (a
+    plain line every `every_s` seconds otherwise). `update` takes the records of training.progress."""
+
+    def __init__(self, task: str, stream=None, every_s: float = 30.0):
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        self.console = Console(file=stream or sys.stderr)
+        self.live = self.console.is_terminal
+        self.task, self.every_s, self._last_line = task, every_s, None
+        self.progress = Progress(TextColumn(f"{task} training"), BarColumn(), TextColumn("{task.fields[note]}"),
+                                 TimeElapsedColumn(), console=self.console, transient=False, disable=not self.live)
+        self._bars: dict[int, int] = {}
+
+    def __enter__(self) -> "TrainingProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.progress.stop()
+        return False
+
+    def update(self, record: dict) -> None:
+        note = self.describe(record)
+        # A bar per stage: over its step budget when it has one, else over its planned epochs.
+        total, done = ((record["total_steps"], record["stage_steps"]) if record.get("total_steps")
+                       else (record["epochs"], record["epoch"]))
+        stage = record["stage_index"]
+        if stage not in self._bars:
+            self._bars[stage] = self.progress.add_task(record["stage"], total=total, note=note)
+        self.progress.update(self._bars[stage], completed=done, note=note)
+        now = time.monotonic()
+        if not self.live and (self._last_line is None or now - self._last_line >= self.every_s):
+            self._last_line = now
+            self.console.print(f"{self.task} training: {note}", highlight=False, soft_wrap=True)
+
+    @staticmethod
+    def describe(record: dict) -> str:
+        steps = f"step {record['stage_steps']}" + (f"/{record['total_steps']}" if record.get("total_steps") else "")
+        return (f"{record['stage']} (stage {record['stage_index'] + 1}/{record['stages']}) | epoch "
+                f"{record['epoch'] + 1}/{record['epochs']} | {steps} | loss {record['loss']:.4f}")

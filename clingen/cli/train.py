@@ -18,6 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", type=Path, required=True, help="where the final model and model card go")
     train.add_argument("--encoder", help="config: training.encoder (folder, hub id, embedded:minilm-l6)")
     train.add_argument("--workers", type=int, help="config: training.num_workers")
+    train.add_argument("--verbose", action="store_true", help="show Ray's, Ray Train's and the workers' own logs "
+                       "on the console (by default they stay in Ray's session log folder)")
     train.set_defaults(handler=_train)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a trained model on a real test split")
@@ -35,15 +37,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from clingen.cli.console import TrainingProgress
     from clingen.training.run import run_training
     config = resolve_config(args, task=args.task, **{"training.encoder": args.encoder,
                                                      "training.num_workers": args.workers})
-    report = run_training(config, args.train, args.fewshot, args.out)
+    with TrainingProgress(config.task) as progress:
+        report = run_training(config, args.train, args.fewshot, args.out, quiet=not args.verbose,
+                              on_progress=progress.update)
     metrics = report.card["final_metrics"]
     print(f"trained {report.card['task']} ({', '.join(s['dataset'] for s in report.card['plan'])}) in "
           f"{report.card['train_wall_s']}s; last epoch loss {metrics.get('loss', float('nan')):.4f}, "
           f"{metrics.get('samples_per_s', 0):.1f} samples/s per worker")
-    print(f"model: {report.model_dir}\ncard:  {report.model_dir / 'model_card.json'}")
+    print(f"model: {report.model_dir}\ncard:  {report.model_dir / 'model_card.json'} (README.md: the same for people)")
     return 0
 
 

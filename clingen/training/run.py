@@ -3,9 +3,11 @@ saves the final model in HF format with the model card that evaluation and servi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from clingen.generation.store import OutputStore
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 from clingen.training.labels import label_space
+from clingen.training.model_readme import model_readme
+from clingen.training.predict import build_model_card
+from clingen.training.progress import ProgressPoller, start_progress_actor
 
 
 @dataclass
@@ -183,10 +188,14 @@ def _read_manifest(train_dir: str) -> dict:
     return OutputStore.open_run(train_dir).read_manifest()
 
 
-def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | None, out: Path) -> TrainingReport:
-    """Fine-tune, then write `out` (HF model + tokenizer + model_card.json)."""
-    train = require("ray.train")
-    torch_train = require("ray.train.torch")
+def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | None, out: Path,
+                 quiet: bool = False, on_progress: Callable[[dict], None] | None = None) -> TrainingReport:
+    """Fine-tune, then write `out` (HF model + tokenizer + model_card.json + README.md). `quiet`: the workers'
+    output stays in Ray's log files; `on_progress` is called in a driver thread with each new progress record of
+    rank 0 (progress.TrainingProgress: stage, epoch, steps, loss), about once a second.
+
+    Raises ConfigError (bad settings, nothing to train on, no checkpoint produced) and DataFormatError (a
+    --train folder that is not a `clingen generate` output of this task), before Ray starts where it can."""
     from clingen.generation.pipeline import check_shared_paths, ensure_ray
     spec = get_task(config.task, config.task_file)
     fewshot_records = _fewshot_records(config, spec, fewshot)
@@ -195,21 +204,45 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
     if train_dir is not None and config.training.synthetic_stage:
         _check_synthetic_set(train_dir, spec)
     check_output_folder(out, "model_card.json", "clingen train")
-    ensure_ray(config)
+    ensure_ray(config, quiet=quiet)
     check_shared_paths(config, **{"--train": train_dir, "training.storage_path": config.training.storage_path})
     datasets, plan, sources = _datasets(config, spec, encoder, train_dir, fewshot, fewshot_records)
-    training = config.training
-    run_name = training.run_name or f"{spec.name}-{config.config_hash(('task', 'seed', 'training'))}"
-    loop_config = {"spec_json": spec.model_dump_json(), "encoder": encoder, "seed": training_seed(config), "plan": plan,
-                   "threads": training.cpus_per_worker, "trust_remote_code": training.trust_remote_code,
-                   "learning_rate": training.learning_rate, "weight_decay": training.weight_decay,
-                   "batch_size": training.batch_size, "max_steps": training.max_steps,
-                   "use_gpu": training.use_gpu, "mixed_precision": training.mixed_precision,
-                   # Local storage only: the workers look there for a checkpoint written but not registered.
-                   "run_folder": None if "://" in training.storage_path else
-                   str(Path(_storage(training.storage_path)) / run_name)}
+    run_name = config.training.run_name or f"{spec.name}-{config.config_hash(('task', 'seed', 'training'))}"
+    loop_config = _loop_config(config, spec, encoder, plan, run_name, with_progress=on_progress is not None)
     started = time.time()
-    trainer = torch_train.TorchTrainer(
+    trainer = _trainer(config, loop_config, datasets, run_name)
+    with ProgressPoller(loop_config["progress"], on_progress) if on_progress else contextlib.nullcontext():
+        result = trainer.fit()
+    if result.checkpoint is None:
+        raise ConfigError(f"training run {run_name} produced no checkpoint (no stage ran an epoch)")
+    card = build_model_card(spec, config.training.max_length, encoder=config.training.encoder,
+                            training_data=sources, plan=plan, run_name=run_name, final_metrics=result.metrics,
+                            train_wall_s=round(time.time() - started, 1), config=config.model_dump(mode="json"),
+                            clingen_version=__version__)
+    _save(result.checkpoint, card, out)
+    return TrainingReport(out, card)
+
+
+def _loop_config(config: ClinGenConfig, spec: TaskSpec, encoder: str, plan: list[dict], run_name: str,
+                 with_progress: bool) -> dict:
+    """What every worker's train_loop_per_worker reads."""
+    training = config.training
+    return {"spec_json": spec.model_dump_json(), "encoder": encoder, "seed": training_seed(config), "plan": plan,
+            "threads": training.cpus_per_worker, "trust_remote_code": training.trust_remote_code,
+            "learning_rate": training.learning_rate, "weight_decay": training.weight_decay,
+            "batch_size": training.batch_size, "max_steps": training.max_steps,
+            "use_gpu": training.use_gpu, "mixed_precision": training.mixed_precision,
+            # Local storage only: the workers look there for a checkpoint written but not registered.
+            "run_folder": None if "://" in training.storage_path else
+            str(Path(_storage(training.storage_path)) / run_name),
+            "progress": start_progress_actor() if with_progress else None}
+
+
+def _trainer(config: ClinGenConfig, loop_config: dict, datasets: dict, run_name: str):
+    train = require("ray.train")
+    torch_train = require("ray.train.torch")
+    training = config.training
+    return torch_train.TorchTrainer(
         _loop, train_loop_config=loop_config,
         scaling_config=train.ScalingConfig(num_workers=training.num_workers, use_gpu=training.use_gpu,
                                            resources_per_worker={"CPU": training.cpus_per_worker,
@@ -217,17 +250,6 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
         run_config=train.RunConfig(name=run_name, storage_path=_storage(training.storage_path),
                                    checkpoint_config=train.CheckpointConfig(num_to_keep=training.keep_checkpoints)),
         datasets=datasets)
-    result = trainer.fit()
-    if result.checkpoint is None:
-        raise ConfigError(f"training run {run_name} produced no checkpoint (no stage ran an epoch)")
-    card = {"task": spec.name, "family": spec.family, "multi_label": spec.multi_label,
-            "labels": label_space(spec).names, "thresholds": None, "max_length": training.max_length,
-            "head_mask": spec.head_mask, "tail_mask": spec.tail_mask, "encoder": training.encoder,
-            "training_data": sources, "plan": plan, "run_name": run_name, "final_metrics": result.metrics,
-            "train_wall_s": round(time.time() - started, 1), "config": config.model_dump(mode="json"),
-            "clingen_version": __version__}
-    _save(result.checkpoint, card, out)
-    return TrainingReport(out, card)
 
 
 def _loop(loop_config: dict) -> None:
@@ -240,12 +262,12 @@ def _storage(path: str) -> str:
 
 
 def _save(checkpoint, card: dict, out: Path) -> None:
-    """Copy the final checkpoint's HF files to `out` and add the model card (multi-label thresholds 0.5)."""
+    """Copy the final checkpoint's HF files to `out` and add the model cards (model_card.json, which prediction
+    reads, and README.md for people and the Hugging Face Hub)."""
     out = Path(out)
     if out.exists():  # checked before training: new, empty, or a previous `clingen train` output
         shutil.rmtree(out)
     with checkpoint.as_directory() as folder:
         shutil.copytree(folder, out, ignore=shutil.ignore_patterns("optimizer.pt", "progress.json"))
-    if card["multi_label"]:
-        card["thresholds"] = {name: 0.5 for name in card["labels"]}
     (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    (out / "README.md").write_text(model_readme(card))

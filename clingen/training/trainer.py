@@ -44,7 +44,8 @@ def train_loop_per_worker(loop_config: dict) -> None:
             limit = _step_limit(stage, steps_done, loop_config["max_steps"])
             if limit == 0:
                 break
-            metrics = _train_epoch(model, optimizer, shard, loop_config, tokenizer.pad_token_id, limit)
+            on_step = _progress_poster(loop_config.get("progress"), stage, stage_index, len(plan), epoch, steps_done)
+            metrics = _train_epoch(model, optimizer, shard, loop_config, tokenizer.pad_token_id, limit, on_step)
             if metrics["steps"] == 0:  # an empty shard: no pass will ever take a step
                 break
             steps_done += metrics["steps"]
@@ -61,7 +62,22 @@ def _step_limit(stage: dict, steps_done: int, max_steps: int | None) -> int | No
     return max_steps
 
 
-def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int, limit: int | None) -> dict:
+def _progress_poster(actor, stage: dict, stage_index: int, stages: int, epoch: int, steps_before: int):
+    """on_step(steps, mean_loss) for rank 0 that posts a progress record (progress.TrainingProgress) without
+    waiting for it; None on the other ranks or without a progress actor."""
+    import ray.train
+    if actor is None or ray.train.get_context().get_world_rank() != 0:
+        return None
+
+    def on_step(steps: int, mean_loss: float) -> None:
+        actor.post.remote({"stage": stage["dataset"], "stage_index": stage_index, "stages": stages, "epoch": epoch,
+                           "epochs": stage["epochs"], "stage_steps": steps_before + steps,
+                           "total_steps": stage.get("total_steps"), "loss": mean_loss})
+    return on_step
+
+
+def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int, limit: int | None,
+                 on_step=None) -> dict:
     import time
 
     import ray.train
@@ -88,6 +104,8 @@ def _train_epoch(model, optimizer, shard, loop_config: dict, pad_token_id: int, 
         optimizer.zero_grad(set_to_none=True)
         losses.append(float(loss.detach()))
         samples += int(inputs["input_ids"].shape[0])
+        if on_step is not None:
+            on_step(len(losses), sum(losses) / len(losses))
     seconds = time.perf_counter() - started if started else 0.0
     return {"loss": sum(losses) / max(1, len(losses)), "steps": len(losses), "samples": samples,
             "samples_per_s": samples / max(seconds, 1e-9)}

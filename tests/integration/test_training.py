@@ -90,12 +90,19 @@ def test_a_fixed_step_budget_cycles_a_small_set(ray_local, tmp_path):
     config = load_config(overrides=["task=gad", "training.num_workers=2", "training.epochs=1",
                                     "training.batch_size=4", "training.max_length=32", "training.total_steps=12",
                                     f"training.storage_path={tmp_path / 'ray'}"])
-    report = run_training(config, train_dir, None, tmp_path / "model")
+    records = []
+    report = run_training(config, train_dir, None, tmp_path / "model", on_progress=records.append)
     stage = report.card["plan"][0]
     # 10 examples on 2 workers at 4 a step is 2 steps a pass: the set is repeated so that a pass holds the budget.
     assert (stage["total_steps"], stage["repeats"], stage["steps_per_pass"]) == (12, 10, 13)
     assert report.card["final_metrics"]["stage_steps"] == 12
     assert report.card["training_data"]["synthetic"]["examples"] == 10
+    # Rank 0's progress reached the driver while fit() ran, in order, ending at the budget.
+    steps = [r["stage_steps"] for r in records]
+    assert steps == sorted(steps) and steps[-1] == 12 and len(set(steps)) == len(steps)
+    assert records[-1]["stage"] == "synthetic" and records[-1]["total_steps"] == 12 and records[-1]["loss"] > 0
+    readme = (tmp_path / "model/README.md").read_text()
+    assert "pipeline_tag: text-classification" in readme and "| synthetic | `" in readme and "12 steps" in readme
 
 
 def test_the_filter_step_trains_on_the_few_real_examples_and_sets_examples_aside(ray_local, tmp_path):

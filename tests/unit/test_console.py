@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from clingen.cli.console import GenerationProgress
+from clingen.cli.console import GenerationProgress, TrainingProgress
 from clingen.generation.pipeline import RunCounters
 
 pytestmark = pytest.mark.unit
@@ -31,3 +31,20 @@ def test_request_errors_are_shown_and_a_slow_pace_prints_once():
         progress.update(counters, todo=10)
         progress.update(counters, todo=10)
     assert stream.getvalue().count("\n") == 1 and "| 2 request errors" in stream.getvalue()
+
+
+def training_record(**changes):
+    record = {"stage": "synthetic", "stage_index": 1, "stages": 2, "epoch": 2, "epochs": 7, "stage_steps": 120,
+              "total_steps": 300, "loss": 0.41234}
+    return {**record, **changes}
+
+
+def test_training_progress_off_a_terminal_names_stage_epoch_steps_and_loss():
+    stream = io.StringIO()
+    with TrainingProgress("ncbi-disease", stream=stream, every_s=0) as progress:
+        progress.update(training_record())
+        progress.update(training_record(stage="fewshot", stage_index=0, total_steps=None, stage_steps=4, epochs=5,
+                                        epoch=0))
+    lines = stream.getvalue().splitlines()
+    assert lines == ["ncbi-disease training: synthetic (stage 2/2) | epoch 3/7 | step 120/300 | loss 0.4123",
+                     "ncbi-disease training: fewshot (stage 1/2) | epoch 1/5 | step 4 | loss 0.4123"]
