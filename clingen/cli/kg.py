@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
             cmd.add_argument("--tail-type", help="relation tail type")
             cmd.add_argument("--negative", action="store_true", help="pairs of the types NOT so related")
             cmd.add_argument("--mode", default="coverage", choices=["uniform", "degree", "coverage"])
-            cmd.add_argument("--neighbours", type=int, default=0, help="related entities to list per topic")
+            cmd.add_argument("--neighbours", type=int, default=0, help="related entities to list per topic "
+                             "(tab-separated after it); topics are then drawn among entities that have relations")
             cmd.add_argument("--hops", type=int, default=1, help="neighbourhood radius")
             cmd.add_argument("--n", type=int, default=10, help="how many topics")
             cmd.add_argument("--seed", type=int, default=0)
@@ -91,7 +92,10 @@ def _kg_sample(args: argparse.Namespace) -> int:
         if not args.entity_types:
             raise ClinGenError("kg sample needs --type (entity topics) or --relation (pairs); "
                                f"entity types: {sorted(graph.entity_types())}")
-        vertices = sampling.EntitySampler(graph, args.entity_types, args.mode, seed=args.seed).sample(rows)
+        # Asking for neighbours asks for topics that have some: most diseases of the embedded graph have none.
+        sampler = sampling.EntitySampler(graph, args.entity_types, args.mode, seed=args.seed,
+                                         related_only=args.neighbours > 0)
+        vertices = sampler.sample(rows)
         neighbours = sampling.NeighbourhoodSampler(graph, args.hops, None, args.neighbours, seed=args.seed)
         lines = []
         for row, vertex in zip(rows, vertices):

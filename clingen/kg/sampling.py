@@ -61,14 +61,20 @@ def coverage_positions(seed: int, stream: int, rows: np.ndarray, n: int,
 class EntitySampler:
     """Draws entities of given types. Modes: `uniform`; `degree` (probability proportional to the number of
     relations, favouring well-known entities); `coverage` (a seeded permutation per pass over the candidates,
-    so N rows cover min(N, candidates) distinct topics before any repeats)."""
+    so N rows cover min(N, candidates) distinct topics before any repeats). `related_only`: only entities with
+    at least one relation (most of the embedded graph's diseases have none). Raises EmptyCandidatesError when no
+    entity qualifies."""
 
     def __init__(self, kg: KnowledgeGraph, entity_types: list[str], mode: SamplingMode = "uniform",
-                 seed: int = 0, stream: int = 0):
+                 seed: int = 0, stream: int = 0, related_only: bool = False):
         self.kg, self.mode, self.seed, self.stream = kg, mode, seed, stream
         self.candidates = np.unique(np.concatenate([kg.vertices_of_type(t) for t in entity_types]))
+        if related_only and len(self.candidates):
+            degrees = np.asarray(kg.graph.degree(self.candidates.tolist()))
+            self.candidates = self.candidates[degrees > 0]
         if len(self.candidates) == 0:
-            raise EmptyCandidatesError(f"no entities of type(s) {entity_types} in the knowledge graph")
+            related = " with at least one relation" if related_only else ""
+            raise EmptyCandidatesError(f"no entities of type(s) {entity_types}{related} in the knowledge graph")
         if mode == "degree":
             degrees = np.asarray(kg.graph.degree(self.candidates.tolist()), dtype=np.float64)
             if degrees.sum() == 0:

@@ -100,3 +100,27 @@ def test_neighbourhood_respects_hops_types_and_limit():
     assert len(picks) == 3 and set(picks) <= {f"g{i}" for i in range(10)}
     assert picks == limited.names(d0, row=4)
     assert {tuple(limited.names(d0, row=r)) for r in range(20)} != {tuple(picks)}
+
+
+def graph_with_isolated_diseases() -> KnowledgeGraph:
+    """D0 -associates-> G0; diseases D1, D2 and symptom S0 have no relation."""
+    ids, types = ["D0", "D1", "D2", "G0", "S0"], ["disease", "disease", "disease", "gene", "symptom"]
+    nodes = pa.table({"id": ids, "label": [i.lower() for i in ids], "type": types, "synonyms": [[]] * len(ids)},
+                     schema=NODE_SCHEMA)
+    edges = pa.table({"head": ["D0"], "relation": ["associates"], "tail": ["G0"], "source": ["t"]}, schema=EDGE_SCHEMA)
+    return KnowledgeGraph.from_tables(nodes, edges)
+
+
+def test_related_only_draws_only_entities_that_have_a_relation():
+    kg = graph_with_isolated_diseases()
+    assert set(EntitySampler(kg, ["disease"], "coverage").topics(np.arange(6))) == {"d0", "d1", "d2"}
+    assert set(EntitySampler(kg, ["disease"], "coverage", related_only=True).topics(np.arange(6))) == {"d0"}
+    with pytest.raises(EmptyCandidatesError, match=r"\['symptom'\] with at least one relation"):
+        EntitySampler(kg, ["symptom"], related_only=True)
+
+
+def test_kg_sample_with_neighbours_lists_them_for_every_topic(capsys):
+    from clingen.cli import main
+    assert main(["kg", "sample", "--type", "disease", "--n", "5", "--neighbours", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and all(2 <= len(line.split("\t")) <= 4 for line in lines), lines
