@@ -289,7 +289,6 @@ def _seed_dedup(dedup: Deduplicator, store: OutputStore, spec: TaskSpec) -> None
 def _commit(store: OutputStore, part: int, buffer: _ShardBuffer, spec: TaskSpec) -> None:
     if not buffer.rows and not buffer.failures:
         return
-    family = "ner" if spec.family == "attribute" else spec.family
-    table = pa.Table.from_pylist(buffer.examples, schema=schema_for(family))
+    table = pa.Table.from_pylist(buffer.examples, schema=schema_for(spec.family))
     store.commit(part, table, buffer.failures, buffer.rows, buffer.prompt_tokens, buffer.completion_tokens,
                  buffer.rejected_rows, buffer.rejected_mentions)

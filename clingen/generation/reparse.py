@@ -248,8 +248,7 @@ class _Shard:
             self.rejected_rows[first] += 1
 
     def commit(self, store: OutputStore, part: int, spec) -> None:
-        family = "ner" if spec.family == "attribute" else spec.family
-        table = pa.Table.from_pylist(self.examples, schema=schema_for(family))
+        table = pa.Table.from_pylist(self.examples, schema=schema_for(spec.family))
         store.commit(part, table, self.failures, self.rows, *self.tokens, dict(self.rejected_rows),
                      dict(self.rejected_mentions))
 
@@ -259,4 +258,4 @@ class _NoRun:
 
 
 def _empty(spec) -> pa.Table:
-    return schema_for("ner" if spec.family == "attribute" else spec.family).empty_table()
+    return schema_for(spec.family).empty_table()

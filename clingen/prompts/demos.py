@@ -22,7 +22,7 @@ def load_demo_pool(spec: TaskSpec, fewshot_path: Path | None, per_class: int, se
     shipped = SHIPPED_DEMOS / f"{spec.name}.jsonl"
     if not shipped.is_file():
         return []
-    pool = read_jsonl(shipped, "ner" if spec.family == "attribute" else spec.family)
+    pool = read_jsonl(shipped, spec.family)
     return fewshot_sample(pool, per_class, seed)
 
 

@@ -170,9 +170,8 @@ def _load_sources(synthetic: dict[str, str], real: Path | None, task: str | None
         raise ConfigError(f"a synthetic set is named {REAL!r}, the name of the real split; rename it")
     manifests = {name: read_manifest(path) for name, path in synthetic.items()}
     spec = get_task(resolve_task(task, manifests, synthetic), config.task_file)
-    family = "ner" if spec.family == "attribute" else spec.family
     sources = [load_real(real, spec, settings)] if real is not None else []
-    sources += [load_synthetic(name, path, family, settings, manifests[name]) for name, path in synthetic.items()]
+    sources += [load_synthetic(name, path, spec.family, settings, manifests[name]) for name, path in synthetic.items()]
     return spec, sources
 
 

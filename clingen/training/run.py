@@ -53,8 +53,7 @@ class FeaturizeRecords:
         self.spec = TaskSpec.model_validate_json(spec_json)
         tokenizer = AutoTokenizer.from_pretrained(encoder, trust_remote_code=trust_remote_code)
         self.featurizer = Featurizer(self.spec, tokenizer, max_length)
-        family = "ner" if self.spec.family == "attribute" else self.spec.family
-        self.record_type = record_type_for(family)
+        self.record_type = record_type_for(self.spec.family)
 
     def __call__(self, batch: dict) -> dict:
         records = [self.record_type.from_row(row) for row in rows_of(batch)]

@@ -59,8 +59,7 @@ def write_generation_output(out: str, task: str, records: list, rejected_rows: i
     rows = len(records) + rejected_rows
     config = load_config(overrides=[f"task={task}", f"generation.n={rows}", f"generation.out={out}"])
     store = OutputStore(out)
-    family = "ner" if spec.family == "attribute" else spec.family
-    table = pa.Table.from_pylist([r.to_row() for r in records], schema=schema_for(family))
+    table = pa.Table.from_pylist([r.to_row() for r in records], schema=schema_for(spec.family))
     store.commit(0, table, [], list(range(rows)), 0, 0, rejected_rows={"too_short": rejected_rows})
     run = RunCounters(rows=rows, examples=len(records))
     store.write_manifest(build_manifest(config, spec, store.scan(), run, "templates", 0.0, None))

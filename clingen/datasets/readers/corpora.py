@@ -237,16 +237,15 @@ def read_casi_jsonl(path: str | Path, attribute_types: Collection[str] | None = 
 def read_records(path: str | Path, family: str) -> RealData:
     """ClinGen's own record files (.jsonl, .parquet: a shipped demonstration pool, a converted split)."""
     path = Path(path)
-    record_family = "ner" if family == "attribute" else family
     if path.suffix == ".parquet":
-        records = read_parquet(path, record_family)
+        records = read_parquet(path, family)
         return RealData(path, "clingen-parquet", records,
                         [Location(path, None, f"row {i}") for i in range(len(records))])
-    record_type, data = record_type_for(record_family), RealData(path, "clingen-jsonl", [], [])
+    record_type, data = record_type_for(family), RealData(path, "clingen-jsonl", [], [])
     for line_number, row in _json_lines(path):  # not records.read_jsonl: a byte-order mark or CRLF is fine here
         try:
             data.examples.append(record_type.from_row(row))
         except (TypeError, ValueError) as exc:
-            raise DataFormatError(f"{path}:{line_number}: bad {record_family} record: {exc}") from None
+            raise DataFormatError(f"{path}:{line_number}: bad {family} record: {exc}") from None
         data.locations.append(Location(path, line_number))
     return data
