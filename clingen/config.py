@@ -273,6 +273,10 @@ class PipelineConfig(StrictModel):
 
 
 class ClinGenConfig(StrictModel):
+    """The one config tree of a ClinGen run (pydantic, unknown keys refused): task, seed, kg, prompts, generator,
+    generation, filtering, training, quality, pipeline. Build it with `load_config` (YAML plus `key.path=value`
+    overrides); each field's description says what it does and whether it changes the generated data."""
+
     task: str = DataField("ncbi-disease", description="Built-in task name or a task defined in task_file.")
     task_file: Path | None = DataField(None, description="YAML file of user task specs.")
     seed: int = DataField(0, ge=0, description="Seed for every sampled choice; a row's prompt depends only "

@@ -66,6 +66,10 @@ class LabelSpec(StrictModel):
 
 
 class TaskSpec(StrictModel):
+    """One task: its family (classification, relation, pair, ner, attribute), labels with definitions, the real
+    corpus label names it maps, and the label-fidelity settings. Built-in tasks live in tasks/builtin.yaml; get one
+    with `get_task`."""
+
     name: str = Field(description="Task name, lower-case with dashes (e.g. ncbi-disease).")
     family: Family = Field(description="Task family; decides the prompt template, parser and record type.")
     multi_label: bool = Field(False, description="classification: documents may carry several labels.")
