@@ -8,7 +8,8 @@ import tempfile
 import traceback
 from collections.abc import Callable
 
-from clingen.cli import data, experiment, generate, kg, knowledge, pipeline, prompts, quality, runs, serve, train
+from clingen.cli import (data, experiment, export, generate, kg, knowledge, pipeline, prompts, quality, runs, serve,
+                         train)
 from clingen.errors import ClinGenError
 
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_parser(sub)
     experiment.add_parser(sub)
     data.add_parser(sub)
+    export.add_parser(sub)
     serve.add_parser(sub)
     return parser
 
