@@ -260,7 +260,7 @@ def _absorb(row: dict, spec: TaskSpec, dedup: Deduplicator, buffer: _ShardBuffer
         first = next((f["reason"] for f in failures if level_of(f["reason"]) == "row"), "no_example")
         _count(buffer.rejected_rows, first)
         return
-    duplicate = dedup.check(example["id"], text_of(example))
+    duplicate = dedup.check(example["id"], text_of(example), row.get("dedup_signature"))
     if duplicate is None:
         buffer.examples.append(example)
         run.examples += 1

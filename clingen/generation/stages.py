@@ -10,7 +10,8 @@ import numpy as np
 
 from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
-from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows
+from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_of
+from clingen.parsing.dedup import MinHasher, normalise
 from clingen.parsing.parsers import ParseFailure, ReplyEnd
 from clingen.prompts.compose import PromptComposer, second_step_messages
 from clingen.tasks.registry import get_task
@@ -42,19 +43,21 @@ class ComposePrompts:
 class ParseReplies:
     """Generator replies -> one result per row: an example or failures, as JSON strings (families have
     different schemas; the driver builds the typed table), plus token counts. Every outcome carries the row's
-    reply record (raw replies and prompt context), so `clingen reparse` can re-check it later."""
+    reply record (raw replies and prompt context), so `clingen reparse` can re-check it later, and an example its
+    MinHash signature (`dedup_signature`, bytes), so that the driver's duplicate check only looks it up."""
 
     def __init__(self, config_json: str, model_name: str, step: int = 1, keep_prompt: bool = False):
         config = ClinGenConfig.model_validate_json(config_json)
         spec = get_task(config.task, config.task_file)
         self.checker = RowChecker.from_config(config, spec, model_name)
         self.step, self.keep_prompt = step, keep_prompt  # keep_prompt: a pair task's second step follows
+        self.minhasher = MinHasher()
 
     def __call__(self, batch: dict) -> dict:
         out = [self._one(row) for row in rows_of(batch)]
         names = list(PROMPT_COLUMNS) * self.keep_prompt + ["row_id", "prompt_tokens", "completion_tokens", "example",
                                                            "failures", "generation_error", "sentence_a",
-                                                           "reply_record"]
+                                                           "reply_record", "dedup_signature"]
         return _columns(out, list(dict.fromkeys(names)))
 
     def _one(self, row: dict) -> dict:
@@ -64,7 +67,7 @@ class ParseReplies:
         result = {name: row.get(name) for name in PROMPT_COLUMNS} if self.keep_prompt else {}
         result.update(row_id=int(row["row_id"]), prompt_tokens=tokens_in, completion_tokens=tokens_out,
                       example=None, failures=None, generation_error=row.get("prior_generation_error"),
-                      sentence_a=None, reply_record=None)
+                      sentence_a=None, reply_record=None, dedup_signature=None)
         error = row.get("__inference_error__")
         if error:
             failure = ParseFailure(result["row_id"], "generation_error", str(error)[:2000], "", self.step)
@@ -81,7 +84,9 @@ class ParseReplies:
         if not attached:  # a pair's first step that succeeded: the record goes on to the second step
             result["reply_record"] = record.to_json()
         result["failures"] = json.dumps(failures) if failures else None
-        result["example"] = json.dumps(example) if example is not None else None
+        if example is not None:
+            result["example"] = json.dumps(example)
+            result["dedup_signature"] = self.minhasher.signature(normalise(text_of(example))).tobytes()
         result["sentence_a"] = parsed.value
         return result
 

@@ -6,6 +6,8 @@ import hashlib
 import re
 import unicodedata
 
+import numpy as np
+
 from clingen._imports import require
 
 _SHINGLE = 5  # character 5-grams: robust for one-sentence texts, where word n-grams are too few
@@ -29,35 +31,73 @@ def containment(text: str, source: str) -> float:
     return len(mine & shingles(source)) / len(mine) if mine else 0.0
 
 
+class MinHasher:
+    """MinHash signatures (datasketch, its default sha1 hashing and scheme) of a text's normalised character
+    5-gram shingles, with the permutations built once instead of per text. The same text gets the same signature
+    in every process, so the parse stage's workers compute them and the driver only looks them up.
+
+    `signature(text)` -> numpy array of `num_perm` hash values (dtype of the scheme: uint32 for affine32)."""
+
+    def __init__(self, num_perm: int = 64):
+        datasketch = require("datasketch")
+        template = datasketch.MinHash(num_perm=num_perm)
+        self._minhash_cls = datasketch.MinHash
+        self.num_perm, self.scheme, self.seed = num_perm, template.scheme, template.seed
+        self.dtype = template.hashvalues.dtype
+        self._permutations = template.permutations
+
+    def signature(self, text: str) -> np.ndarray:
+        minhash = self._minhash_cls(num_perm=self.num_perm, seed=self.seed, permutations=self._permutations,
+                                    scheme=self.scheme)
+        minhash.update_batch([s.encode() for s in shingles(text)])
+        return minhash.hashvalues
+
+    def values(self, signature: np.ndarray | bytes) -> np.ndarray:
+        """A signature given as its bytes (a stream column) as hash values; ValueError for a wrong length."""
+        if isinstance(signature, bytes | bytearray | memoryview):
+            signature = np.frombuffer(signature, dtype=self.dtype)
+        if len(signature) != self.num_perm:
+            raise ValueError(f"a MinHash signature of {len(signature)} values; expected {self.num_perm}")
+        return signature
+
+
 class Deduplicator:
     """Remembers every accepted text; `check` says whether a new one repeats an earlier one exactly (after
-    normalising case and spaces) or nearly (estimated Jaccard similarity of shingles >= threshold)."""
+    normalising case and spaces) or nearly (estimated Jaccard similarity of shingles >= threshold).
+
+    Near duplicates are found by MinHash LSH banding with datasketch's optimal bands and rows for the threshold
+    (b=4 bands of r=15 values at 0.85 and 64 permutations), as datasketch.MinHashLSH does, but each band keeps
+    only the first key that filled a bucket: a candidate is all the check needs, and one entry per band instead
+    of a set per bucket cut the driver's memory about fourfold (benchmarks/driver_ceiling.py)."""
 
     def __init__(self, threshold: float = 0.85, num_perm: int = 64):
         datasketch = require("datasketch")
-        self._minhash_cls = datasketch.MinHash
-        self._lsh = datasketch.MinHashLSH(threshold=threshold, num_perm=num_perm)
-        self._num_perm = num_perm
-        self._exact: dict[str, str] = {}
+        self.minhasher = MinHasher(num_perm)
+        optimal = datasketch.MinHashLSH(threshold=threshold, num_perm=num_perm)
+        self._band_rows = optimal.r
+        # Band bytes -> the first key whose band held them, keyed by hash(bytes): 8 bytes of siphash instead of
+        # 60 bytes of band; the index lives in one process, so the per-process hash seed does not matter.
+        self._bands: list[dict[int, str]] = [{} for _ in range(optimal.b)]
+        # sha1 digests (20 bytes) of the normalised texts, not their hex strings: less than half the memory.
+        self._exact: dict[bytes, str] = {}
 
-    def check(self, key: str, text: str) -> tuple[str, str] | None:
-        """None if `text` is new (and remember it under `key`), else (reason, key of the earlier text)."""
+    def check(self, key: str, text: str, signature: np.ndarray | bytes | None = None) -> tuple[str, str] | None:
+        """None if `text` is new (and remember it under `key`), else (reason, key of the earlier text).
+        `signature`: the text's MinHasher signature when a worker computed it already (else computed here)."""
         norm = normalise(text)
-        digest = hashlib.sha1(norm.encode()).hexdigest()
+        digest = hashlib.sha1(norm.encode()).digest()
         if digest in self._exact:
             return "exact_duplicate", self._exact[digest]
-        minhash = self._minhash(norm)
-        near = self._lsh.query(minhash)
-        if near:
-            return "near_duplicate", sorted(near)[0]
+        values = self.minhasher.values(self.minhasher.signature(norm) if signature is None else signature)
+        r = self._band_rows
+        buckets = [hash(values[i * r:(i + 1) * r].tobytes()) for i in range(len(self._bands))]
+        earlier = [band[bucket] for band, bucket in zip(self._bands, buckets) if bucket in band]
+        if earlier:
+            return "near_duplicate", min(earlier)
         self._exact[digest] = key
-        self._lsh.insert(key, minhash)
+        for band, bucket in zip(self._bands, buckets):
+            band.setdefault(bucket, key)
         return None
-
-    def _minhash(self, norm: str):
-        minhash = self._minhash_cls(num_perm=self._num_perm)
-        minhash.update_batch([s.encode() for s in shingles(norm)])
-        return minhash
 
     def __len__(self) -> int:
         return len(self._exact)
