@@ -7,23 +7,21 @@ import sys
 import time
 
 
-class GenerationProgress:
-    """Rows done of those to do, examples kept, the commonest failure reasons, rows/s and time left, redrawn in
-    place on a terminal (a plain line every `every_s` seconds otherwise, e.g. in `ray job logs`)."""
+class _ProgressLine:
+    """A rich progress display on `stream` (stderr by default): bars redrawn in place on a terminal; elsewhere (e.g.
+    `ray job logs`) the bars are off and `_plain` prints a line at most every `every_s` seconds, the first at once."""
 
-    def __init__(self, task: str, stream=None, every_s: float = 30.0):
+    def __init__(self, stream, every_s: float, *columns):
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import Progress
         self.console = Console(file=stream or sys.stderr)
         self.live = self.console.is_terminal
         # None, not 0.0: time.monotonic() counts from boot, so on a machine up for less than `every_s` a 0.0 start
         # would hold back the first line.
-        self.task, self.every_s, self._last_line, self._started = task, every_s, None, time.monotonic()
-        self.progress = Progress(TextColumn(f"{task}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[note]}"),
-                                 TimeRemainingColumn(), console=self.console, transient=False, disable=not self.live)
-        self._bar = None
+        self.every_s, self._last_line = every_s, None
+        self.progress = Progress(*columns, console=self.console, transient=False, disable=not self.live)
 
-    def __enter__(self) -> "GenerationProgress":
+    def __enter__(self):
         self.progress.start()
         return self
 
@@ -31,16 +29,31 @@ class GenerationProgress:
         self.progress.stop()
         return False
 
+    def _plain(self, line: str) -> None:
+        now = time.monotonic()
+        if not self.live and (self._last_line is None or now - self._last_line >= self.every_s):
+            self._last_line = now
+            self.console.print(line, highlight=False, soft_wrap=True)
+
+
+class GenerationProgress(_ProgressLine):
+    """Rows done of those to do, examples kept, the commonest failure reasons, rows/s and time left, redrawn in
+    place on a terminal (a plain line every `every_s` seconds otherwise, e.g. in `ray job logs`)."""
+
+    def __init__(self, task: str, stream=None, every_s: float = 30.0):
+        from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+        super().__init__(stream, every_s, TextColumn(f"{task}"), BarColumn(), MofNCompleteColumn(),
+                         TextColumn("{task.fields[note]}"), TimeRemainingColumn())
+        self.task, self._started = task, time.monotonic()
+        self._bar = None
+
     def update(self, counters, todo: int) -> None:
         """counters: the run's RunCounters (rows, examples, generation_errors, failures by reason)."""
         note = self.describe(counters)
         if self._bar is None:
             self._bar = self.progress.add_task(self.task, total=todo, note=note)
         self.progress.update(self._bar, completed=counters.rows, note=note)
-        now = time.monotonic()
-        if not self.live and (self._last_line is None or now - self._last_line >= self.every_s):
-            self._last_line = now
-            self.console.print(f"{self.task}: {counters.rows}/{todo} rows | {note}", highlight=False, soft_wrap=True)
+        self._plain(f"{self.task}: {counters.rows}/{todo} rows | {note}")
 
     def describe(self, counters) -> str:
         elapsed = max(time.monotonic() - self._started, 1e-9)
@@ -51,27 +64,16 @@ class GenerationProgress:
                 + (f" | {mix}" if mix else "") + errors)
 
 
-class TrainingProgress:
+class TrainingProgress(_ProgressLine):
     """Rank 0's stage, epoch, optimizer steps and mean loss of the epoch so far, redrawn in place on a terminal (a
     plain line every `every_s` seconds otherwise). `update` takes the records of training.progress."""
 
     def __init__(self, task: str, stream=None, every_s: float = 30.0):
-        from rich.console import Console
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        self.console = Console(file=stream or sys.stderr)
-        self.live = self.console.is_terminal
-        self.task, self.every_s, self._last_line = task, every_s, None
-        self.progress = Progress(TextColumn(f"{task} training"), BarColumn(), TextColumn("{task.fields[note]}"),
-                                 TimeElapsedColumn(), console=self.console, transient=False, disable=not self.live)
+        from rich.progress import BarColumn, TextColumn, TimeElapsedColumn
+        super().__init__(stream, every_s, TextColumn(f"{task} training"), BarColumn(),
+                         TextColumn("{task.fields[note]}"), TimeElapsedColumn())
+        self.task = task
         self._bars: dict[int, int] = {}
-
-    def __enter__(self) -> "TrainingProgress":
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc) -> bool:
-        self.progress.stop()
-        return False
 
     def update(self, record: dict) -> None:
         note = self.describe(record)
@@ -82,10 +84,7 @@ class TrainingProgress:
         if stage not in self._bars:
             self._bars[stage] = self.progress.add_task(record["stage"], total=total, note=note)
         self.progress.update(self._bars[stage], completed=done, note=note)
-        now = time.monotonic()
-        if not self.live and (self._last_line is None or now - self._last_line >= self.every_s):
-            self._last_line = now
-            self.console.print(f"{self.task} training: {note}", highlight=False, soft_wrap=True)
+        self._plain(f"{self.task} training: {note}")
 
     @staticmethod
     def describe(record: dict) -> str:

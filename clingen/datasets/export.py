@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 from clingen._imports import require
 from clingen.config import ClinGenConfig
 from clingen.datasets.card import example_features
+from clingen.datasets.records import schema_for
 from clingen.errors import ConfigError
 from clingen.generation.store import OutputStore
 from clingen.tasks.registry import get_task
@@ -44,7 +45,7 @@ def export_run(run: str, fmt: ExportFormat, out: Path, failures: bool = False) -
     store = OutputStore.open_run(run)
     config = ClinGenConfig.model_validate(store.read_manifest()["config"])
     spec = get_task(config.task, config.task_file)
-    table = store.read_failures() if failures else (store.read_examples() or _empty_examples(spec))
+    table = store.read_failures() if failures else (store.read_examples() or schema_for(spec.family).empty_table())
     out.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
         with out.open("w", encoding="utf-8") as handle:
@@ -55,11 +56,6 @@ def export_run(run: str, fmt: ExportFormat, out: Path, failures: bool = False) -
     else:
         _save_hf(table, None if failures else example_features(spec), out)
     return ExportReport(out, fmt, table.num_rows, "failures" if failures else "examples")
-
-
-def _empty_examples(spec) -> pa.Table:
-    from clingen.datasets.records import schema_for
-    return schema_for(spec.family).empty_table()
 
 
 def _save_hf(table: pa.Table, features, out: Path) -> None:

@@ -12,25 +12,24 @@ from clingen.generation.processors import LIGHT_STAGE_CPUS, build_vllm_processor
 from clingen.generation.stages import ComposePrompts, ParseReplies, SecondStepPrompts
 from clingen.tasks.spec import TaskSpec
 
-_LIGHT = LIGHT_STAGE_CPUS  # logical CPUs for the light stages; the engine is what needs cores
 
 
 def build_dataset(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
     """(dataset of parsed rows, model name). Nothing runs until the dataset is consumed."""
     ray = require("ray")
-    one_actor = ray.data.ActorPoolStrategy(size=1)  # these stages keep state: the prompt sampler, the parser
+    one_actor = ray.data.ActorPoolStrategy(size=1)  # each builds its graph, composer or checker once
     model_name, processor = build_generator(config)
     config_json = config.model_dump_json()
     prompts = ray.data.range(config.generation.n, override_num_blocks=_blocks(config)).map_batches(
         ComposePrompts, fn_constructor_args=(config_json, done_rows), batch_size=None, compute=one_actor,
-        num_cpus=_LIGHT)
+        num_cpus=LIGHT_STAGE_CPUS)
     replies = processor(prompts)
     if spec.family == "pair":  # two steps as two stages of one stream
         first = replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, 1, True),
-                                    compute=one_actor, num_cpus=_LIGHT, batch_size=None)
-        replies = processor(first.map_batches(SecondStepPrompts, num_cpus=_LIGHT, batch_size=None))
+                                    compute=one_actor, num_cpus=LIGHT_STAGE_CPUS, batch_size=None)
+        replies = processor(first.map_batches(SecondStepPrompts, num_cpus=LIGHT_STAGE_CPUS, batch_size=None))
     return replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, 2 if spec.family == "pair" else 1),
-                               compute=one_actor, num_cpus=_LIGHT, batch_size=None), model_name
+                               compute=one_actor, num_cpus=LIGHT_STAGE_CPUS, batch_size=None), model_name
 
 
 def build_generator(config: ClinGenConfig):
