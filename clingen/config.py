@@ -238,6 +238,8 @@ class TrainingConfig(StrictModel):
                                   "state, so keeping every epoch's filled 45 GB in one experiment).")
 
 
+# The names of clingen.pipeline.steps.STEPS, where each step is described (tests/unit/test_pipeline.py checks
+# that the two agree); a Literal here so that the config validates and documents them without importing steps.
 PipelineStep = Literal["styles", "topics", "generate", "quality", "filter", "train", "evaluate", "deploy"]
 PIPELINE_STEPS: tuple[str, ...] = PipelineStep.__args__
 

@@ -9,10 +9,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from clingen.config import PIPELINE_STEPS, ClinGenConfig
+from clingen.config import ClinGenConfig
 from clingen.datasets.readers import check_real_files
-from clingen.pipeline.steps import (STEP_FUNCTIONS, UPSTREAM, StepContext, needed, real_data_files, step_key,
-                                    task_spec)
+from clingen.pipeline.steps import STEPS, Step, StepContext, real_data_files, step_key, task_spec
 
 DONE_FILE = "step.json"
 
@@ -43,10 +42,10 @@ class PipelineReport:
 
 def ordered_steps(steps: list[str]) -> list[str]:
     """The listed steps in flow order (the YAML order does not matter)."""
-    return [name for name in PIPELINE_STEPS if name in steps]
+    return [name for name in STEPS if name in steps]
 
 
-def step_config(config: ClinGenConfig, name: str, folder: Path, upstream: dict[str, dict]) -> ClinGenConfig:
+def step_config(config: ClinGenConfig, step: Step, folder: Path, upstream: dict[str, dict]) -> ClinGenConfig:
     """The config a step runs with: upstream outputs (styles and topics files) and the step's folder filled in."""
     updates = {}
     if "styles" in upstream:
@@ -54,7 +53,7 @@ def step_config(config: ClinGenConfig, name: str, folder: Path, upstream: dict[s
     if "topics" in upstream:
         updates["topics_file"] = Path(upstream["topics"]["topics_file"])
     prompts = config.prompts.model_copy(update=updates)
-    generation = config.generation.model_copy(update={"out": str(folder)}) if name == "generate" else config.generation
+    generation = config.generation.model_copy(update={"out": str(folder)}) if step.is_generation else config.generation
     return config.model_copy(update={"prompts": prompts, "generation": generation})
 
 
@@ -69,11 +68,11 @@ def read_done(folder: Path, key: str) -> dict | None:
 def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None = None,
                  cached_only: bool = False, check_data: bool = True) -> PipelineReport:
     """Every configured step, in flow order; a step whose folder holds a finished result for its key is reused.
-    `step_functions` replaces the steps' implementations (tests of the orchestration itself); `cached_only`
+    `step_functions` ({name: function}) replaces those steps' bodies (tests of the orchestration itself); `cached_only`
     runs nothing and stops at the first step without a finished result (status "not run"). Every real split
     the steps will read is read first (`check_data`; off when the caller has done it), so a file with an
     unknown label or format fails before any step starts."""
-    functions = step_functions or STEP_FUNCTIONS
+    functions = {name: step.run for name, step in STEPS.items()} | (step_functions or {})
     spec = task_spec(config)  # an unknown task fails here, before any step starts
     if check_data and not cached_only:
         check_real_files(spec, real_data_files(config, spec))
@@ -83,19 +82,20 @@ def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None =
     outputs: dict[str, dict] = {}
     keys: dict[str, str] = {}
     for name in ordered_steps(config.pipeline.steps):
-        reason = needed(name, config)
+        step = STEPS[name]
+        reason = step.unused(config)
         if reason:
             outcomes.append(StepOutcome(name, "skipped", reason=reason))
             log(f"[{name}] skipped: {reason}")
             continue
-        upstream = {u: outputs[u] for u in UPSTREAM[name] if u in outputs}
-        key = step_key(name, step_config(config, name, out / "unkeyed", upstream), {u: keys[u] for u in upstream})
+        upstream = {u: outputs[u] for u in step.upstream if u in outputs}
+        key = step_key(name, step_config(config, step, out / "unkeyed", upstream), {u: keys[u] for u in upstream})
         folder = out / f"{name}-{key}"
-        conf = step_config(config, name, folder, upstream)
+        conf = step_config(config, step, folder, upstream)
         if cached_only and read_done(folder, key) is None:
             outcomes.append(StepOutcome(name, "not run", key, str(folder), reason="no finished result yet"))
             break
-        outcome = _run_step(name, functions[name], key, folder, StepContext(conf, spec, folder, upstream), log)
+        outcome = _run_step(step, functions[name], key, folder, StepContext(conf, spec, folder, upstream), log)
         outcomes.append(outcome)
         if outcome.status == "failed":
             break
@@ -106,9 +106,10 @@ def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None =
     return report
 
 
-def _run_step(name: str, function, key: str, folder: Path, ctx: StepContext, log) -> StepOutcome:
-    cached = read_done(folder, key)
-    if cached is not None and name != "deploy":  # a deployment is a live service, never a cached result
+def _run_step(step: Step, function, key: str, folder: Path, ctx: StepContext, log) -> StepOutcome:
+    name = step.name
+    cached = read_done(folder, key) if step.cacheable else None
+    if cached is not None:
         log(f"[{name}] cached: {folder}")
         return StepOutcome(name, "cached", key, str(folder), outputs=cached)
     log(f"[{name}] running in {folder}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from typing import Callable
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
@@ -15,22 +16,7 @@ from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 
 SHIPPED_TESTSETS = Path(__file__).resolve().parents[1] / "tasks" / "testsets"
-# Config sections each step's result depends on (beyond its upstream steps' keys).
-STEP_SECTIONS = {"styles": ("task", "task_file", "seed", "generator"),
-                 "topics": ("task", "task_file", "seed", "generator"),
-                 "quality": ("task", "task_file", "seed"),
-                 "filter": ("task", "task_file", "seed", "training"),
-                 "train": ("task", "task_file", "seed", "training"),
-                 "evaluate": ("task", "task_file"),
-                 "deploy": ("task", "task_file")}
-# The pipeline settings each step reads.
-STEP_SETTINGS = {"styles": ("n_styles",), "topics": ("n_topics", "topic_entity_type"),
-                 "quality": ("test_path", "test_split"), "filter": ("fewshot_path", "filter_confidence"),
-                 "train": ("fewshot_path",),
-                 "evaluate": ("test_path", "test_split", "tune_thresholds"), "deploy": ()}
 MIN_PROPOSED_STYLES = 3
-UPSTREAM = {"styles": (), "topics": (), "generate": ("styles", "topics"), "quality": ("generate",),
-            "filter": ("generate",), "train": ("generate", "filter"), "evaluate": ("train",), "deploy": ("train",)}
 
 
 class StepFailed(ConfigError):
@@ -45,32 +31,6 @@ class StepContext:
     spec: TaskSpec
     folder: Path
     upstream: dict[str, dict]
-
-
-def step_key(name: str, config: ClinGenConfig, upstream_keys: dict[str, str]) -> str:
-    """Hash of everything the step's result depends on. Generation keys on the generation config hash,
-    which already holds the styles and topics files (whose folder names carry their own keys)."""
-    if name == "generate":
-        own = config.config_hash()
-    else:
-        data = config.hashed_dump()
-        settings = data["pipeline"]
-        own = {"sections": {s: data[s] for s in STEP_SECTIONS[name]},
-               "settings": {s: settings[s] for s in STEP_SETTINGS[name]}}
-    payload = json.dumps({"step": name, "own": own, "upstream": upstream_keys}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def needed(name: str, config: ClinGenConfig) -> str | None:
-    """Why a listed step does nothing for this config (None when it has work to do)."""
-    strategy = config.prompts.strategy
-    if name == "styles" and strategy in ("zero-shot", "few-shot"):
-        return f"strategy {strategy} uses no styles"
-    if name == "topics" and strategy != "clingen-llm":
-        return f"strategy {strategy} takes no LLM-proposed topics"
-    if name == "filter" and get_task(config.task, config.task_file).family in ("ner", "attribute"):
-        return "consistency filtering applies to classification, relation and pair tasks (NER: label completion)"
-    return None
 
 
 def topic_entity_type(config: ClinGenConfig, spec: TaskSpec) -> str:
@@ -232,9 +192,84 @@ def run_deploy(ctx: StepContext) -> dict:
     return deploy_classifier(ctx.spec.name, Path(ctx.upstream["train"]["model"]), ctx.config.pipeline)
 
 
-STEP_FUNCTIONS = {"styles": run_styles, "topics": run_topics, "generate": run_generate, "quality": run_quality,
-                  "filter": run_filter, "train": run_train, "evaluate": run_evaluate, "deploy": run_deploy}
-
-
 def task_spec(config: ClinGenConfig) -> TaskSpec:
     return get_task(config.task, config.task_file)
+
+
+def _styles_unused(config: ClinGenConfig) -> str | None:
+    strategy = config.prompts.strategy
+    return f"strategy {strategy} uses no styles" if strategy in ("zero-shot", "few-shot") else None
+
+
+def _topics_unused(config: ClinGenConfig) -> str | None:
+    strategy = config.prompts.strategy
+    return None if strategy == "clingen-llm" else f"strategy {strategy} takes no LLM-proposed topics"
+
+
+def _filter_unused(config: ClinGenConfig) -> str | None:
+    if get_task(config.task, config.task_file).family in ("ner", "attribute"):
+        return "consistency filtering applies to classification, relation and pair tasks (NER: label completion)"
+    return None
+
+
+def _always_needed(config: ClinGenConfig) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pipeline step, described once: the runner, the result keys, the cache and the docs all read this.
+
+    `sections` are the config sections and `settings` the `pipeline.*` settings its result depends on (hashed
+    into its key with its upstream steps' keys); `upstream` the steps whose outputs it reads (an upstream step
+    that is not listed or was skipped is simply absent from `StepContext.upstream`); `unused` says why the step
+    has nothing to do for a config (None: it runs)."""
+
+    name: str
+    run: Callable[[StepContext], dict]
+    summary: str
+    upstream: tuple[str, ...] = ()
+    sections: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
+    unused: Callable[[ClinGenConfig], str | None] = _always_needed
+    # The generate step is the generation job: keyed on the generation config's own hash (which already holds
+    # the styles and topics files, whose folder names carry their keys), writing into generation.out.
+    is_generation: bool = False
+    # A deployment is a live service: never reused from an earlier run.
+    cacheable: bool = True
+
+
+_TASK = ("task", "task_file")
+# In flow order; clingen.config.PipelineStep lists the same names (tests/unit/test_pipeline.py checks it).
+STEPS: dict[str, Step] = {step.name: step for step in (
+    Step("styles", run_styles, "the generator proposes writing styles", sections=(*_TASK, "seed", "generator"),
+         settings=("n_styles",), unused=_styles_unused),
+    Step("topics", run_topics, "the generator proposes topics (ClinGen-LLM)", sections=(*_TASK, "seed", "generator"),
+         settings=("n_topics", "topic_entity_type"), unused=_topics_unused),
+    Step("generate", run_generate, "the generation job writes the synthetic set", upstream=("styles", "topics"),
+         is_generation=True),
+    Step("quality", run_quality, "the quality report against the real test split", upstream=("generate",),
+         sections=(*_TASK, "seed"), settings=("test_path", "test_split")),
+    Step("filter", run_filter, "consistency filtering by a model trained on the few real examples",
+         upstream=("generate",), sections=(*_TASK, "seed", "training"), settings=("fewshot_path", "filter_confidence"),
+         unused=_filter_unused),
+    Step("train", run_train, "fine-tunes the encoder (few-shot stage, then the synthetic set)",
+         upstream=("generate", "filter"), sections=(*_TASK, "seed", "training"), settings=("fewshot_path",)),
+    Step("evaluate", run_evaluate, "scores the model on the real test split", upstream=("train",), sections=_TASK,
+         settings=("test_path", "test_split", "tune_thresholds")),
+    Step("deploy", run_deploy, "serves the model on Ray Serve", upstream=("train",), sections=_TASK, cacheable=False),
+)}
+
+
+def step_key(name: str, config: ClinGenConfig, upstream_keys: dict[str, str]) -> str:
+    """Hash (12 hex digits) of everything the step's result depends on: its own sections and settings (the
+    generation config hash for the generate step) and its upstream steps' keys."""
+    step = STEPS[name]
+    if step.is_generation:
+        own = config.config_hash()
+    else:
+        data = config.hashed_dump()
+        own = {"sections": {s: data[s] for s in step.sections},
+               "settings": {s: data["pipeline"][s] for s in step.settings}}
+    payload = json.dumps({"step": name, "own": own, "upstream": upstream_keys}, sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]

@@ -13,7 +13,7 @@ from clingen.experiment.grid import build_cells, load_experiment
 from clingen.experiment.results import gains, gains_table
 from clingen.generation.store import OutputStore
 from clingen.parsing.consistency import contradiction, filter_synthetic_set
-from clingen.pipeline.steps import UPSTREAM, needed
+from clingen.pipeline.steps import STEPS
 from clingen.config import load_config
 
 pytestmark = pytest.mark.unit
@@ -78,9 +78,9 @@ def test_filtering_writes_a_run_folder_training_reads(tmp_path):
 
 
 def test_the_filter_step_sits_between_generation_and_training():
-    assert UPSTREAM["filter"] == ("generate",) and UPSTREAM["train"] == ("generate", "filter")
-    assert needed("filter", load_config(overrides=["task=gad"])) is None
-    assert "NER: label completion" in needed("filter", load_config(overrides=["task=ncbi-disease"]))
+    assert STEPS["filter"].upstream == ("generate",) and STEPS["train"].upstream == ("generate", "filter")
+    assert STEPS["filter"].unused(load_config(overrides=["task=gad"])) is None
+    assert "NER: label completion" in STEPS["filter"].unused(load_config(overrides=["task=ncbi-disease"]))
 
 
 def test_the_filtered_method_shares_clingen_kg_generation(tmp_path):

@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from clingen.config import load_config
+from clingen.config import PIPELINE_STEPS, load_config
 from clingen.errors import ConfigError
 from clingen.pipeline.run import ordered_steps, run_pipeline
-from clingen.pipeline.steps import fewshot_split_path, needed, step_key, real_test_split, topic_entity_type
+from clingen.pipeline.steps import STEPS, fewshot_split_path, step_key, real_test_split, topic_entity_type
 from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit
+KEYS_AT_4B2D63C = {"styles": "36533020546f", "topics": "fd900a615c23", "generate": "79a2f4106f58",
+                   "quality": "e6606088de64", "filter": "279ffa056dd8", "train": "15a7f8dcc6e9",
+                   "evaluate": "425d1feeb9cd", "deploy": "658cc4abb952"}
 
 
 def config_at(tmp_path: Path, *overrides: str):
@@ -92,9 +95,27 @@ def test_changing_training_keeps_the_generation_and_changing_generation_redoes_t
 
 
 def test_strategy_decides_which_proposal_steps_are_needed():
-    assert needed("topics", load_config(None, ["prompts.strategy=clingen-llm"])) is None
-    assert needed("styles", load_config(None, ["prompts.strategy=zero-shot"])) == "strategy zero-shot uses no styles"
-    assert needed("generate", load_config(None, ["prompts.strategy=few-shot"])) is None
+    assert STEPS["topics"].unused(load_config(None, ["prompts.strategy=clingen-llm"])) is None
+    assert STEPS["styles"].unused(load_config(None, ["prompts.strategy=zero-shot"])) == \
+        "strategy zero-shot uses no styles"
+    assert STEPS["generate"].unused(load_config(None, ["prompts.strategy=few-shot"])) is None
+
+
+def test_each_step_is_described_once_in_flow_order_with_upstream_steps_before_it():
+    assert tuple(STEPS) == PIPELINE_STEPS  # the config's vocabulary is the table's, in the same order
+    for position, step in enumerate(STEPS.values()):
+        assert all(list(STEPS).index(u) < position for u in step.upstream), step.name
+        assert step.summary and callable(step.run)
+    assert [s.name for s in STEPS.values() if not s.cacheable] == ["deploy"]
+    assert [s.name for s in STEPS.values() if s.is_generation] == ["generate"]
+
+
+def test_step_keys_are_those_of_earlier_releases_so_finished_runs_stay_reused():
+    # Keys recorded before the steps were described in one table (commit 4b2d63c): a change here makes every
+    # user's finished steps run again, so it must be deliberate.
+    config = load_config(None, ["pipeline.out=/tmp/pipe"])
+    keys = {name: step_key(name, config, {"generate": "abc"} if name == "train" else {}) for name in STEPS}
+    assert keys == KEYS_AT_4B2D63C
 
 
 def test_default_inputs_are_the_tasks_shipped_splits_and_missing_ones_are_named(tmp_path):
