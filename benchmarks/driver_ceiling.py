@@ -1,5 +1,5 @@
 """Benchmark: the ceiling of the generation driver, the single process that deduplicates every row and commits
-the shards (`generation.pipeline._absorb` / `_commit`, the code `_drain` runs), without Ray, against the same
+the shards (`generation.job._absorb` / `_commit`, the code `_drain` runs), without Ray, against the same
 driver computing each example's MinHash signature itself instead of taking the parse stage's: rows are composed
 and parsed in this process by the stream's own stage classes (ComposePrompts, ParseReplies) from instant,
 valid NER replies, then fed to the driver code and timed alone. Also the parse stage's rate (it runs on Ray Data
@@ -24,7 +24,7 @@ import numpy as np
 
 from pipeline_overhead import _TOPIC, _WORDS  # the same instant replies as the stub endpoint
 from clingen.config import load_config
-from clingen.generation.pipeline import RunCounters, _absorb, _commit, _ShardBuffer
+from clingen.generation.job import RunCounters, _absorb, _commit, _ShardBuffer
 from clingen.generation.stages import ComposePrompts, ParseReplies
 from clingen.generation.store import OutputStore
 from clingen.parsing.dedup import Deduplicator

@@ -58,7 +58,7 @@ def raw_vllm(config, spec, model_dir: str) -> dict:
 
 
 def pipeline(config) -> dict:
-    from clingen.generation.pipeline import run_generation
+    from clingen.generation.job import run_generation
     started = time.perf_counter()
     manifest = run_generation(config).manifest
     wall = time.perf_counter() - started

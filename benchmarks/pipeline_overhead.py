@@ -135,7 +135,7 @@ def start_stub() -> tuple[subprocess.Popen, str]:
 
 def run(n: int, concurrency: int, batch_size: int, out: Path) -> dict:
     from clingen.config import load_config
-    from clingen.generation.pipeline import run_generation
+    from clingen.generation.job import run_generation
     stub, url = start_stub()
     try:
         config = load_config(overrides=["task=ncbi-disease", "generator.backend=http", f"generator.url={url}",

@@ -62,7 +62,7 @@ def write_synthetic(records, out: str) -> None:
 
     from clingen.datasets.records import schema_for
     from clingen.generation.manifest import build_manifest
-    from clingen.generation.pipeline import RunCounters
+    from clingen.generation.job import RunCounters
     from clingen.generation.store import OutputStore
     store = OutputStore(out)
     store.commit(0, pa.Table.from_pylist([r.to_row() for r in records], schema=schema_for("relation")), [],

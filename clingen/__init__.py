@@ -21,7 +21,7 @@ _PUBLIC = {
     "load_config": "clingen.config", "ClinGenConfig": "clingen.config",
     "get_task": "clingen.tasks.registry", "TaskSpec": "clingen.tasks.spec",
     "load_graph": "clingen.kg.source", "KnowledgeGraph": "clingen.kg.graph", "EntitySampler": "clingen.kg.sampling",
-    "run_generation": "clingen.generation.pipeline", "reparse_run": "clingen.generation.reparse",
+    "run_generation": "clingen.generation.job", "reparse_run": "clingen.generation.reparse",
     "OutputStore": "clingen.generation.store",
     "build_quality_report": "clingen.quality.report",
     "run_training": "clingen.training.run", "Predictor": "clingen.training.predict",

@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from clingen.cli import (data, experiment, export, generate, kg, knowledge, pipeline, prompts, quality, runs, serve,
                          train)
+from clingen.cli.console import route_library_logs
 from clingen.errors import ClinGenError
 
 
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    route_library_logs()
     return run_handler(args.handler, args)
 
 

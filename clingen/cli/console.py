@@ -1,10 +1,41 @@
 """Console edge of the CLI: the live progress lines of generation and training runs (rich, on stderr), so that
-stdout holds only the summary and a script can read it."""
+stdout holds only the summary and a script can read it, and the route of the library's log records."""
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
+
+
+class _StandardStreams(logging.Handler):
+    """INFO records on stdout (what a command reports: a pipeline step's status, an evaluation table), WARNING and
+    above on stderr as `clingen: warning: ...`; the streams are looked up per record, so a redirected or captured
+    sys.stdout is honoured."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            if record.levelno >= logging.WARNING:
+                sys.stderr.write(f"clingen: {record.levelname.lower()}: {line}\n")
+                sys.stderr.flush()
+            else:
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
+        except Exception:  # noqa: BLE001 - logging's contract: a broken stream must not break the run
+            self.handleError(record)
+
+
+def route_library_logs() -> None:
+    """Print the "clingen" loggers' records (INFO and above) on the console, once however often it is called. The
+    library itself only logs (no handler of its own), so an application that imports it keeps control."""
+    logger = logging.getLogger("clingen")
+    if not any(isinstance(handler, _StandardStreams) for handler in logger.handlers):
+        handler = _StandardStreams()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # a root handler (Ray installs one) would print every line twice
 
 
 class _ProgressLine:

@@ -31,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from clingen.generation.pipeline import run_generation
+    from clingen.generation.job import run_generation
     config = resolve_config(args, task=args.task, seed=args.seed, **{
         "generation.n": args.n, "generation.out": args.out, "prompts.strategy": args.strategy,
         "generator.model.source": args.model})

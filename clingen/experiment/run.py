@@ -5,15 +5,20 @@ results table and chart."""
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from clingen.experiment.grid import Cell, ExperimentConfig, build_cells
 from clingen.experiment.results import write_results
 
+logger = logging.getLogger("clingen.experiment")
 
-def run_cell(cell: Cell, log=print, report_only: bool = False) -> dict:
+
+def run_cell(cell: Cell, log: Callable[[str], None] | None = None, report_only: bool = False) -> dict:
     from clingen.pipeline.run import run_pipeline
+    log = log or logger.info
     record = {"dataset": cell.dataset, "method": cell.method, "seed": cell.seed}
     if cell.config is None:
         return {**record, "status": "not applicable", "reason": cell.reason}
@@ -83,11 +88,13 @@ def selected(cell: Cell, only: dict[str, list[str] | None] | None) -> bool:
     return all(not names or getattr(cell, field) in names for field, names in (only or {}).items())
 
 
-def run_experiment(experiment: ExperimentConfig, log=print, report_only: bool = False,
+def run_experiment(experiment: ExperimentConfig, log: Callable[[str], None] | None = None, report_only: bool = False,
                    only: dict[str, list[str] | None] | None = None) -> dict:
     """Every cell (or, with report_only, only what earlier runs finished), then quality and the results.
     `only` ({"method": [...], "dataset": [...]}, None = all) runs just those cells; the others are
-    tabulated from what earlier runs finished."""
+    tabulated from what earlier runs finished. Progress lines go to `log` (default: the "clingen.experiment"
+    logger at INFO, which the CLI prints on stdout)."""
+    log = log or logger.info
     started = time.time()
     cells = build_cells(experiment)  # every cell's config is validated before anything runs
     if not report_only:

@@ -21,8 +21,8 @@ def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: 
     """`requests` replies to the same question (the sampling temperature makes them differ)."""
     import ray
 
-    from clingen.generation.dataset import build_generator
-    from clingen.generation.pipeline import ensure_ray
+    from clingen.generation.stream import build_generator
+    from clingen.cluster import ensure_ray
     ensure_ray(config)
     _, processor = build_generator(config)
     rows = [{"row_id": i, "messages": messages, "json_schema": json.dumps(list_schema(max_items)), "placeholder": False}
@@ -30,7 +30,7 @@ def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: 
     replies = processor(ray.data.from_items(rows)).take_all()
     errors = [r["__inference_error__"] for r in replies if r.get("__inference_error__")]
     if len(errors) == len(replies):
-        from clingen.generation.pipeline import GenerationFailed
+        from clingen.generation.job import GenerationFailed
         raise GenerationFailed(f"every proposal request failed; first error: {errors[0]}")
     return [r["generated_text"] for r in sorted(replies, key=lambda r: r["row_id"]) if not r.get("__inference_error__")]
 

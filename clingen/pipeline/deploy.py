@@ -3,6 +3,7 @@ Ray Serve, checks it answers over HTTP, and optionally keeps serving until inter
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from clingen.config import PipelineConfig
 from clingen.pipeline.steps import StepFailed
 
 APP_NAME = "clingen-classifiers"
+logger = logging.getLogger("clingen.pipeline")
 
 
 def deploy_classifier(task: str, model_dir: Path, settings: PipelineConfig) -> dict:
@@ -25,9 +27,9 @@ def deploy_classifier(task: str, model_dir: Path, settings: PipelineConfig) -> d
     if health.status_code != 200 or task not in health.json().get("models", []):
         raise StepFailed(f"the deployed service at {base} answered /healthz with {health.status_code}: "
                          f"{health.text[:200]}")
-    print(f"serving {task} at {base}/v1/models/{task}/predict (model {model_dir})")
+    logger.info("serving %s at %s/v1/models/%s/predict (model %s)", task, base, task, model_dir)
     if settings.deploy_block:
-        print("serving until interrupted (Ctrl-C)")
+        logger.info("serving until interrupted (Ctrl-C)")
         try:
             while True:
                 time.sleep(3600)

@@ -5,13 +5,17 @@ with the earlier results kept."""
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
 from clingen.datasets.readers import check_real_files
 from clingen.pipeline.steps import STEPS, Step, StepContext, real_data_files, step_key, task_spec
+
+logger = logging.getLogger("clingen.pipeline")
 
 DONE_FILE = "step.json"
 
@@ -65,13 +69,15 @@ def read_done(folder: Path, key: str) -> dict | None:
     return record["outputs"] if record.get("key") == key else None
 
 
-def run_pipeline(config: ClinGenConfig, log=print, step_functions: dict | None = None,
+def run_pipeline(config: ClinGenConfig, log: Callable[[str], None] | None = None, step_functions: dict | None = None,
                  cached_only: bool = False, check_data: bool = True) -> PipelineReport:
     """Every configured step, in flow order; a step whose folder holds a finished result for its key is reused.
     `step_functions` ({name: function}) replaces those steps' bodies (tests of the orchestration itself); `cached_only`
     runs nothing and stops at the first step without a finished result (status "not run"). Every real split
     the steps will read is read first (`check_data`; off when the caller has done it), so a file with an
-    unknown label or format fails before any step starts."""
+    unknown label or format fails before any step starts. Each step's status line goes to `log` (default: the
+    "clingen.pipeline" logger at INFO, which the CLI prints on stdout)."""
+    log = log or logger.info
     functions = {name: step.run for name, step in STEPS.items()} | (step_functions or {})
     spec = task_spec(config)  # an unknown task fails here, before any step starts
     if check_data and not cached_only:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
@@ -14,6 +15,8 @@ from clingen.errors import ConfigError
 from clingen.prompts.demos import SHIPPED_DEMOS
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
+
+logger = logging.getLogger("clingen.pipeline")
 
 SHIPPED_TESTSETS = Path(__file__).resolve().parents[1] / "tasks" / "testsets"
 MIN_PROPOSED_STYLES = 3
@@ -113,7 +116,7 @@ def run_topics(ctx: StepContext) -> dict:
 
 
 def run_generate(ctx: StepContext) -> dict:
-    from clingen.generation.pipeline import run_generation
+    from clingen.generation.job import run_generation
     report = run_generation(ctx.config)
     if not report.complete:
         raise StepFailed(f"generation in {ctx.folder} ended with rows the generator failed on; re-run the "
@@ -181,12 +184,12 @@ def run_evaluate(ctx: StepContext) -> dict:
     result, table, _ = evaluate_model(Path(ctx.upstream["train"]["model"]), test, ctx.spec.name,
                                       config.pipeline.test_split, ctx.folder, config,
                                       tune_on=training_fewshot_path(config, ctx.spec) if tune else None)
-    print(table)
+    logger.info("%s", table)
     return {"test": str(test), "primary": result["primary"], "evaluation": str(ctx.folder / "evaluation.json")}
 
 
 def run_deploy(ctx: StepContext) -> dict:
-    from clingen.generation.pipeline import ensure_ray
+    from clingen.cluster import ensure_ray
     from clingen.pipeline.deploy import deploy_classifier
     ensure_ray(ctx.config)
     return deploy_classifier(ctx.spec.name, Path(ctx.upstream["train"]["model"]), ctx.config.pipeline)

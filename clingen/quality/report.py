@@ -153,7 +153,7 @@ def measure(source: Source, embeddings: np.ndarray, real: Source | None, real_em
 def _embed_all(sources: list[Source], config: ClinGenConfig, settings: QualitySettings,
                encoder: str) -> dict[str, np.ndarray]:
     """One embedding pass over every source's texts (one encoder load), split back per source."""
-    from clingen.generation.pipeline import ensure_ray
+    from clingen.cluster import ensure_ray
     from clingen.quality.embed import embed_texts
     ensure_ray(config)
     texts = [text for source in sources for text in source.texts]

@@ -38,10 +38,11 @@ def start_services(models: dict[str, str], host: str, port: int, replicas: int, 
     """Start a fresh local Ray instance and Serve on host:port with the classifiers (routes under /classifiers
     when the generator is served too, else at /) and the generator (OpenAI-compatible, at /v1). Returns
     {what: base URL}."""
-    ray, serve = require("ray"), require("ray.serve")
+    serve = require("ray.serve")
+    from clingen.cluster import start_local_ray
     from clingen.serving.classifier_app import build_app
     # A fresh instance of its own, never a cluster found on the machine; ended by stop_services.
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+    start_local_ray(num_cpus, quiet=True)
     serve.start(http_options={"host": host, "port": port})
     shown = "127.0.0.1" if host == "0.0.0.0" else host
     urls = {}

@@ -195,7 +195,7 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
 
     Raises ConfigError (bad settings, nothing to train on, no checkpoint produced) and DataFormatError (a
     --train folder that is not a `clingen generate` output of this task), before Ray starts where it can."""
-    from clingen.generation.pipeline import check_shared_paths, ensure_ray
+    from clingen.cluster import check_shared_paths, ensure_ray
     spec = get_task(config.task, config.task_file)
     fewshot_records = _fewshot_records(config, spec, fewshot)
     encoder = resolve_encoder(config.training.encoder)

@@ -19,7 +19,7 @@ import pytest
 
 from clingen.config import load_config
 from clingen.errors import ConfigError
-from clingen.generation.pipeline import GenerationFailed, run_generation
+from clingen.generation.job import GenerationFailed, run_generation
 from tests.integration.conftest import free_port
 from tests.integration.test_generation import check_no_gaps_no_duplicates
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.integration
 START = """
 import json, sys, ray
 from clingen.config import load_config
-from clingen.generation.pipeline import ensure_ray
+from clingen.cluster import ensure_ray
 ensure_ray(load_config(overrides=["generation.num_cpus=1"]))
 print("GCS=" + json.dumps({"gcs": ray.get_runtime_context().gcs_address}), flush=True)
 sys.stdin.read()  # keep the instance up until the test closes stdin

@@ -5,7 +5,7 @@ import io
 import pytest
 
 from clingen.cli.console import GenerationProgress, TrainingProgress
-from clingen.generation.pipeline import RunCounters
+from clingen.generation.job import RunCounters
 
 pytestmark = pytest.mark.unit
 
@@ -48,3 +48,17 @@ def test_training_progress_off_a_terminal_names_stage_epoch_steps_and_loss():
     lines = stream.getvalue().splitlines()
     assert lines == ["ncbi-disease training: synthetic (stage 2/2) | epoch 3/7 | step 120/300 | loss 0.4123",
                      "ncbi-disease training: fewshot (stage 1/2) | epoch 1/5 | step 4 | loss 0.4123"]
+
+
+def test_library_logs_route_info_to_stdout_and_warnings_to_stderr_once(capsys):
+    import logging
+
+    from clingen.cli.console import route_library_logs
+    route_library_logs()
+    route_library_logs()  # idempotent: one handler, one line per record
+    logging.getLogger("clingen.pipeline").info("[train] done in %ds", 12)
+    logging.getLogger("clingen.generation").warning("could not make %s private", "/x/auth_token")
+    logging.getLogger("clingen.pipeline").debug("not shown")
+    out, err = capsys.readouterr()
+    assert out == "[train] done in 12s\n"
+    assert err == "clingen: warning: could not make /x/auth_token private\n"

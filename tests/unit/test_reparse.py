@@ -11,7 +11,7 @@ from clingen.cli import main
 from clingen.config import load_config
 from clingen.datasets.records import schema_for
 from clingen.generation.manifest import build_manifest
-from clingen.generation.pipeline import RunCounters, _absorb, _ShardBuffer
+from clingen.generation.job import RunCounters, _absorb, _ShardBuffer
 from clingen.generation.reparse import reparse_run
 from clingen.generation.store import OutputStore
 from clingen.parsing.checker import ReplyRecord

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from clingen.config import load_config
-from clingen.generation.pipeline import RunCounters, _absorb, _ShardBuffer
+from clingen.generation.job import RunCounters, _absorb, _ShardBuffer
 from clingen.generation.stages import ComposePrompts, ParseReplies
 from clingen.parsing.dedup import Deduplicator, MinHasher, normalise, shingles
 from clingen.tasks.registry import get_task

@@ -157,7 +157,7 @@ def no_ray(*_, **__):
 
 
 def test_generate_refuses_a_bad_demonstration_file_before_ray(monkeypatch, tmp_path, bad_split):
-    import clingen.generation.pipeline as generation
+    import clingen.generation.job as generation
     monkeypatch.setattr(generation, "ensure_ray", no_ray)
     config = load_config(overrides=["task=gad", f"prompts.fewshot_path={bad_split}", f"generation.out={tmp_path / 'o'}"])
     with pytest.raises(DataFormatError, match=r"prompts\.fewshot_path: .*bad\.tsv:1: label 'maybe' is not a label"):
@@ -166,9 +166,9 @@ def test_generate_refuses_a_bad_demonstration_file_before_ray(monkeypatch, tmp_p
 
 
 def test_train_refuses_a_bad_fewshot_split_before_ray(monkeypatch, tmp_path, bad_split):
-    import clingen.generation.pipeline as generation
+    import clingen.cluster as cluster
     import clingen.training.run as training
-    monkeypatch.setattr(generation, "ensure_ray", no_ray)
+    monkeypatch.setattr(cluster, "ensure_ray", no_ray)
     monkeypatch.setattr(training, "require", lambda name: None)  # no Ray Train import: nothing of it may run
     config = load_config(overrides=["task=gad"])
     with pytest.raises(DataFormatError, match=r"bad\.tsv:1: label 'maybe' is not a label of task gad"):

@@ -5,8 +5,6 @@ killed run resumes from."""
 from __future__ import annotations
 
 import json
-import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,8 +13,8 @@ import numpy as np
 import pyarrow as pa
 
 from clingen import __version__
-from clingen._imports import require
-from clingen.config import ClinGenConfig, changed_paths, config_from_dict, is_local_path
+from clingen.cluster import check_shared_paths, ensure_ray
+from clingen.config import ClinGenConfig, changed_paths, config_from_dict
 from clingen.datasets.readers import check_real_files
 from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
@@ -28,9 +26,6 @@ from clingen.parsing.dedup import Deduplicator
 from clingen.parsing.reasons import level_of
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
-
-log = logging.getLogger("clingen.generation")
-
 
 class GenerationFailed(ClinGenError):
     """The generator failed (engine death, unreachable endpoint, too many per-row errors)."""
@@ -82,8 +77,8 @@ def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], N
             check_endpoint(config.generator)
         ensure_ray(config, quiet=quiet)
         check_shared_paths(config, **{"generation.out": config.generation.out})
-        from clingen.generation.dataset import build_dataset
-        dataset, model_name = build_dataset(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
+        from clingen.generation.stream import build_stream
+        dataset, model_name = build_stream(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
         # Before the first shard: a run killed from here on is resumed only with the same fingerprint.
         store.write_manifest(build_manifest(config, spec, progress, None, model_name, 0.0, previous))
         _drain(dataset, config, spec, store, progress, run, (lambda counters: on_row(counters, todo)) if on_row else None)
@@ -132,68 +127,6 @@ def recorded_fingerprint(manifest: dict) -> tuple[ClinGenConfig | None, str | No
     except ConfigError:
         return None, manifest.get("fingerprint") or manifest.get("config_hash")
     return recorded, recorded.dataset_fingerprint()
-
-
-def check_shared_paths(config: ClinGenConfig, **paths: str | None) -> None:
-    """On a cluster of several nodes a local path is on one node's disk only: refuse it (by name)."""
-    ray = require("ray")
-    nodes = sum(1 for node in ray.nodes() if node["Alive"])
-    local = {name: path for name, path in paths.items() if path and is_local_path(str(path))}
-    if nodes > 1 and local and not config.local_paths_are_shared:
-        raise ConfigError(f"this Ray cluster has {nodes} nodes but {local} is a local path that only one node "
-                          f"sees; use shared storage (s3://..., gs://...) or, if every node mounts the same "
-                          f"filesystem, set local_paths_are_shared=true")
-
-
-def ensure_ray(config: ClinGenConfig, quiet: bool = False) -> None:
-    """Join the configured cluster, or start a fresh local Ray instance. `quiet`: worker output (vLLM, Ray
-    Train) stays in Ray's log files and Ray Data prints no progress of its own."""
-    ray = require("ray")
-    if quiet:
-        _quiet_ray_data()
-    if ray.is_initialized():
-        return
-    address = config.generation.ray_address or os.environ.get("RAY_ADDRESS")
-    if address:  # a cluster (or the one a submitted job runs in)
-        ray.init(address=address, log_to_driver=not quiet)
-        return
-    # Ray Data's LLM stages need logical CPUs beside each engine (a pair task runs two) even on a 2-core
-    # machine; the engines are the only busy actors, so oversubscribing logical CPUs is safe.
-    num_cpus = config.generation.num_cpus or max(8, os.cpu_count() or 1)
-    # Ray 2.60's GCS, raylet and worker gRPC servers listen on every interface whatever node address is given
-    # (GrpcServer is built with listen_to_localhost_only=false), so the control plane is guarded by Ray's token
-    # authentication instead, which ray.init turns on for a fresh local instance when RAY_AUTH_MODE is unset
-    # (every connection must then present the token in ~/.ray/auth_token). Setting the variable here would not
-    # do: Ray reads it once at import.
-    # address="local": a fresh instance, never a stale or foreign cluster found on this machine (join a
-    # running cluster explicitly with generation.ray_address=auto).
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=not quiet,
-             logging_level=logging.WARNING if quiet else logging.INFO)
-    _restrict_token_file()
-
-
-def _quiet_ray_data() -> None:
-    """Ray Data's per-10-s execution summaries and bars count blocks, not rows; ClinGen shows its own progress."""
-    import ray.data
-    ray.data.DataContext.get_current().enable_progress_bars = False
-    ray.data.DataContext.get_current().print_on_execution_start = False
-    for name in ("ray.data", "ray.llm", "ray.train", "ray.tune"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    # ray.data.llm calls ray.init again (INFO: "Calling ray.init() again ..."), and Ray Data warns that the
-    # progress bars that ClinGen switched off for its own are off.
-    logging.getLogger("ray._private.worker").setLevel(logging.WARNING)
-    logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
-
-
-def _restrict_token_file() -> None:
-    """Ray writes its generated token world-readable (0644); only its owner should be able to join."""
-    from pathlib import Path
-    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
-    try:
-        if path.is_file() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
-            path.chmod(0o600)
-    except OSError as exc:  # a read-only home: the token still works, only its mode is left as Ray wrote it
-        log.warning("could not make %s private: %s", path, exc)
 
 
 def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,

@@ -14,7 +14,7 @@ from clingen.tasks.spec import TaskSpec
 
 
 
-def build_dataset(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
+def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
     """(dataset of parsed rows, model name). Nothing runs until the dataset is consumed."""
     ray = require("ray")
     one_actor = ray.data.ActorPoolStrategy(size=1)  # each builds its graph, composer or checker once
