@@ -97,8 +97,10 @@ class PromptComposer:
         self.per_label = spec.family in ("classification", "relation", "pair")
         self._samplers: dict[int, object] = {}
         self._topic_cache: dict = {}
-        schema = reply_schema(spec, max_words, max_tokens, min_words)
-        self._schema = json.dumps(schema) if schema is not None else None
+        self._schema_args = (max_words, max_tokens, min_words)
+        self._entity_schema = spec.family == "relation" and bool(spec.head_mask and spec.tail_mask)
+        self._schema: str | None = None
+        self._schema = self._reply_schema(None, None)
 
     @classmethod
     def from_config(cls, config: ClinGenConfig, spec: TaskSpec, kg: KnowledgeGraph | None = None) -> "PromptComposer":
@@ -139,7 +141,8 @@ class PromptComposer:
                          label=label.name if label else (self.spec.labels[0].name if self.spec.family == "ner" else None),
                          topic=topic.get("topic"), style=style, messages=[{"role": "user", "content": text}],
                          demo_ids=[d.id for d in demos], related=topic.get("related", []), head=topic.get("head"),
-                         tail=topic.get("tail"), followup=followup, json_schema=self._schema)
+                         tail=topic.get("tail"), followup=followup,
+                         json_schema=self._reply_schema(topic.get("head"), topic.get("tail")))
 
     def _text(self, label: LabelSpec | None, topic: dict, style: str | None, demos: list[str]) -> tuple[str, str | None]:
         spec, subject, related = self.spec, topic.get("topic"), topic.get("related", [])
@@ -153,6 +156,14 @@ class PromptComposer:
             return templates.relation(spec, label, topic.get("head"), topic.get("tail"), style, demos), None
         first = templates.pair_first(spec, subject, style, related, [])
         return first, templates.pair_second(spec, label, demos)
+
+    def _reply_schema(self, head: str | None, tail: str | None) -> str | None:
+        """The row's reply schema as JSON: shared by every row, except that a masked relation task's pattern
+        names the row's own head and tail."""
+        if self._schema is not None and not (self._entity_schema and head):
+            return self._schema
+        schema = reply_schema(self.spec, *self._schema_args, head=head, tail=tail)
+        return json.dumps(schema) if schema is not None else None
 
     def _pick_demos(self, row: int, label: LabelSpec | None) -> list[Record]:
         if not self.uses_demos:

@@ -144,7 +144,8 @@ def default_graph():
     return load_graph(KGConfig())
 
 
-@pytest.mark.parametrize("task, listed", [("ncbi-disease", "entities"), ("gad", None), ("casi", "attributes")])
+@pytest.mark.parametrize("task, listed", [("ncbi-disease", "entities"), ("casi", "attributes"),
+                                          ("mediqa-rqe", None)])
 def test_the_reply_schema_bounds_the_sentence_from_both_sides(task, listed):
     import json as _json
     import xgrammar
@@ -156,3 +157,50 @@ def test_the_reply_schema_bounds_the_sentence_from_both_sides(task, listed):
     assert (listed in schema["properties"]) if listed else list(schema["properties"]) == ["sentence"]
     grammar = str(xgrammar.Grammar.from_json_schema(_json.dumps(schema)))  # the constraint vLLM compiles
     assert "{25, " in grammar
+
+
+def _accepts(schema: dict, sentence: str) -> bool:
+    """Whether xgrammar, as vLLM compiles the schema, lets the model write this reply."""
+    import json as _json
+    import xgrammar
+    from transformers import AutoTokenizer
+    from clingen.generation.models import resolve_model_source
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_source("embedded:smollm2-135m-instruct"))
+    compiler = xgrammar.GrammarCompiler(xgrammar.TokenizerInfo.from_huggingface(tokenizer))
+    matcher = xgrammar.GrammarMatcher(compiler.compile_json_schema(_json.dumps(schema)))
+    return matcher.accept_string(_json.dumps({"sentence": sentence}))
+
+
+def test_a_masked_relation_reply_must_carry_both_entities_by_mask_or_by_the_rows_names():
+    import re
+    from clingen.parsing.fidelity import relation_problem
+    from clingen.prompts.schemas import reply_schema
+    gad = get_task("gad")
+    schema = reply_schema(gad, max_words=120, max_tokens=256, min_words=5, head="ANKK1", tail="type 2 diabetes (T2D)")
+    pattern = schema["properties"]["sentence"]["pattern"]
+    # xgrammar drops minLength/maxLength beside a pattern and vLLM then switches backend: no length keys.
+    assert set(schema["properties"]["sentence"]) == {"type", "pattern"}
+    cases = {"ANKK1 variants raise the risk of Type 2 Diabetes (T2D) in adults.": True,
+             "Type 2 diabetes (T2D) was not linked to @GENE$ in this cohort.": True,
+             "The @GENE$ polymorphism was associated with @DISEASE$ risk.": True,
+             "XRCC1 was associated with prostate cancer in Polish men.": False,  # neither entity
+             "@GENE$ and @GENE$ were associated with @DISEASE$.": False,  # a mask twice
+             'The "@GENE$" allele and @DISEASE$.': False}  # a character JSON must escape
+    for sentence, allowed in cases.items():
+        assert bool(re.fullmatch(pattern, sentence)) is allowed, sentence
+        assert _accepts(schema, sentence) is allowed, sentence
+        if allowed:  # what the grammar lets through, the parser's entity check keeps
+            assert relation_problem(gad, sentence, "ANKK1", "type 2 diabetes (T2D)") is None
+    masked_only = reply_schema(gad, max_words=120, max_tokens=256, min_words=5)["properties"]["sentence"]["pattern"]
+    assert re.fullmatch(masked_only, "The @GENE$ polymorphism was associated with @DISEASE$ risk.")
+    assert not re.fullmatch(masked_only, "ANKK1 raises the risk of type 2 diabetes (T2D).")
+
+
+def test_each_relation_row_carries_the_schema_of_its_own_entities():
+    import json as _json
+    rows = composer("gad").compose(np.arange(4))
+    for row in rows:
+        pattern = _json.loads(row.json_schema)["properties"]["sentence"]["pattern"]
+        first = row.head[0]
+        assert f"[{first.upper()}{first.lower()}]" in pattern and "@GENE" in pattern and "@DISEASE" in pattern
+    assert len({row.json_schema for row in rows}) == len({(row.head, row.tail) for row in rows})
