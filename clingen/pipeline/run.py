@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
@@ -18,6 +18,36 @@ from clingen.pipeline.steps import STEPS, Step, StepContext, real_data_files, st
 logger = logging.getLogger("clingen.pipeline")
 
 DONE_FILE = "step.json"
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """What `<folder>/step.json` holds: one finished step's result, the only file a rerun trusts. Written by
+    the runner after the step's body returns; read back (`read`) to reuse the result for the same key."""
+
+    step: str
+    key: str  # the step key (steps.step_key) the result was produced under
+    finished_at: str  # UTC, ISO 8601
+    wall_s: float  # seconds the body ran
+    outputs: dict  # the body's return value: paths and counts the downstream steps read
+
+    def write(self, folder: Path) -> None:
+        (folder / DONE_FILE).write_text(json.dumps(asdict(self), indent=2, default=str))
+
+    @classmethod
+    def read(cls, folder: Path) -> "StepRecord | None":
+        """The folder's record, or None when the step never finished there.
+
+        Raises ValueError naming the file when it is not a step record (hand-edited or cut off)."""
+        path = folder / DONE_FILE
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text())
+            return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path} is not a step record ({type(exc).__name__}: {exc}); expected the keys "
+                             f"{sorted(cls.__dataclass_fields__)}. Delete the folder to rerun the step") from exc
 
 
 @dataclass
@@ -62,11 +92,9 @@ def step_config(config: ClinGenConfig, step: Step, folder: Path, upstream: dict[
 
 
 def read_done(folder: Path, key: str) -> dict | None:
-    path = folder / DONE_FILE
-    if not path.is_file():
-        return None
-    record = json.loads(path.read_text())
-    return record["outputs"] if record.get("key") == key else None
+    """The outputs of the step finished in `folder` under `key`, else None."""
+    record = StepRecord.read(folder)
+    return record.outputs if record is not None and record.key == key else None
 
 
 def run_pipeline(config: ClinGenConfig, log: Callable[[str], None] | None = None, step_functions: dict | None = None,
@@ -128,8 +156,6 @@ def _run_step(step: Step, function, key: str, folder: Path, ctx: StepContext, lo
         return StepOutcome(name, "failed", key, str(folder), round(time.time() - started, 1),
                            reason=f"{type(exc).__name__}: {exc}")
     wall = round(time.time() - started, 1)
-    record = {"step": name, "key": key, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "wall_s": wall, "outputs": produced}
-    (folder / DONE_FILE).write_text(json.dumps(record, indent=2, default=str))
+    StepRecord(name, key, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), wall, produced).write(folder)
     log(f"[{name}] done in {wall:.0f}s")
     return StepOutcome(name, "ran", key, str(folder), wall, produced)

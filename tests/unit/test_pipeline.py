@@ -145,3 +145,16 @@ def test_cached_only_runs_nothing_and_names_the_first_unfinished_step(tmp_path):
     assert recorder.calls == []
     assert [(s.name, s.status) for s in report.steps][-2:] == [("quality", "cached"), ("train", "not run")]
     assert report.failed is None
+
+
+def test_a_step_record_round_trips_and_a_broken_one_is_named(tmp_path):
+    from clingen.pipeline.run import DONE_FILE, StepRecord, read_done
+    record = StepRecord("generate", "79a2f4106f58", "2026-12-04T00:00:00Z", 12.5, {"examples": 3, "out": "x"})
+    record.write(tmp_path)
+    assert StepRecord.read(tmp_path) == record
+    assert read_done(tmp_path, "79a2f4106f58") == {"examples": 3, "out": "x"}
+    assert read_done(tmp_path, "another-key") is None  # a result under another key is not reused
+    assert StepRecord.read(tmp_path / "missing") is None
+    (tmp_path / DONE_FILE).write_text(json.dumps({"step": "generate", "key": "k"}))  # cut off
+    with pytest.raises(ValueError, match=r"step\.json is not a step record .*'finished_at'"):
+        StepRecord.read(tmp_path)
