@@ -165,12 +165,34 @@ def run_filter(ctx: StepContext) -> dict:
     return {**result, "fewshot_model": str(model)}
 
 
+def training_data_digest(data: str | Path | None) -> str | None:
+    """12 hex digits naming the exact synthetic set in `data` (a generation or filter output folder): the
+    sha256 of its committed example shards (data/part-*.parquet, in name order). None without data.
+
+    Why: the train step's Ray Train run is named after it, so that checkpoints are resumed only for the same
+    examples. Step keys hash the config, not the data, so a generate folder deleted and regenerated (another
+    vLLM build, a changed reply schema) keeps its key; with the key alone as run name, Ray Train resumed the
+    old run's finished checkpoint and trained nothing on the new set (evidence-cpu GAD, 25 s instead of 400)."""
+    shards = sorted((Path(data) / "data").glob("part-*.parquet")) if data is not None else []
+    if not shards:
+        return None
+    digest = hashlib.sha256()
+    for shard in shards:
+        digest.update(shard.name.encode())
+        with shard.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:12]
+
+
 def run_train(ctx: StepContext) -> dict:
     from clingen.training.run import run_training
     # The filtered set when the filter step ran, else the generated one.
     generated = (ctx.upstream.get("filter") or ctx.upstream.get("generate") or {}).get("data")
     fewshot = training_fewshot_path(ctx.config, ctx.spec)
-    config = _training_config(ctx.config, f"{ctx.spec.name}-{ctx.folder.name}")
+    digest = training_data_digest(generated)
+    own = f"{ctx.spec.name}-{ctx.folder.name}" + (f"-data-{digest}" if digest else "")
+    config = _training_config(ctx.config, own)
     report = run_training(config, generated, fewshot, ctx.folder / "model")
     return {"model": str(report.model_dir), "plan": report.card["plan"], "train_wall_s": report.card["train_wall_s"],
             "examples": report.card["training_data"].get("synthetic", {}).get("examples")}

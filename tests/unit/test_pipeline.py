@@ -158,3 +158,16 @@ def test_a_step_record_round_trips_and_a_broken_one_is_named(tmp_path):
     (tmp_path / DONE_FILE).write_text(json.dumps({"step": "generate", "key": "k"}))  # cut off
     with pytest.raises(ValueError, match=r"step\.json is not a step record .*'finished_at'"):
         StepRecord.read(tmp_path)
+
+
+def test_the_training_run_is_named_after_the_exact_synthetic_set(tmp_path):
+    # A regenerated set under the same step key must not resume the old set's Ray Train checkpoints.
+    from clingen.pipeline.steps import training_data_digest
+    run = tmp_path / "generate-79a2f4106f58"
+    (run / "data").mkdir(parents=True)
+    assert training_data_digest(run) is None and training_data_digest(None) is None  # nothing committed
+    (run / "data" / "part-000000.parquet").write_bytes(b"first set")
+    first = training_data_digest(run)
+    assert len(first) == 12 and training_data_digest(run) == first  # stable for the same bytes
+    (run / "data" / "part-000000.parquet").write_bytes(b"regenerated set")
+    assert training_data_digest(run) != first
