@@ -22,10 +22,14 @@ from clingen.kg.sampling import (EntitySampler, NegativePairSampler, Neighbourho
 from clingen.kg.names import natural_name
 from clingen.prompts import templates
 from clingen.prompts.demos import demos_by_label, load_demo_pool
-from clingen.prompts.schemas import reply_schema
+from clingen.prompts.schemas import has_entity_pattern, reply_schema
 from clingen.tasks.spec import LabelSpec, TaskSpec
 
 _STYLE_STREAM, _DEMO_STREAM, _NEIGHBOUR_STREAM, _LLM_TOPIC_STREAM = 10_001, 20_001, 30_001, 40_001
+
+
+def _as_json(schema: dict | None) -> str | None:
+    return json.dumps(schema) if schema is not None else None
 
 
 @dataclass(frozen=True)
@@ -98,9 +102,7 @@ class PromptComposer:
         self._samplers: dict[int, object] = {}
         self._topic_cache: dict = {}
         self._schema_args = (max_words, max_tokens, min_words)
-        self._entity_schema = spec.family == "relation" and bool(spec.head_mask and spec.tail_mask)
-        self._schema: str | None = None
-        self._schema = self._reply_schema(None, None)
+        self._schema = _as_json(reply_schema(spec, *self._schema_args))
 
     @classmethod
     def from_config(cls, config: ClinGenConfig, spec: TaskSpec, kg: KnowledgeGraph | None = None) -> "PromptComposer":
@@ -160,10 +162,9 @@ class PromptComposer:
     def _reply_schema(self, head: str | None, tail: str | None) -> str | None:
         """The row's reply schema as JSON: shared by every row, except that a masked relation task's pattern
         names the row's own head and tail."""
-        if self._schema is not None and not (self._entity_schema and head):
+        if head is None or not has_entity_pattern(self.spec):
             return self._schema
-        schema = reply_schema(self.spec, *self._schema_args, head=head, tail=tail)
-        return json.dumps(schema) if schema is not None else None
+        return _as_json(reply_schema(self.spec, *self._schema_args, head=head, tail=tail))
 
     def _pick_demos(self, row: int, label: LabelSpec | None) -> list[Record]:
         if not self.uses_demos:

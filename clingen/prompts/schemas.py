@@ -23,16 +23,21 @@ _TEXT = r'[^@"\\\n]'
 _REGEX_SPECIAL = frozenset("\\.^$*+?()[]{}|/-")
 
 
-def _literal(term: str) -> str:
-    """`term` as a case-insensitive regex literal ('[Aa][Ss][Tt][Hh][Mm][Aa]'): the model capitalises names at
-    the start of a sentence and writes some in capitals, and the parser matches names case-insensitively.
-    Spelled out rather than re.escape, whose escaped spaces ('\\ ') are not in the regex dialect xgrammar
-    compiles."""
+def _literal(term: str, any_case: bool) -> str:
+    """`term` as a regex literal, with `any_case` each letter in either case ('[Aa][Ss][Tt][Hh][Mm][Aa]'): the
+    model capitalises names at the start of a sentence and writes some in capitals, and the parser matches
+    names case-insensitively (masks are matched exactly). Spelled out rather than re.escape, whose escaped
+    spaces ('\\ ') are not in the regex dialect xgrammar compiles."""
     def one(c: str) -> str:
-        if c.lower() != c.upper():
+        if any_case and c.lower() != c.upper():
             return f"[{c.upper()}{c.lower()}]"
         return f"\\{c}" if c in _REGEX_SPECIAL else c
     return "".join(one(c) for c in term)
+
+
+def has_entity_pattern(spec: TaskSpec) -> bool:
+    """Whether the task's replies carry `entity_pattern`: a relation task whose real data masks its entities."""
+    return spec.family == "relation" and bool(spec.head_mask and spec.tail_mask)
 
 
 def entity_pattern(head_mask: str, tail_mask: str, head: str | None = None, tail: str | None = None) -> str:
@@ -47,8 +52,7 @@ def entity_pattern(head_mask: str, tail_mask: str, head: str | None = None, tail
     minLength/maxLength beside a pattern; the parser still checks the word bounds, and a reply cut at
     max_tokens is an unparseable one."""
     def either(mask: str, name: str | None) -> str:
-        forms = ["".join(f"\\{c}" if c in _REGEX_SPECIAL else c for c in mask)]
-        forms += [_literal(name)] if name and name.strip() else []
+        forms = [_literal(mask, any_case=False)] + ([_literal(name, any_case=True)] if name and name.strip() else [])
         return "(" + "|".join(forms) + ")"
     first, second, text = either(head_mask, head), either(tail_mask, tail), _TEXT
     return f"^{text}*({first}{text}+{second}|{second}{text}+{first}){text}*$"
@@ -70,7 +74,7 @@ def reply_schema(spec: TaskSpec, max_words: int, max_tokens: int = 256, min_word
                 "maxLength": sentence_chars}
     mention = {"type": "string", "minLength": 1, "maxLength": item_chars}
     if spec.family in ("relation", "pair"):
-        if spec.family == "relation" and spec.head_mask and spec.tail_mask:
+        if has_entity_pattern(spec):
             # Without the length keys, so that vLLM keeps the schema on xgrammar (beside a pattern it would
             # move it to its guidance backend, which did not hold the lengths either).
             sentence = {"type": "string", "pattern": entity_pattern(spec.head_mask, spec.tail_mask, head, tail)}
