@@ -139,6 +139,20 @@ class OutputStore:
         progress.next_part = self._remove_half_done_writes(committed)
         return progress
 
+    def committed_digest(self) -> str | None:
+        """sha256 (hex) over the committed shard markers, in part order, or None before the first commit. Each
+        marker records its rows, counts and shard files' sha256, so the digest names the exact examples without
+        reading the shards again."""
+        names = [name for name in self._list("progress") if _PART.match(name)]
+        if not names:
+            return None
+        digest = hashlib.sha256()
+        for name in names:
+            digest.update(name.encode())
+            with self.fs.open_input_stream(self.path("progress", name)) as stream:
+                digest.update(stream.read())
+        return digest.hexdigest()
+
     def _remove_half_done_writes(self, committed: set[int]) -> int:
         """Delete partial writes and shards without a marker; the next free part number."""
         seen_parts = set(committed)

@@ -165,24 +165,17 @@ def run_filter(ctx: StepContext) -> dict:
     return {**result, "fewshot_model": str(model)}
 
 
-def training_data_digest(data: str | Path | None) -> str | None:
-    """12 hex digits naming the exact synthetic set in `data` (a generation or filter output folder): the
-    sha256 of its committed example shards (data/part-*.parquet, in name order). None without data.
+def training_data_digest(data: str | None) -> str | None:
+    """12 hex digits naming the exact synthetic set in `data` (a generation or filter output folder, local or
+    remote): its committed shard markers' digest (OutputStore.committed_digest). None without data.
 
     Why: the train step's Ray Train run is named after it, so that checkpoints are resumed only for the same
     examples. Step keys hash the config, not the data, so a generate folder deleted and regenerated (another
     vLLM build, a changed reply schema) keeps its key; with the key alone as run name, Ray Train resumed the
     old run's finished checkpoint and trained nothing on the new set (evidence-cpu GAD, 25 s instead of 400)."""
-    shards = sorted((Path(data) / "data").glob("part-*.parquet")) if data is not None else []
-    if not shards:
-        return None
-    digest = hashlib.sha256()
-    for shard in shards:
-        digest.update(shard.name.encode())
-        with shard.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()[:12]
+    from clingen.generation.store import OutputStore
+    digest = OutputStore(str(data), create=False).committed_digest() if data is not None else None
+    return digest[:12] if digest else None
 
 
 def run_train(ctx: StepContext) -> dict:

@@ -164,10 +164,12 @@ def test_the_training_run_is_named_after_the_exact_synthetic_set(tmp_path):
     # A regenerated set under the same step key must not resume the old set's Ray Train checkpoints.
     from clingen.pipeline.steps import training_data_digest
     run = tmp_path / "generate-79a2f4106f58"
-    (run / "data").mkdir(parents=True)
-    assert training_data_digest(run) is None and training_data_digest(None) is None  # nothing committed
-    (run / "data" / "part-000000.parquet").write_bytes(b"first set")
-    first = training_data_digest(run)
-    assert len(first) == 12 and training_data_digest(run) == first  # stable for the same bytes
-    (run / "data" / "part-000000.parquet").write_bytes(b"regenerated set")
-    assert training_data_digest(run) != first
+    (run / "progress").mkdir(parents=True)
+    assert training_data_digest(str(run)) is None and training_data_digest(None) is None  # nothing committed
+    marker = {"rows": [0, 1], "examples": 2, "failures": {}, "files": {"data": {"sha256": "aa", "rows": 2}}}
+    (run / "progress" / "part-000000.json").write_text(json.dumps(marker))
+    first = training_data_digest(str(run))
+    assert len(first) == 12 and training_data_digest(str(run)) == first  # stable for the same shards
+    marker["files"]["data"]["sha256"] = "bb"  # the same rows, regenerated
+    (run / "progress" / "part-000000.json").write_text(json.dumps(marker))
+    assert training_data_digest(str(run)) != first
