@@ -62,13 +62,12 @@ def pipeline(config) -> dict:
     started = time.perf_counter()
     manifest = run_generation(config).manifest
     wall = time.perf_counter() - started
-    counts = manifest["counts"]
-    failed_rows = counts["rows_done"] - counts["examples"] - counts["duplicates"]
-    return {"tokens": manifest["tokens"]["completion"], "wall_s": wall,
-            "tokens_per_s": manifest["tokens"]["completion"] / wall, "examples": counts["examples"],
-            "rows_without_example": failed_rows / counts["rows_done"],
-            "unparseable_json": sum(counts["parse_failures_by_reason"].get(r, 0)
-                                    for r in ("no_json", "missing_field", "wrong_type")) / counts["rows_done"]}
+    counts, completion = manifest.counts, manifest.tokens.completion
+    failed_rows = counts.rows_done - counts.examples - counts.duplicates
+    return {"tokens": completion, "wall_s": wall, "tokens_per_s": completion / wall, "examples": counts.examples,
+            "rows_without_example": failed_rows / counts.rows_done,
+            "unparseable_json": sum(counts.parse_failures_by_reason.get(r, 0)
+                                    for r in ("no_json", "missing_field", "wrong_type")) / counts.rows_done}
 
 
 def main() -> None:

@@ -161,7 +161,7 @@ def run(n: int, concurrency: int, batch_size: int, out: Path) -> dict:
     first = marks["first_commit"] or ended
     steady_rows = n - marks["rows_at_first_commit"]
     steady_s = max((marks["last_row"] or ended) - first, 1e-9)
-    return {"n": n, "concurrency": concurrency, "batch_size": batch_size, "examples": report.manifest["counts"]["examples"],
+    return {"n": n, "concurrency": concurrency, "batch_size": batch_size, "examples": report.manifest.counts.examples,
             "total_s": round(ended - started, 2), "startup_s": round(first - started, 2),
             "overall_rows_per_s": round(n / (ended - started), 1),
             "steady_rows": steady_rows, "steady_rows_per_s": round(steady_rows / steady_s, 1),

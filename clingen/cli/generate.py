@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from clingen.cli.common import add_config_options, resolve_config
+
+if TYPE_CHECKING:
+    from clingen.generation.manifest import Manifest
 
 EXIT_INCOMPLETE = 3  # the run ended without every requested row: re-run the same command to finish
 
@@ -58,21 +62,22 @@ def _generate(args: argparse.Namespace) -> int:
 def summary_json(report) -> dict:
     """The machine-readable summary: the manifest's counts and tokens, this run's entry and the paths."""
     manifest = report.manifest
-    return {"task": manifest["task"], "complete": manifest["complete"], "counts": manifest["counts"],
-            "tokens": manifest["tokens"], "run": manifest["runs"][-1], "fingerprint": manifest["fingerprint"],
+    return {"task": manifest.task, "complete": manifest.complete, "counts": manifest.counts.model_dump(),
+            "tokens": manifest.tokens.model_dump(), "run": manifest.runs[-1].model_dump(),
+            "fingerprint": manifest.fingerprint,
             "out": report.out, "manifest": report.manifest_path, "set_aside": report.set_aside}
 
 
-def summary_line(manifest: dict) -> str:
-    counts, tokens, last = manifest["counts"], manifest["tokens"], manifest["runs"][-1]
-    wall = max(last["wall_s"], 1e-9)
-    rows = last["rows"] + last["generation_errors"]
+def summary_line(manifest: Manifest) -> str:
+    counts, tokens, last = manifest.counts, manifest.tokens, manifest.runs[-1]
+    wall = max(last.wall_s, 1e-9)
+    rows = last.rows + last.generation_errors
     # Rows that gave no example, each counted once by its first reason (duplicates included).
-    rejected = counts.get("rejected_rows_by_reason", {})
+    rejected = counts.rejected_rows_by_reason
     top = ", ".join(f"{reason} {n}" for reason, n in sorted(rejected.items(), key=lambda item: -item[1])[:4])
-    failure_rate = sum(rejected.values()) / counts["rows_done"] if counts["rows_done"] else 0.0
-    return (f"{manifest['task']}: {counts['examples']} examples from {counts['rows_done']}/{counts['prompts']} "
-            f"rows | this run: {last['examples'] / wall:.2f} examples/s, {last['completion_tokens'] / wall:.1f} "
+    failure_rate = sum(rejected.values()) / counts.rows_done if counts.rows_done else 0.0
+    return (f"{manifest.task}: {counts.examples} examples from {counts.rows_done}/{counts.prompts} "
+            f"rows | this run: {last.examples / wall:.2f} examples/s, {last.completion_tokens / wall:.1f} "
             f"output tokens/s over {rows} rows in {wall:.0f}s | rows without example {failure_rate:.1%}"
-            f"{f' ({top})' if top else ''}, duplicates {counts['duplicates']}, tokens {tokens['prompt']} in / "
-            f"{tokens['completion']} out")
+            f"{f' ({top})' if top else ''}, duplicates {counts.duplicates}, tokens {tokens.prompt} in / "
+            f"{tokens.completion} out")

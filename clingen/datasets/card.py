@@ -11,6 +11,7 @@ import yaml
 
 from clingen._imports import require
 from clingen.datasets.records import schema_for
+from clingen.generation.manifest import Manifest
 from clingen.tasks.spec import TaskSpec
 
 EXAMPLES, FAILURES = "data/part-*.parquet", "failures/part-*.parquet"
@@ -38,7 +39,7 @@ def example_features(spec: TaskSpec):
     return features
 
 
-def dataset_card(manifest: dict, spec: TaskSpec) -> str:
+def dataset_card(manifest: Manifest, spec: TaskSpec) -> str:
     """README.md text: YAML front matter (configs, features, task category) and a summary of how the set was
     made (task, strategy, model, counts, inputs and their licences)."""
     datasets = require("datasets")
@@ -48,13 +49,13 @@ def dataset_card(manifest: dict, spec: TaskSpec) -> str:
              "dataset_info": [{"config_name": "examples", **info}],
              "task_categories": [_TASK_CATEGORY[spec.family]], "tags": ["synthetic", "clinical", "clingen"],
              "license": "other"}
-    counts = {"examples": 0, "rows_done": 0, "prompts": 0, **manifest.get("counts", {})}
-    rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.get("rejected_rows_by_reason", {}).items(),
+    counts = manifest.counts
+    rejected = ", ".join(f"{reason} {n}" for reason, n in sorted(counts.rejected_rows_by_reason.items(),
                                                               key=lambda item: -item[1]))
-    body = [f"# {spec.name}: synthetic training data made by ClinGen {manifest.get('clingen_version', '')}", "",
-            f"{counts['examples']} examples from {counts['rows_done']} of {counts['prompts']} prompt rows, written by "
-            f"`{manifest.get('model')}` with {manifest.get('strategy')} prompting (seed {manifest.get('seed')}, "
-            f"dataset fingerprint `{manifest.get('fingerprint')}`); complete: {manifest.get('complete')}.", "",
+    body = [f"# {spec.name}: synthetic training data made by ClinGen {manifest.clingen_version}", "",
+            f"{counts.examples} examples from {counts.rows_done} of {counts.prompts} prompt rows, written by "
+            f"`{manifest.model}` with {manifest.strategy} prompting (seed {manifest.seed}, "
+            f"dataset fingerprint `{manifest.fingerprint}`); complete: {manifest.complete}.", "",
             "```python", "from datasets import load_dataset",
             'examples = load_dataset("path/to/this/folder")              # the default configuration',
             'failures = load_dataset("path/to/this/folder", "failures")  # every rejected reply, with its reason',
@@ -65,24 +66,24 @@ def dataset_card(manifest: dict, spec: TaskSpec) -> str:
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n\n" + "\n".join(body) + "\n"
 
 
-def write_card(store, manifest: dict, spec: TaskSpec) -> str:
+def write_card(store, manifest: Manifest, spec: TaskSpec) -> str:
     """Write README.md into a generation folder (an OutputStore) beside its manifest; returns its path."""
     path = store.path("README.md")
     store.write_bytes(path, dataset_card(manifest, spec).encode())
     return path
 
 
-def _inputs(manifest: dict, spec: TaskSpec) -> list[str]:
-    config = manifest.get("config") or {}
-    model = (config.get("generator") or {}).get("model", {}).get("source", manifest.get("model"))
+def _inputs(manifest: Manifest, spec: TaskSpec) -> list[str]:
+    config = manifest.config
+    model = (config.get("generator") or {}).get("model", {}).get("source", manifest.model)
     lines = [f"- Generator: `{model}` (its own licence applies to the text it wrote; SmolLM2: Apache-2.0).",
              f"- Demonstrations and label definitions: the {spec.name} task's real examples (see the task's "
              "dataset licence)."]
     kg = config.get("kg") or {}
-    if manifest.get("strategy") == "clingen-kg" and kg.get("source", "default") == "default":
+    if manifest.strategy == "clingen-kg" and kg.get("source", "default") == "default":
         sources = json.loads(_EMBEDDED_KG_SOURCES.read_text())
         lines += [f"- Knowledge-graph topics ({name}): {entry.get('licence', 'see the source')}"
                   for name, entry in sources.items()]
-    elif manifest.get("strategy") == "clingen-kg":
+    elif manifest.strategy == "clingen-kg":
         lines.append(f"- Knowledge-graph topics: `{kg.get('source')}` at `{kg.get('path')}` (its sources' licences).")
     return lines

@@ -43,7 +43,7 @@ def export_run(run: str, fmt: ExportFormat, out: Path, failures: bool = False) -
     if out.exists():
         raise ConfigError(f"{out} exists; `clingen export` writes a new file or folder and replaces nothing")
     store = OutputStore.open_run(run)
-    config = ClinGenConfig.model_validate(store.read_manifest()["config"])
+    config = ClinGenConfig.model_validate(store.read_manifest().config)
     spec = get_task(config.task, config.task_file)
     table = store.read_failures() if failures else (store.read_examples() or schema_for(spec.family).empty_table())
     out.parent.mkdir(parents=True, exist_ok=True)

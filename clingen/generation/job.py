@@ -19,7 +19,7 @@ from clingen.datasets.readers import check_real_files
 from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
-from clingen.generation.manifest import build_manifest
+from clingen.generation.manifest import Manifest, build_manifest
 from clingen.generation.store import OutputStore, Progress
 from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
@@ -46,12 +46,12 @@ class RunCounters:
 class GenerationReport:
     out: str
     manifest_path: str
-    manifest: dict
+    manifest: Manifest
     set_aside: list[dict] = field(default_factory=list)  # shards this run found damaged and regenerated
 
     @property
     def complete(self) -> bool:
-        return self.manifest["complete"]
+        return self.manifest.complete
 
 
 def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], None] | None = None,
@@ -89,7 +89,7 @@ def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], N
     return GenerationReport(config.generation.out, path, manifest, progress.set_aside)
 
 
-def _check_same_run(config: ClinGenConfig, previous: dict | None, progress: Progress) -> None:
+def _check_same_run(config: ClinGenConfig, previous: Manifest | None, progress: Progress) -> None:
     """Resuming into a folder written with another fingerprint would mix two datasets, and a smaller n than the
     rows it holds would misreport them: refuse both, naming what differs."""
     out = config.generation.out
@@ -102,7 +102,7 @@ def _check_same_run(config: ClinGenConfig, previous: dict | None, progress: Prog
     if fingerprint != config.dataset_fingerprint():
         differs = changed_paths(recorded.hashed_dump(), config.hashed_dump()) if recorded else []
         differs = [p for p in differs if p != "generation.n"]
-        made_by = previous.get("clingen_version")
+        made_by = previous.clingen_version
         upgrade = (f"; it was made by ClinGen {made_by}, whose settings differ from this version's ({__version__}): "
                    f"run `clingen reparse {out}` once to re-check it under this version's rules "
                    f"and settings, then resume" if made_by != __version__ else "")
@@ -117,15 +117,13 @@ def _check_same_run(config: ClinGenConfig, previous: dict | None, progress: Prog
                           f"dataset), or choose another --out")
 
 
-def recorded_fingerprint(manifest: dict) -> tuple[ClinGenConfig | None, str | None]:
+def recorded_fingerprint(manifest: Manifest) -> tuple[ClinGenConfig | None, str | None]:
     """The recorded config and its dataset fingerprint under this version's rules (so that manifests written
     before a field was reclassified still match); the recorded value when the config no longer validates."""
     try:
-        if not isinstance(manifest.get("config"), dict):
-            raise ConfigError("no recorded config")
-        recorded = config_from_dict(manifest["config"])
+        recorded = config_from_dict(manifest.config)
     except ConfigError:
-        return None, manifest.get("fingerprint") or manifest.get("config_hash")
+        return None, manifest.fingerprint or manifest.config_hash
     return recorded, recorded.dataset_fingerprint()
 
 

@@ -19,7 +19,7 @@ from clingen.config import ClinGenConfig, changed_paths
 from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
-from clingen.generation.manifest import build_manifest
+from clingen.generation.manifest import ReparseEntry, build_manifest
 from clingen.generation.store import OutputStore
 from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_of
 from clingen.parsing.dedup import Deduplicator
@@ -62,10 +62,10 @@ def reparse_run(out: str, overrides: ClinGenConfig | None = None) -> ReparseRepo
     started = time.time()
     store = OutputStore.open_run(out)
     manifest = store.read_manifest()
-    recorded = ClinGenConfig.model_validate(manifest["config"])
+    recorded = ClinGenConfig.model_validate(manifest.config)
     config = recorded if overrides is None else _checked_overrides(recorded, overrides, out)
     spec = get_task(config.task, config.task_file)
-    checker = RowChecker.from_config(config, spec, manifest.get("model"))
+    checker = RowChecker.from_config(config, spec, manifest.model)
     progress = store.scan()
     examples = {row["row_id"]: row for row in (store.read_examples() or _empty(spec)).to_pylist()}
     failures: dict[int, list[dict]] = {}
@@ -90,16 +90,16 @@ def reparse_run(out: str, overrides: ClinGenConfig | None = None) -> ReparseRepo
     # Failures of rows that are not done (generation errors, retried by the next run) stay as they were.
     shard.failures += [f for row_id, rows in failures.items() if row_id not in progress.rows for f in rows]
     shard.commit(staged, part, spec)
-    after = build_manifest(config, spec, staged.scan(), _NoRun(), manifest.get("model"), 0.0, manifest)
-    after.update(runs=manifest.get("runs", []), wall_time_s=manifest.get("wall_time_s", after["wall_time_s"]))
     version = store.next_version()
-    entry = {"finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "clingen_version": __version__,
-             "wall_s": round(time.time() - started, 2), "previous_version": version,
-             "counts_before": manifest["counts"], "changes": dict(changes)}
-    after["reparses"] = [*manifest.get("reparses", []), entry]
+    entry = ReparseEntry(finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), clingen_version=__version__,
+                         wall_s=round(time.time() - started, 2), previous_version=version,
+                         counts_before=manifest.counts, changes=dict(changes))
+    # The runs stay as they were: a reparse generates nothing (build_manifest would add an entry for it).
+    after = build_manifest(config, spec, staged.scan(), None, manifest.model, 0.0, manifest).model_copy(
+        update={"runs": manifest.runs, "wall_time_s": manifest.wall_time_s, "reparses": [*manifest.reparses, entry]})
     store.swap_in(staged, after)
     write_card(store, after, spec)
-    return ReparseReport(out, version, manifest["counts"], after["counts"], dict(changes))
+    return ReparseReport(out, version, manifest.counts.model_dump(), after.counts.model_dump(), dict(changes))
 
 
 def _checked_overrides(recorded: ClinGenConfig, overrides: ClinGenConfig, out: str) -> ClinGenConfig:
@@ -251,10 +251,6 @@ class _Shard:
         table = pa.Table.from_pylist(self.examples, schema=schema_for(spec.family))
         store.commit(part, table, self.failures, self.rows, *self.tokens, dict(self.rejected_rows),
                      dict(self.rejected_mentions))
-
-
-class _NoRun:
-    rows = examples = generation_errors = prompt_tokens = completion_tokens = 0
 
 
 def _empty(spec) -> pa.Table:

@@ -24,6 +24,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from clingen.errors import ConfigError, DataFormatError
+from clingen.generation.manifest import MANIFEST_FILE, Manifest
 from clingen.parsing.reasons import level_of
 
 _PART = re.compile(r"part-(\d{6})\.(parquet|json)$")
@@ -257,7 +258,7 @@ class OutputStore:
         versions = [int(n) for n in self._names("versions") if n.isdigit()]
         return f"versions/{max(versions, default=0) + 1}"
 
-    def swap_in(self, staged: "OutputStore", manifest: dict) -> str:
+    def swap_in(self, staged: "OutputStore", manifest: Manifest) -> str:
         """Replace data/, failures/, progress/ and manifest.json by the staged shards and `manifest`, moving the
         current ones to versions/<k>/. A journal makes the swap finish on the next open if it is killed midway,
         so the folder never holds half of each version, nor a manifest of the other one. Returns versions/<k>."""
@@ -300,16 +301,18 @@ class OutputStore:
         infos = self.fs.get_file_info(pafs.FileSelector(self.path(folder), allow_not_found=True))
         return sorted(info.base_name for info in infos)
 
-    def write_manifest(self, manifest: dict) -> str:
-        path = self.path("manifest.json")
-        self.write_bytes(path, (json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n").encode())
+    def write_manifest(self, manifest: Manifest) -> str:
+        path = self.path(MANIFEST_FILE)
+        self.write_bytes(path, manifest.to_json().encode())
         return path
 
-    def read_manifest(self) -> dict | None:
-        path = self.path("manifest.json")
+    def read_manifest(self) -> Manifest | None:
+        """The run's manifest; None when there is none; ConfigError when it is not one this version reads."""
+        path = self.path(MANIFEST_FILE)
         if self.fs.get_file_info(path).type != pafs.FileType.File:
             return None
-        return self.read_json(path)
+        with self.fs.open_input_stream(path) as stream:
+            return Manifest.from_json(stream.read(), path)
 
 
 def _add_rejections(progress: Progress, marker: dict) -> None:

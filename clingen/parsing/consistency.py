@@ -39,10 +39,14 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
     import pyarrow as pa
 
     from clingen.datasets.records import record_type_for, schema_for
+    from clingen.errors import ConfigError
+    from clingen.generation.manifest import FilterRecord
     from clingen.generation.store import OutputStore
     source = OutputStore(train_dir)
-    manifest = source.read_manifest() or {}
-    family = manifest.get("family") or predictor.family
+    manifest = source.read_manifest()
+    if manifest is None:
+        raise ConfigError(f"{train_dir} has no manifest.json; expected the output folder of `clingen generate`")
+    family = manifest.family
     table = source.read_examples()
     rows = table.to_pylist() if table is not None else []
     records = [record_type_for(family).from_row(row) for row in rows]
@@ -61,12 +65,11 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
     store = OutputStore(out)
     store.commit(0, pa.Table.from_pylist(kept, schema=schema_for(family)), aside,
                  sorted(row["row_id"] for row in rows), 0, 0, {"contradicts_fewshot_model": len(aside)}, {})
-    counts = {**manifest.get("counts", {}), "examples": len(kept), "set_aside": len(aside)}
-    filtered = {**manifest, "counts": counts, "filtered_from": train_dir,
-                "filter": {"confidence": confidence, "set_aside_by_label": by_label}}
+    filtered = manifest.model_copy(update={
+        "counts": manifest.counts.model_copy(update={"examples": len(kept), "set_aside": len(aside)}),
+        "filtered_from": train_dir, "filter": FilterRecord(confidence=confidence, set_aside_by_label=by_label)})
     store.write_manifest(filtered)
-    if manifest.get("task"):
-        from clingen.datasets.card import write_card
-        from clingen.tasks.registry import get_task
-        write_card(store, filtered, get_task(manifest["task"], (manifest.get("config") or {}).get("task_file")))
+    from clingen.datasets.card import write_card
+    from clingen.tasks.registry import get_task
+    write_card(store, filtered, get_task(manifest.task, manifest.config.get("task_file")))
     return {"data": out, "examples": len(kept), "set_aside": len(aside), "by_label": by_label}

@@ -121,12 +121,12 @@ def run_generate(ctx: StepContext) -> dict:
     if not report.complete:
         raise StepFailed(f"generation in {ctx.folder} ended with rows the generator failed on; re-run the "
                          f"pipeline to retry them (finished shards are kept)")
-    counts = report.manifest["counts"]
-    if not counts["examples"]:
-        raise StepFailed(f"generation in {ctx.folder} produced no examples from {counts['rows_done']} rows; see "
+    counts = report.manifest.counts
+    if not counts.examples:
+        raise StepFailed(f"generation in {ctx.folder} produced no examples from {counts.rows_done} rows; see "
                          f"{ctx.folder / 'failures'}")
-    return {"data": str(ctx.folder), "examples": counts["examples"], "rows": counts["rows_done"],
-            "parse_failures": counts["parse_failures_by_reason"]}
+    return {"data": str(ctx.folder), "examples": counts.examples, "rows": counts.rows_done,
+            "parse_failures": counts.parse_failures_by_reason}
 
 
 def run_quality(ctx: StepContext) -> dict:

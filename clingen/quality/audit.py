@@ -24,12 +24,12 @@ def audit_run(out: str) -> dict[str, Any]:
     Raises ConfigError when `out` holds no manifest."""
     store = OutputStore.open_run(out)
     manifest = store.read_manifest()
-    config = ClinGenConfig.model_validate(manifest["config"])
+    config = ClinGenConfig.model_validate(manifest.config)
     spec = get_task(config.task, config.task_file)
     table = store.read_examples()
     examples = table.to_pylist() if table is not None else []
     result: dict[str, Any] = {"out": out, "task": spec.name, "family": spec.family,
-                              "strategy": config.prompts.strategy, "rows_done": manifest["counts"]["rows_done"],
+                              "strategy": config.prompts.strategy, "rows_done": manifest.counts.rows_done,
                               "examples": len(examples)}
     texts = [e["text"] if "text" in e else f"{e['text_a']} {e['text_b']}" for e in examples]
     result["placeholder_texts"] = sum(1 for t in texts if mentions.placeholder_in(t))

@@ -13,6 +13,7 @@ from clingen.config import ClinGenConfig, load_config
 from clingen.datasets.readers import read_task_split
 from clingen.datasets.records import NERExample, PairExample, Record, RelationExample, record_type_for
 from clingen.errors import ConfigError, DataFormatError
+from clingen.generation.manifest import Manifest
 from clingen.quality import metrics
 from clingen.quality.settings import QualitySettings
 from clingen.tasks.registry import get_task
@@ -30,7 +31,7 @@ class Source:
     path: str
     records: list[Record]
     total: int
-    manifest: dict | None = None
+    manifest: Manifest | None = None
 
     @property
     def texts(self) -> list[str]:
@@ -69,7 +70,7 @@ def _sample(records: list[Record], limit: int, seed: int) -> list[Record]:
     return [records[int(i)] for i in picks]
 
 
-def read_manifest(path: str) -> dict | None:
+def read_manifest(path: str) -> Manifest | None:
     """A generation folder's manifest.json, or None when it has none; a missing folder is an error (and is
     never created: OutputStore would create it)."""
     from clingen.generation.store import OutputStore
@@ -79,7 +80,7 @@ def read_manifest(path: str) -> dict | None:
     return OutputStore(path).read_manifest()
 
 
-def load_synthetic(name: str, path: str, family: str, settings: QualitySettings, manifest: dict | None) -> Source:
+def load_synthetic(name: str, path: str, family: str, settings: QualitySettings, manifest: Manifest | None) -> Source:
     """A generation output folder's committed examples, sampled, with its manifest."""
     from clingen.generation.store import OutputStore
     table = OutputStore(path).read_examples()
@@ -102,18 +103,18 @@ def load_real(path: Path, spec: TaskSpec, settings: QualitySettings) -> Source:
     return Source(REAL, str(path), _sample(records, settings.max_examples, settings.seed), len(records))
 
 
-def resolve_task(task: str | None, manifests: dict[str, dict | None], synthetic: dict[str, str]) -> str:
+def resolve_task(task: str | None, manifests: dict[str, Manifest | None], synthetic: dict[str, str]) -> str:
     """The task given, else the first manifest's; every manifest must agree with it (sets of different tasks
     cannot be compared against one real split)."""
     if task is None:
-        task = next((m["task"] for m in manifests.values() if m and m.get("task")), None)
+        task = next((m.task for m in manifests.values() if m), None)
         if task is None:
             raise ConfigError(f"cannot tell the task: none of {sorted(synthetic.values())} has a manifest.json "
                               f"naming one; pass --task")
     for name, manifest in manifests.items():
-        if manifest and manifest.get("task") not in (None, task):
+        if manifest and manifest.task != task:
             raise ConfigError(f"synthetic set {name} ({synthetic[name]}) was generated for task "
-                              f"{manifest['task']!r}; expected {task!r} like the others")
+                              f"{manifest.task!r}; expected {task!r} like the others")
     return task
 
 
@@ -124,11 +125,11 @@ def _diversity(source: Source, embeddings: np.ndarray, settings: QualitySettings
             "vocabulary_size": metrics.vocabulary_size(texts)}
 
 
-def _generation_summary(manifest: dict | None) -> dict | None:
+def _generation_summary(manifest: Manifest | None) -> dict | None:
     if manifest is None:
         return None
-    keys = ("strategy", "model", "counts", "tokens", "wall_time_s", "complete", "fingerprint")
-    return {key: manifest.get(key) for key in keys}
+    keys = {"strategy", "model", "counts", "tokens", "wall_time_s", "complete", "fingerprint"}
+    return manifest.model_dump(mode="json", include=keys)
 
 
 def measure(source: Source, embeddings: np.ndarray, real: Source | None, real_embeddings: np.ndarray | None,

@@ -92,14 +92,14 @@ def _check_synthetic_set(train_dir: str, spec: TaskSpec) -> None:
     """Before Ray starts: --train must be a generation run of this task that kept at least one example."""
     store = OutputStore.open_run(train_dir)
     manifest = store.read_manifest()
-    if manifest.get("task") not in (None, spec.name):
-        raise ConfigError(f"--train {train_dir} is a run of task {manifest['task']!r}; this training is for task "
+    if manifest.task != spec.name:
+        raise ConfigError(f"--train {train_dir} is a run of task {manifest.task!r}; this training is for task "
                           f"{spec.name!r} (set task, or give a run of {spec.name!r})")
     ids = store.read_examples(["id"])
     if ids is None or ids.num_rows == 0:
-        counts = manifest.get("counts", {})
-        raise ConfigError(f"--train {train_dir} has no examples ({counts.get('rows_done', 0)} row(s) done, "
-                          f"{counts.get('rejected_rows', 0)} rejected; see its failures/); nothing to train on")
+        counts = manifest.counts
+        raise ConfigError(f"--train {train_dir} has no examples ({counts.rows_done} row(s) done, "
+                          f"{counts.rejected_rows} rejected; see its failures/); nothing to train on")
 
 
 def _fewshot_records(config: ClinGenConfig, spec: TaskSpec, fewshot: Path | None) -> list | None:
@@ -126,8 +126,8 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
         plan.append({"dataset": "fewshot", "epochs": training.fewshot_epochs})
         sources["fewshot"] = {"path": str(fewshot), "examples": len(records)}
     if training.synthetic_stage and train_dir is not None:
-        manifest = _read_manifest(train_dir)
         store = OutputStore.open_run(train_dir)
+        manifest = store.read_manifest()
         ids = store.read_examples(["id"])
         count = ids.num_rows if ids is not None else 0
         stage = synthetic_stage_plan(count, training.epochs, training.total_steps, training.batch_size,
@@ -140,7 +140,7 @@ def _datasets(config: ClinGenConfig, spec: TaskSpec, encoder: str, train_dir: st
             synthetic = ray.data.read_parquet(f"{train_dir.rstrip('/')}/data")
         datasets["synthetic"] = _featurized(synthetic, config, featurize)
         plan.append(stage)
-        sources["synthetic"] = {"path": train_dir, "fingerprint": manifest.get("fingerprint"), "examples": count}
+        sources["synthetic"] = {"path": train_dir, "fingerprint": manifest.fingerprint, "examples": count}
     if not plan:
         raise ConfigError("nothing to train on: give --train (a synthetic run) and/or --fewshot (a real split), "
                           "and keep training.synthetic_stage / training.fewshot_stage on for them")
@@ -181,10 +181,6 @@ def _featurized(dataset, config: ClinGenConfig, featurize: dict):
     features from the object store instead of re-running the shuffle and the tokenizer actors."""
     dataset = dataset.random_shuffle(seed=training_seed(config)).map_batches(FeaturizeRecords, **featurize)
     return dataset.materialize() if config.training.materialize else dataset
-
-
-def _read_manifest(train_dir: str) -> dict:
-    return OutputStore.open_run(train_dir).read_manifest()
 
 
 def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | None, out: Path,

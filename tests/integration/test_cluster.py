@@ -71,7 +71,7 @@ def test_ray_job_submit_to_a_local_head(smollm2_dir, tmp_path):
         assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-2000:]
         assert f"Job '{submission}' succeeded" in job.stdout + job.stderr
         manifest = check_no_gaps_no_duplicates(str(tmp_path / "job-out"), 8)
-        assert manifest["complete"] and manifest["counts"]["prompts"] == 8
+        assert manifest.complete and manifest.counts.prompts == 8
     finally:
         os.killpg(head.pid, signal.SIGKILL)  # the head and every process it started, whatever happened
         head.wait()
@@ -189,7 +189,7 @@ def test_killing_a_worker_node_mid_generation_loses_nothing(three_node_cluster, 
     if "error" in outcome:  # the job failed fast; the resume path finishes it
         run_generation(config)
     manifest = check_no_gaps_no_duplicates(str(out), n)
-    assert manifest["complete"]
+    assert manifest.complete
 
 
 def test_autoscaler_adds_nodes_for_replicas_and_removes_them_when_idle(smollm2_dir, tmp_path):

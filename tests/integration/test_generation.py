@@ -9,13 +9,15 @@ import pytest
 from clingen.config import load_config
 from clingen.errors import ConfigError
 from clingen.generation.job import run_generation
+from clingen.generation.manifest import Manifest, build_manifest
 from clingen.generation.reparse import reparse_run
-from clingen.generation.store import OutputStore
+from clingen.generation.store import OutputStore, Progress
+from clingen.tasks.registry import get_task
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
-def check_no_gaps_no_duplicates(out: str, n: int) -> dict:
+def check_no_gaps_no_duplicates(out: str, n: int) -> Manifest:
     """Every row 0..n-1 is done exactly once, and every done row has an example, a recorded failure or a
     recorded duplicate."""
     store = OutputStore(out)
@@ -35,17 +37,17 @@ def test_ner_generation_writes_shards_failures_and_manifest(ray_local, smollm2_d
                                     f"generation.out={out}", "generator.model.max_model_len=1536"])
     report = run_generation(config)
     manifest = check_no_gaps_no_duplicates(out, 16)
-    assert report.complete and manifest["complete"]
-    counts = manifest["counts"]
-    assert counts["prompts"] == counts["rows_done"] == 16
-    assert counts["examples"] == pq.read_table(f"{out}/data").num_rows
-    assert manifest["tokens"]["completion"] > 0 and manifest["tokens"]["prompt"] > manifest["tokens"]["completion"]
+    assert report.complete and manifest.complete
+    counts = manifest.counts
+    assert counts.prompts == counts.rows_done == 16
+    assert counts.examples == pq.read_table(f"{out}/data").num_rows
+    assert manifest.tokens.completion > 0 and manifest.tokens.prompt > manifest.tokens.completion
     # Schema-constrained decoding: every reply is JSON of the right shape.
-    reasons = counts["parse_failures_by_reason"]
+    reasons = counts.parse_failures_by_reason
     assert not {"no_json", "missing_field", "wrong_type"} & set(reasons), reasons
-    assert manifest["fingerprint"] == config.dataset_fingerprint() and manifest["seed"] == 0
-    assert manifest["model"].endswith("smollm2-135m-instruct")
-    assert counts["examples"] + counts["rejected_rows"] == counts["rows_done"]
+    assert manifest.fingerprint == config.dataset_fingerprint() and manifest.seed == 0
+    assert manifest.model.endswith("smollm2-135m-instruct")
+    assert counts.examples + counts.rejected_rows == counts.rows_done
     data = pq.read_table(f"{out}/data").to_pylist()
     for example in data:
         assert example["task"] == "ncbi-disease" and example["topic"] and example["style"]
@@ -58,10 +60,10 @@ def test_ner_generation_writes_shards_failures_and_manifest(ray_local, smollm2_d
         assert record["prompt"]["topic"] == example["topic"] and len(record["replies"]) == 1
     # A finished run is not run again.
     again = run_generation(config)
-    assert again.manifest["runs"][-1]["rows"] == 0 and again.manifest["counts"] == counts
+    assert again.manifest.runs[-1].rows == 0 and again.manifest.counts == counts
     # Re-checking the stored replies with the same rules changes nothing.
     reparsed = reparse_run(out)
-    assert reparsed.after["examples"] == counts["examples"]
+    assert reparsed.after["examples"] == counts.examples
     # (Duplicates are re-found in row order, not arrival order: a pair of near-copies may trade places.)
     assert reparsed.changes.get("recovered", 0) == reparsed.changes.get("newly_rejected", 0)
 
@@ -79,11 +81,13 @@ def test_pair_task_runs_both_steps_in_one_stream(ray_local, smollm2_dir, tmp_pat
         assert example["text_a"] and example["text_b"] and example["label"] in ("Entail", "Not_entail")
     steps = {f["step"] for f in store.read_failures().to_pylist()}
     assert steps <= {1, 2}
-    assert report.manifest["counts"]["examples"] == len(rows)
+    assert report.manifest.counts.examples == len(rows)
 
 
 def test_resuming_with_another_config_is_refused(tmp_path):
     out = str(tmp_path / "x")
-    OutputStore(out).write_manifest({"fingerprint": "somethingelse"})
-    with pytest.raises(ConfigError, match="holds a dataset with fingerprint somethingelse"):
+    other = load_config(overrides=[f"generation.out={out}", "seed=1"])
+    OutputStore(out).write_manifest(build_manifest(other, get_task(other.task), Progress(), None, "m", 0.0, None))
+    with pytest.raises(ConfigError, match=f"holds a dataset with fingerprint {other.dataset_fingerprint()}, .*"
+                                          r"settings that differ: seed"):
         run_generation(load_config(overrides=[f"generation.out={out}"]))

@@ -46,7 +46,7 @@ def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
     killed = OutputStore(str(out)).scan()
     assert 0 < len(killed.rows) < N, "the kill should land part-way through the run"
     started = OutputStore(str(out)).read_manifest()  # written before the first shard
-    assert started["complete"] is False and started["runs"] == []
+    assert started.complete is False and started.runs == []
     with pytest.raises(ConfigError, match="settings that differ: seed"):
         run_generation(load_config(overrides=["task=gad", f"generation.out={out}", f"generation.n={N}", "seed=1",
                                               "generator.model.max_model_len=1536"]))
@@ -76,9 +76,9 @@ def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
     failure_rows = set(store.read_failures().column("row_id").to_pylist())
     assert set(example_rows) | failure_rows == set(range(GROWN))
     manifest = store.read_manifest()
-    assert manifest["complete"] and manifest["counts"]["rows_done"] == GROWN
-    assert manifest["fingerprint"] == started["fingerprint"]
-    assert manifest["runs"][-1]["rows"] == GROWN - len(killed.rows) + len(lost)
-    [aside] = manifest["set_aside"]
+    assert manifest.complete and manifest.counts.rows_done == GROWN
+    assert manifest.fingerprint == started.fingerprint
+    assert manifest.runs[-1].rows == GROWN - len(killed.rows) + len(lost)
+    [aside] = manifest.set_aside
     assert aside["part"] == "part-000000" and aside["rows"] == len(lost)
     assert (out / aside["moved_to"] / "data/part-000000.parquet").is_file()

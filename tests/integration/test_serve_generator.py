@@ -53,7 +53,7 @@ def test_generation_through_the_serve_endpoint(serve_generator, tmp_path):
     progress = OutputStore(out).scan()
     assert progress.rows == set(range(8))
     assert progress.completion_tokens > 0  # usage reported by the endpoint
-    reasons = report.manifest["counts"]["parse_failures_by_reason"]
+    reasons = report.manifest.counts.parse_failures_by_reason
     assert "no_json" not in reasons, reasons  # response_format json_schema constrained the replies
 
 

@@ -11,9 +11,11 @@ import yaml
 from clingen.datasets.records import RelationExample
 from clingen.experiment.grid import build_cells, load_experiment
 from clingen.experiment.results import gains, gains_table
+from clingen.generation.manifest import build_manifest
 from clingen.generation.store import OutputStore
 from clingen.parsing.consistency import contradiction, filter_synthetic_set
 from clingen.pipeline.steps import STEPS
+from clingen.tasks.registry import get_task
 from clingen.config import load_config
 
 pytestmark = pytest.mark.unit
@@ -60,8 +62,8 @@ def test_filtering_writes_a_run_folder_training_reads(tmp_path):
                                                ("@GENE$ and @DISEASE$ were studied.", "No_relation")])]
     source.commit(0, pa.Table.from_pylist(rows, schema=schema_for("relation")), [], [0, 1, 2, 3], 10, 5,
                   {"too_short": 1}, {})
-    source.write_manifest({"task": "gad", "family": "relation", "fingerprint": "abc",
-                           "counts": {"examples": 3, "rows_done": 4}})
+    config = load_config(overrides=["task=gad", "generation.n=4"])
+    source.write_manifest(build_manifest(config, get_task("gad"), source.scan(), None, "m", 0.0, None))
     predictor = ScoresByText({"@GENE$ causes @DISEASE$.": {"Has_relation": 0.9, "No_relation": 0.1},
                               "@GENE$ is unrelated to @DISEASE$.": {"Has_relation": 0.02, "No_relation": 0.98},
                               "@GENE$ and @DISEASE$ were studied.": {"Has_relation": 0.6, "No_relation": 0.4}})
@@ -74,7 +76,11 @@ def test_filtering_writes_a_run_folder_training_reads(tmp_path):
     assert [(f["row_id"], f["reason"]) for f in aside] == [(1, "contradicts_fewshot_model")]
     manifest = json.loads((tmp_path / "filtered" / "manifest.json").read_text())
     assert manifest["counts"]["examples"] == 2 and manifest["counts"]["set_aside"] == 1
-    assert manifest["fingerprint"] == "abc" and manifest["filtered_from"] == str(tmp_path / "run")
+    assert manifest["fingerprint"] == config.dataset_fingerprint()
+    assert manifest["filtered_from"] == str(tmp_path / "run") and manifest["counts"]["rows_done"] == 4
+    assert manifest["filter"] == {"confidence": 0.9, "set_aside_by_label": {"Has_relation": 1}}
+    # The filtered folder is a run folder every reader takes: its manifest reads back as the typed record.
+    assert OutputStore(str(tmp_path / "filtered")).read_manifest().counts.set_aside == 1
 
 
 def test_the_filter_step_sits_between_generation_and_training():

@@ -151,7 +151,7 @@ def test_a_reparse_killed_before_its_manifest_is_in_place_still_ends_with_the_ne
     store = OutputStore(out)
     staged = store.staging()
     staged.commit(0, schema_for("ner").empty_table(), [], [0, 1, 2], 0, 0, {"too_short": 3}, {})
-    staged.write_manifest({"counts": {"examples": 0}, "note": "new"})
+    staged.write_manifest(store.read_manifest().model_copy(update={"model": "new"}))
     # Killed in the second phase: shards moved in, the new manifest not yet.
     store.write_bytes(store.path(".staged", "SWAP.json"), json.dumps({"version": "versions/1", "phase": "in"}).encode())
     for folder in ("data", "failures", "progress"):
@@ -160,7 +160,7 @@ def test_a_reparse_killed_before_its_manifest_is_in_place_still_ends_with_the_ne
             item.rename(Path(out) / "versions/1" / folder / item.name)
     (Path(out) / "manifest.json").rename(Path(out) / "versions/1/manifest.json")
     OutputStore(out)
-    assert json.loads((Path(out) / "manifest.json").read_text())["note"] == "new"
+    assert json.loads((Path(out) / "manifest.json").read_text())["model"] == "new"
 
 
 def test_the_stream_counts_each_row_once_by_its_first_row_reason():

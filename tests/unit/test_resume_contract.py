@@ -3,6 +3,9 @@ settings may change), n may grow but not shrink below what is there, and shards 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -55,14 +58,15 @@ def test_scale_settings_may_change_between_runs(tmp_path):
     report = run_generation(load_config(overrides=[
         f"generation.out={out}", "generation.n=8", "generator.replicas=6", "generator.batch_size=4",
         "generation.shard_rows=2", "generator.max_concurrent_batches=1", "generation.num_cpus=64"]))
-    assert report.complete and report.manifest["counts"]["rows_done"] == 8
-    assert report.manifest["runs"][-1]["rows"] == 0  # nothing to generate: Ray was not needed
+    assert report.complete and report.manifest.counts.rows_done == 8
+    assert report.manifest.runs[-1].rows == 0  # nothing to generate: Ray was not needed
 
 
 def test_a_manifest_written_before_fingerprints_is_matched_by_its_recorded_config(tmp_path):
     out = folder_with_rows(tmp_path, 8)
     store = OutputStore(out)
-    legacy = store.read_manifest()
-    legacy["config_hash"] = legacy.pop("fingerprint")[::-1]  # a hash computed under the old rules
-    store.write_manifest(legacy)
+    manifest = store.read_manifest()
+    # A hash computed under the old rules, under the old key.
+    store.write_manifest(manifest.model_copy(update={"config_hash": manifest.fingerprint[::-1], "fingerprint": None}))
+    assert "fingerprint" not in json.loads((Path(out) / "manifest.json").read_text())
     assert run_generation(load_config(overrides=[f"generation.out={out}", "generation.n=8"])).complete

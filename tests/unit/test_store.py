@@ -51,11 +51,8 @@ def test_overlapping_markers_are_an_error(tmp_path):
         store.scan()
 
 
-def test_manifest_round_trip(tmp_path):
-    store = OutputStore(str(tmp_path))
-    assert store.read_manifest() is None
-    store.write_manifest({"a": 1})
-    assert store.read_manifest() == {"a": 1}
+def test_no_manifest_reads_as_none(tmp_path):
+    assert OutputStore(str(tmp_path)).read_manifest() is None
 
 
 def test_a_shard_whose_file_changed_is_set_aside_and_its_rows_count_as_not_done(tmp_path):
