@@ -123,7 +123,7 @@ def recorded_fingerprint(manifest: dict) -> tuple[ClinGenConfig | None, str | No
     try:
         if not isinstance(manifest.get("config"), dict):
             raise ConfigError("no recorded config")
-        recorded = config_from_dict(manifest["config"])
+        recorded = config_from_dict(manifest["config"], recorded=True)
     except ConfigError:
         return None, manifest.get("fingerprint") or manifest.get("config_hash")
     return recorded, recorded.dataset_fingerprint()
