@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from clingen._imports import require
@@ -19,10 +20,10 @@ def check_shared_paths(config: ClinGenConfig, **paths: str | None) -> None:
     ray = require("ray")
     nodes = sum(1 for node in ray.nodes() if node["Alive"])
     local = {name: path for name, path in paths.items() if path and is_local_path(str(path))}
-    if nodes > 1 and local and not config.local_paths_are_shared:
+    if nodes > 1 and local and not config.cluster.local_paths_are_shared:
         raise ConfigError(f"this Ray cluster has {nodes} nodes but {local} is a local path that only one node "
                           f"sees; use shared storage (s3://..., gs://...) or, if every node mounts the same "
-                          f"filesystem, set local_paths_are_shared=true")
+                          f"filesystem, set cluster.local_paths_are_shared=true")
 
 
 def ensure_ray(config: ClinGenConfig, quiet: bool = False) -> None:
@@ -33,13 +34,20 @@ def ensure_ray(config: ClinGenConfig, quiet: bool = False) -> None:
         _quiet_ray_data()
     if ray.is_initialized():
         return
-    address = config.generation.ray_address or os.environ.get("RAY_ADDRESS")
+    address, num_cpus = ray_target(config, os.environ, os.cpu_count())
     if address:  # a cluster (or the one a submitted job runs in)
         ray.init(address=address, log_to_driver=not quiet)
         return
+    start_local_ray(num_cpus, quiet)
+
+
+def ray_target(config: ClinGenConfig, environ: Mapping[str, str], cores: int | None) -> tuple[str | None, int]:
+    """(address to join, or None for a fresh local instance; that instance's logical CPUs): cluster.address,
+    else RAY_ADDRESS from `environ`; cluster.num_cpus, else the machine's `cores` but at least 8."""
+    address = config.cluster.address or environ.get("RAY_ADDRESS") or None
     # Ray Data's LLM stages need logical CPUs beside each engine (a pair task runs two) even on a 2-core
     # machine; the engines are the only busy actors, so oversubscribing logical CPUs is safe.
-    start_local_ray(config.generation.num_cpus or max(8, os.cpu_count() or 1), quiet)
+    return address, config.cluster.num_cpus or max(8, cores or 1)
 
 
 def start_local_ray(num_cpus: int, quiet: bool = False) -> None:
@@ -52,7 +60,7 @@ def start_local_ray(num_cpus: int, quiet: bool = False) -> None:
     # (every connection must then present the token in ~/.ray/auth_token). Setting the variable here would not
     # do: Ray reads it once at import.
     # address="local": a fresh instance, never a stale or foreign cluster found on this machine (join a
-    # running cluster explicitly with generation.ray_address=auto).
+    # running cluster explicitly with cluster.address=auto).
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=not quiet,
              logging_level=logging.WARNING if quiet else logging.INFO)
     _restrict_token_file()

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from clingen._yaml import parse_yaml, read_yaml_file
+from clingen.config_migration import migrate_moved_keys, moved_override_key
 from clingen.errors import ConfigError
 
 EMBEDDED_GENERATOR = "embedded:smollm2-135m-instruct"
@@ -48,7 +49,9 @@ def output_dump(model: BaseModel) -> dict:
     for name in type(model).model_fields:
         kind, value = field_kind(type(model), name), getattr(model, name)
         if kind == "section":
-            data[name] = output_dump(value)
+            section = output_dump(value)
+            if section:  # a section of RunFields only (cluster) adds nothing, so every result key stays the same
+                data[name] = section
         elif kind is not False:
             data[name] = model.model_dump(mode="json", include={name})[name]
     return data
@@ -187,9 +190,6 @@ class GenerationConfig(StrictModel):
     pair_copy_threshold: float = DataField(0.8, gt=0.0, le=1.0, description="Pairs: reject a pair (reason "
                                        "pair_copy) when this share of the second text's character 5-grams "
                                        "occurs in the first (1.0: a word-for-word repeat).")
-    ray_address: str | None = RunField(None, description="Ray cluster to join ('auto' finds a running one, or "
-                                    "host:port); None starts a fresh local instance unless RAY_ADDRESS is set.")
-    num_cpus: int | None = RunField(None, ge=1, description="Logical CPUs for a local Ray instance.")
 
 
 OFFLINE_ENCODER = "embedded:minilm-l6"
@@ -278,18 +278,31 @@ class PipelineConfig(StrictModel):
                                "a cluster the application outlives the job.")
 
 
+class ClusterConfig(StrictModel):
+    """The Ray cluster every stage runs on (clingen.cluster: styles and topics, generation, quality, training, the
+    pipeline's deploy step). RunFields only: a run started on a laptop resumes on a cluster under the same keys."""
+
+    address: str | None = RunField(None, description="Ray cluster to join, as ray.init(address=...) takes it: "
+                                "'auto' finds one running on this machine, host:port or ray://host:10001 names "
+                                "one. None joins RAY_ADDRESS when it is set (a submitted job's cluster) and "
+                                "otherwise starts a fresh local instance.")
+    num_cpus: int | None = RunField(None, ge=1, description="Logical CPUs of the fresh local Ray instance (not "
+                                 "used when joining a cluster). None: the machine's cores, at least 8, since Ray "
+                                 "Data's LLM stages need CPU slots beside each engine even on 2 cores.")
+    local_paths_are_shared: bool = RunField(False, description="Accept local output paths on a multi-node "
+                                         "cluster: only when every node sees the same filesystem (an NFS "
+                                         "mount, or several raylets on one machine). Otherwise use s3://, gs://.")
+
+
 class ClinGenConfig(StrictModel):
     """The one config tree of a ClinGen run (pydantic, unknown keys refused): task, seed, kg, prompts, generator,
-    generation, filtering, training, quality, pipeline. Build it with `load_config` (YAML plus `key.path=value`
+    generation, training, pipeline, cluster. Build it with `load_config` (YAML plus `key.path=value`
     overrides); each field's description says what it does and whether it changes the generated data."""
 
     task: str = DataField("ncbi-disease", description="Built-in task name or a task defined in task_file.")
     task_file: Path | None = DataField(None, description="YAML file of user task specs.")
     seed: int = DataField(0, ge=0, description="Seed for every sampled choice; a row's prompt depends only "
                       "on (seed, row index).")
-    local_paths_are_shared: bool = RunField(False, description="Accept local output paths on a multi-node "
-                                         "cluster: only when every node sees the same filesystem (an NFS "
-                                         "mount, or several raylets on one machine). Otherwise use s3://, gs://.")
     kg: KGConfig = Section(default_factory=KGConfig, description="Knowledge graph.")
     prompts: PromptConfig = Section(default_factory=PromptConfig, description="Prompt composition.")
     generator: GeneratorConfig = Section(default_factory=GeneratorConfig, description="Generator.")
@@ -297,6 +310,8 @@ class ClinGenConfig(StrictModel):
     training: TrainingConfig = Section(default_factory=TrainingConfig, description="Fine-tuning with Ray Train.")
     pipeline: PipelineConfig = Section(default_factory=PipelineConfig, description="`clingen pipeline`: "
                                      "steps and their inputs.")
+    cluster: ClusterConfig = Section(default_factory=ClusterConfig, description="The Ray cluster every stage "
+                                   "joins or starts, and its storage.")
 
     def hashed_dump(self) -> dict:
         """The config as hashed for result keys: its DataFields only (output_dump), so a moved output folder,
@@ -340,12 +355,17 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
     return config_from_dict(data, overrides, f" in {path}" if path else "")
 
 
-def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None, where: str = "") -> ClinGenConfig:
-    """A validated config from a mapping (e.g. the config a manifest recorded) with `key.path=value` overrides;
-    ConfigError names every invalid field."""
+def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None, where: str = "",
+                     recorded: bool = False) -> ClinGenConfig:
+    """A validated config from a mapping with `key.path=value` overrides; ConfigError names every invalid field.
+    Keys that moved (config_migration.MOVED_KEYS) are read at their new place, with a deprecation line each;
+    `recorded`: `data` is the config a run recorded (its manifest.json), whose old keys move silently."""
     data = json.loads(json.dumps(data))  # a private copy: overrides write into nested sections
+    migrate_moved_keys(data, where, warn=not recorded)
     for override in overrides or []:
         _apply_override(data, override)
+    # Again for an override that set a whole section, e.g. generation={ray_address: auto}.
+    migrate_moved_keys(data, " in the overrides")
     try:
         return ClinGenConfig.model_validate(data)
     except ValidationError as exc:
@@ -356,7 +376,7 @@ def _apply_override(data: dict[str, Any], override: str) -> None:
     key, sep, raw = override.partition("=")
     if not sep or not key:
         raise ConfigError(f"override {override!r} is not of the form key.path=value")
-    *parents, leaf = key.strip().split(".")
+    *parents, leaf = moved_override_key(key.strip(), override).split(".")
     node = data
     for part in parents:
         node = node.setdefault(part, {})

@@ -36,7 +36,7 @@ def _reparse(args: argparse.Namespace) -> int:
         overrides = load_config(args.config, args.overrides)
     elif args.overrides:  # the run's own config, with the user's changes (e.g. generation.require_topic=false)
         manifest = OutputStore.open_run(args.out).read_manifest()
-        overrides = config_from_dict(manifest.config, args.overrides, f" of {args.out}")
+        overrides = config_from_dict(manifest.config, args.overrides, f" of {args.out}", recorded=True)
     report = reparse_run(args.out, overrides)
     summary = {"out": report.out, "previous_version": report.previous_version, "changes": report.changes,
                "before": _counts(report.before), "after": _counts(report.after)}

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from clingen._imports import require
-from clingen.config import ClinGenConfig
+from clingen.config import config_from_dict
 from clingen.datasets.card import example_features
 from clingen.datasets.records import schema_for
 from clingen.errors import ConfigError
@@ -43,7 +43,7 @@ def export_run(run: str, fmt: ExportFormat, out: Path, failures: bool = False) -
     if out.exists():
         raise ConfigError(f"{out} exists; `clingen export` writes a new file or folder and replaces nothing")
     store = OutputStore.open_run(run)
-    config = ClinGenConfig.model_validate(store.read_manifest().config)
+    config = config_from_dict(store.read_manifest().config, where=f" recorded in {run}", recorded=True)
     spec = get_task(config.task, config.task_file)
     table = store.read_failures() if failures else (store.read_examples() or schema_for(spec.family).empty_table())
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,7 @@ def recorded_fingerprint(manifest: Manifest) -> tuple[ClinGenConfig | None, str 
     """The recorded config and its dataset fingerprint under this version's rules (so that manifests written
     before a field was reclassified still match); the recorded value when the config no longer validates."""
     try:
-        recorded = config_from_dict(manifest.config)
+        recorded = config_from_dict(manifest.config, recorded=True)
     except ConfigError:
         return None, manifest.fingerprint or manifest.config_hash
     return recorded, recorded.dataset_fingerprint()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from clingen import __version__
-from clingen.config import ClinGenConfig, changed_paths
+from clingen.config import ClinGenConfig, changed_paths, config_from_dict
 from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
@@ -62,7 +62,7 @@ def reparse_run(out: str, overrides: ClinGenConfig | None = None) -> ReparseRepo
     started = time.time()
     store = OutputStore.open_run(out)
     manifest = store.read_manifest()
-    recorded = ClinGenConfig.model_validate(manifest.config)
+    recorded = config_from_dict(manifest.config, where=f" recorded in {out}", recorded=True)
     config = recorded if overrides is None else _checked_overrides(recorded, overrides, out)
     spec = get_task(config.task, config.task_file)
     checker = RowChecker.from_config(config, spec, manifest.model)

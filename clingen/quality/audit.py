@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from clingen.config import ClinGenConfig
+from clingen.config import ClinGenConfig, config_from_dict
 from clingen.generation.store import OutputStore
 from clingen.parsing import fidelity, mentions
 from clingen.parsing.parsers import KG_STRATEGIES
@@ -24,7 +24,7 @@ def audit_run(out: str) -> dict[str, Any]:
     Raises ConfigError when `out` holds no manifest."""
     store = OutputStore.open_run(out)
     manifest = store.read_manifest()
-    config = ClinGenConfig.model_validate(manifest.config)
+    config = config_from_dict(manifest.config, where=f" recorded in {out}", recorded=True)
     spec = get_task(config.task, config.task_file)
     table = store.read_examples()
     examples = table.to_pylist() if table is not None else []

@@ -38,7 +38,7 @@ def generation_config(out: Path, n: int, *extra: str):
     return load_config(overrides=["task=ncbi-disease", f"generation.n={n}", f"generation.out={out}",
                                   "generation.shard_rows=4", "generator.batch_size=4",
                                   "generator.max_concurrent_batches=2", "generator.model.max_model_len=1536",
-                                  "local_paths_are_shared=true", *extra])  # several raylets, one disk
+                                  "cluster.local_paths_are_shared=true", *extra])  # several raylets, one disk
 
 
 def test_ray_job_submit_to_a_local_head(smollm2_dir, tmp_path):
@@ -152,8 +152,8 @@ def test_generation_and_training_spread_across_nodes(three_node_cluster, smollm2
     write_generation_output(str(tmp_path / "gad"), "gad", relation_records(48))
     config = load_config(overrides=["task=gad", "training.num_workers=2", "training.epochs=1",
                                     "training.batch_size=8", "training.max_length=32",
-                                    "training.worker_resources={trainer_gpu: 1}", "local_paths_are_shared=true",
-                                    f"training.storage_path={tmp_path / 'ray'}"])
+                                    "training.worker_resources={trainer_gpu: 1}",
+                                    "cluster.local_paths_are_shared=true", f"training.storage_path={tmp_path / 'ray'}"])
     with ResourceWatch("trainer_gpu") as watch:
         run_training(config, str(tmp_path / "gad"), None, tmp_path / "model")
     assert watch.peak_used == 2 and (tmp_path / "model/model_card.json").is_file()

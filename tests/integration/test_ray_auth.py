@@ -19,7 +19,7 @@ START = """
 import json, sys, ray
 from clingen.config import load_config
 from clingen.cluster import ensure_ray
-ensure_ray(load_config(overrides=["generation.num_cpus=1"]))
+ensure_ray(load_config(overrides=["cluster.num_cpus=1"]))
 print("GCS=" + json.dumps({"gcs": ray.get_runtime_context().gcs_address}), flush=True)
 sys.stdin.read()  # keep the instance up until the test closes stdin
 """

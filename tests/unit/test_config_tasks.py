@@ -57,9 +57,9 @@ def test_every_field_says_whether_it_changes_the_output():
 
 RUN_SETTINGS = ["generation.out=/tmp/elsewhere", "generator.replicas=4", "generator.batch_size=3",
                 "generator.max_concurrent_batches=2", "generator.http_concurrency=9", "generator.max_row_errors=0.5",
-                "generation.shard_rows=7", "generation.num_cpus=3", "generation.ray_address=auto",
+                "generation.shard_rows=7", "cluster.num_cpus=3", "cluster.address=auto",
                 "generator.device=gpu", "generator.tensor_parallel_size=2", "generator.replica_resources={g: 1}",
-                "local_paths_are_shared=true", "generator.model.tokenizer_for_counting=o200k_base"]
+                "cluster.local_paths_are_shared=true", "generator.model.tokenizer_for_counting=o200k_base"]
 DATA_SETTINGS = ["seed=1", "prompts.n_demos=1", "generator.model.source=/models/other", "kg.source=triples",
                  "generator.model.sampling.temperature=0.2", "generation.min_words=3", "task=gad",
                  "generator.engine_kwargs={quantization: fp8}", "generation.require_topic=false"]

@@ -57,7 +57,7 @@ def test_scale_settings_may_change_between_runs(tmp_path):
     out = folder_with_rows(tmp_path, 8, "generator.replicas=1", "generator.batch_size=16")
     report = run_generation(load_config(overrides=[
         f"generation.out={out}", "generation.n=8", "generator.replicas=6", "generator.batch_size=4",
-        "generation.shard_rows=2", "generator.max_concurrent_batches=1", "generation.num_cpus=64"]))
+        "generation.shard_rows=2", "generator.max_concurrent_batches=1", "cluster.num_cpus=64"]))
     assert report.complete and report.manifest.counts.rows_done == 8
     assert report.manifest.runs[-1].rows == 0  # nothing to generate: Ray was not needed
 
