@@ -54,7 +54,7 @@ def ray_train(train_dir: str, workers: int, batch_size: int, steps: int, max_len
                                     f"training.max_length={max_length}", f"training.storage_path={storage}",
                                     f"training.run_name=bench-{workers}", "training.learning_rate=1e-4"])
     report = run_training(config, train_dir, None, os.path.join(storage, f"model-{workers}"))
-    return report.card["final_metrics"]["samples_per_s"] * workers  # rank 0's rate; workers run in lockstep
+    return report.card.final_metrics["samples_per_s"] * workers  # rank 0's rate; workers run in lockstep
 
 
 def write_synthetic(records, out: str) -> None:

@@ -25,6 +25,7 @@ _PUBLIC = {
     "OutputStore": "clingen.generation.store",
     "build_quality_report": "clingen.quality.report",
     "run_training": "clingen.training.run", "Predictor": "clingen.training.predict",
+    "ModelCard": "clingen.training.card",
     "evaluate_model": "clingen.evaluation.evaluate",
     "build_app": "clingen.serving.classifier_app", "build_generator_app": "clingen.serving.generator_app",
     "run_pipeline": "clingen.pipeline.run", "run_experiment": "clingen.experiment.run",

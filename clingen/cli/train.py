@@ -44,9 +44,10 @@ def _train(args: argparse.Namespace) -> int:
     with TrainingProgress(config.task) as progress:
         report = run_training(config, args.train, args.fewshot, args.out, quiet=not args.verbose,
                               on_progress=progress.update)
-    metrics = report.card["final_metrics"]
-    print(f"trained {report.card['task']} ({', '.join(s['dataset'] for s in report.card['plan'])}) in "
-          f"{report.card['train_wall_s']}s; last epoch loss {metrics.get('loss', float('nan')):.4f}, "
+    card = report.card
+    metrics = card.final_metrics or {}
+    print(f"trained {card.task} ({', '.join(s['dataset'] for s in card.plan or [])}) in "
+          f"{card.train_wall_s}s; last epoch loss {metrics.get('loss', float('nan')):.4f}, "
           f"{metrics.get('samples_per_s', 0):.1f} samples/s per worker")
     print(f"model: {report.model_dir}\ncard:  {report.model_dir / 'model_card.json'} (README.md: the same for people)")
     return 0

@@ -29,9 +29,9 @@ def _tune(predictor, tune_on: Path, config: ClinGenConfig, spec) -> dict:
     outside `clingen train` has none; the given config stands in)."""
     from clingen.evaluation.thresholds import tune_thresholds
     if not predictor.multi_label:
-        raise ConfigError(f"threshold tuning applies to multi-label models; {predictor.card['task']} is "
+        raise ConfigError(f"threshold tuning applies to multi-label models; {predictor.card.task} is "
                           f"single-label (drop the tuning split {tune_on})")
-    trained = predictor.card.get("config") or config.model_dump(mode="json")
+    trained = predictor.card.config or config.model_dump(mode="json")
     examples = training_fewshot_records(spec, tune_on, trained["training"]["fewshot_per_class"], trained["seed"])
     if not examples:
         raise ConfigError(f"{tune_on} gives no labelled examples to tune thresholds on; expected the real split "
@@ -48,9 +48,9 @@ def evaluate_model(model_dir: Path, test: Path, task: str | None, split: str, ou
     split), and the report records them."""
     from clingen.training.predict import Predictor
     predictor = Predictor.load(model_dir)
-    task = task or predictor.card["task"]
-    if task != predictor.card["task"]:
-        raise ConfigError(f"model {model_dir} was trained for task {predictor.card['task']!r}, not {task!r}")
+    task = task or predictor.card.task
+    if task != predictor.card.task:
+        raise ConfigError(f"model {model_dir} was trained for task {predictor.card.task!r}, not {task!r}")
     spec = get_task(task, config.task_file)
     tuned = _tune(predictor, tune_on, config, spec) if tune_on is not None else None
     records = read_task_split(spec, test, split)

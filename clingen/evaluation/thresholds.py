@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from clingen.training.predict import DEFAULT_THRESHOLD
+from clingen.training.card import DEFAULT_THRESHOLD
 
 
 def tune_thresholds(scores: Sequence[Mapping[str, float]], gold: Sequence[Sequence[str]], labels: Sequence[str],

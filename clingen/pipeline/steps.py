@@ -187,8 +187,8 @@ def run_train(ctx: StepContext) -> dict:
     own = f"{ctx.spec.name}-{ctx.folder.name}" + (f"-data-{digest}" if digest else "")
     config = _training_config(ctx.config, own)
     report = run_training(config, generated, fewshot, ctx.folder / "model")
-    return {"model": str(report.model_dir), "plan": report.card["plan"], "train_wall_s": report.card["train_wall_s"],
-            "examples": report.card["training_data"].get("synthetic", {}).get("examples")}
+    return {"model": str(report.model_dir), "plan": report.card.plan, "train_wall_s": report.card.train_wall_s,
+            "examples": (report.card.training_data or {}).get("synthetic", {}).get("examples")}
 
 
 def run_evaluate(ctx: StepContext) -> dict:

@@ -78,7 +78,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 def _run(predictor, items: list[Item]) -> list[dict]:
-    family = predictor.card["family"]
+    family = predictor.card.family
     if family in ("ner", "attribute"):
         return predictor.predict_entities([i.text for i in items])
     if family == "pair":
@@ -142,12 +142,13 @@ class ClassifierService:
 
     @api.get("/v1/models", dependencies=[Depends(_authorise)])
     def list_models(self) -> dict:
-        return {"models": [{"name": name, "task": p.card["task"], "family": p.card["family"],
-                            "labels": p.card["labels"]} for name, p in sorted(self.predictors.items())]}
+        return {"models": [{"name": name, "task": p.card.task, "family": p.card.family, "labels": p.card.labels}
+                           for name, p in sorted(self.predictors.items())]}
 
     @api.get("/v1/models/{name}", dependencies=[Depends(_authorise)])
     def model_card(self, name: str) -> dict:
-        return {"name": name, "card": self._predictor(name).card}
+        # The keys model_card.json holds, as the untyped card answered before: unset provenance stays absent.
+        return {"name": name, "card": self._predictor(name).card.model_dump(mode="json", exclude_unset=True)}
 
     @api.post("/v1/models/{name}/predict", dependencies=[Depends(_authorise)])
     async def predict(self, name: str, body: PredictRequest) -> dict:
@@ -155,7 +156,7 @@ class ClassifierService:
         if len(body.inputs) > self.limits.max_inputs:
             raise HTTPException(status_code=413, detail=f"{len(body.inputs)} inputs in one request; the limit "
                                                         f"is {self.limits.max_inputs}")
-        family = predictor.card["family"]
+        family = predictor.card.family
         for index, item in enumerate(body.inputs):
             reason = check_item(item, family, self.limits, index)
             if reason:
@@ -164,7 +165,7 @@ class ClassifierService:
         if isinstance(predictions, Exception):  # this request's own failure, isolated from its batch
             raise HTTPException(status_code=500, detail=f"prediction failed: {type(predictions).__name__}: "
                                                         f"{predictions}")
-        return {"model": name, "task": predictor.card["task"], "predictions": predictions}
+        return {"model": name, "task": predictor.card.task, "predictions": predictions}
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)
     async def predict_batch(self, requests: list[tuple[str, list[Item]]]) -> list[list[dict] | Exception]:

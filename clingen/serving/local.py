@@ -3,11 +3,11 @@ instance behind one Ray Serve HTTP proxy, for `clingen serve`."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from clingen._imports import require
 from clingen.errors import ConfigError
+from clingen.training.card import ModelCard
 
 CLASSIFIERS, GENERATOR = "classifiers", "generator"
 
@@ -24,7 +24,8 @@ def parse_models(specs: list[str]) -> dict[str, str]:
         if not card.is_file():
             raise ConfigError(f"--model {spec}: {folder} has no model_card.json; expected a `clingen train --out` "
                               f"folder")
-        name = name or json.loads(card.read_text())["task"]
+        # Read as prediction reads it: a broken card fails here with its file, before Ray starts.
+        name = name or ModelCard.read(folder).task
         if name in models:
             raise ConfigError(f"--model {spec}: the name {name!r} is given twice; name them NAME=DIR")
         models[name] = folder

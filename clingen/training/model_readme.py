@@ -5,22 +5,24 @@ from __future__ import annotations
 
 import yaml
 
+from clingen.training.card import TOKEN_FAMILIES, ModelCard
+
 _PIPELINE_TAGS = {"ner": "token-classification", "attribute": "token-classification"}
 
 
-def model_readme(card: dict) -> str:
+def model_readme(card: ModelCard) -> str:
     """The README.md text: YAML front matter (library_name, pipeline_tag, base_model when the encoder is a hub id,
     tags), then the task and labels, the training data and plan, the final metrics, how to use the folder, and
-    its limits. `card`: the dict written to model_card.json (training.predict.build_model_card plus provenance)."""
-    encoder = str(card.get("encoder") or "")
-    front = {"library_name": "transformers", "pipeline_tag": _PIPELINE_TAGS.get(card["family"], "text-classification"),
-             "tags": ["clingen", "synthetic-data", "biomedical", card["task"]]}
+    its limits. `card`: the card written to model_card.json (missing provenance shows as '?')."""
+    encoder = card.encoder or ""
+    front = {"library_name": "transformers", "pipeline_tag": _PIPELINE_TAGS.get(card.family, "text-classification"),
+             "tags": ["clingen", "synthetic-data", "biomedical", card.task]}
     if encoder.count("/") == 1 and not encoder.startswith((".", "/", "embedded:")):  # a hub id, not a path
         front["base_model"] = encoder
     lines = ["---", yaml.safe_dump(front, sort_keys=False).strip(), "---", "",
-             f"# {card['task']}: a {card['family']} model trained by ClinGen", "",
-             f"Fine-tuned from `{encoder}` with Ray Train (ClinGen {card.get('clingen_version', '?')}, run "
-             f"`{card.get('run_name', '?')}`, {card.get('train_wall_s', '?')} s).", "",
+             f"# {card.task}: a {card.family} model trained by ClinGen", "",
+             f"Fine-tuned from `{encoder}` with Ray Train (ClinGen {_known(card.clingen_version)}, run "
+             f"`{_known(card.run_name)}`, {_known(card.train_wall_s)} s).", "",
              "## Labels", "", _labels_line(card), "", *_training_table(card), "", *_metrics_lines(card), "",
              "## Use", "", "```bash",
              "clingen evaluate --model <this folder> --test <a real test split>",
@@ -32,17 +34,21 @@ def model_readme(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _labels_line(card: dict) -> str:
-    kind = "multi-label, per-label thresholds in model_card.json" if card.get("multi_label") else "one label per input"
-    if card["family"] in ("ner", "attribute"):
+def _known(value: object) -> object:
+    return "?" if value is None else value
+
+
+def _labels_line(card: ModelCard) -> str:
+    kind = "multi-label, per-label thresholds in model_card.json" if card.multi_label else "one label per input"
+    if card.family in TOKEN_FAMILIES:
         kind = "BIO tags over words"
-    return f"{', '.join(f'`{name}`' for name in card['labels'])} ({kind})."
+    return f"{', '.join(f'`{name}`' for name in card.labels)} ({kind})."
 
 
-def _training_table(card: dict) -> list[str]:
-    data = card.get("training_data") or {}
+def _training_table(card: ModelCard) -> list[str]:
+    data = card.training_data or {}
     rows = ["## Training data", "", "| stage | source | examples | plan |", "|---|---|---|---|"]
-    for stage in card.get("plan") or []:
+    for stage in card.plan or []:
         source = data.get(stage["dataset"], {})
         plan = (f"{stage['total_steps']} steps" if stage.get("total_steps") is not None
                 else f"{stage['epochs']} epoch(s)")
@@ -52,8 +58,8 @@ def _training_table(card: dict) -> list[str]:
     return rows
 
 
-def _metrics_lines(card: dict) -> list[str]:
-    metrics = card.get("final_metrics") or {}
+def _metrics_lines(card: ModelCard) -> list[str]:
+    metrics = card.final_metrics or {}
     shown = {key: metrics[key] for key in ("stage", "epoch", "stage_steps", "loss", "samples_per_s") if key in metrics}
     if not shown:
         return ["## Final training metrics", "", "none reported"]

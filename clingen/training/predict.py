@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,76 +12,19 @@ from clingen.datasets.records import (ClassificationExample, NERExample, PairExa
 from clingen.errors import ConfigError
 from clingen.training.alignment import (WordOffsets, encode_words, record_word_offsets, require_word_alignment,
                                         tokenize_truncated)
+from clingen.training.card import DEFAULT_THRESHOLD, TOKEN_FAMILIES, ModelCard
 from clingen.training.features import MODEL_INPUTS
-from clingen.training.labels import encode_relation_text, label_space
+from clingen.training.labels import encode_relation_text
 from clingen.training.model_io import check_local_model_dir
 
-CARD_FILE = "model_card.json"
-REQUIRED_CARD_KEYS = ("task", "family", "multi_label", "labels", "max_length")
-TOKEN_FAMILIES = ("ner", "attribute")
-FAMILIES = ("classification", "relation", "pair", *TOKEN_FAMILIES)
-DEFAULT_THRESHOLD = 0.5
 
-
-@dataclass(frozen=True)
-class _Masks:
-    head_mask: str | None
-    tail_mask: str | None
-
-
-def build_model_card(spec: Any, max_length: int, thresholds: Mapping[str, float] | None = None,
-                     **extra: Any) -> dict[str, Any]:
-    """The card keys the Predictor reads, from a TaskSpec; `extra` adds provenance (encoder, metrics...)."""
-    space = label_space(spec)
-    if space.multi_label:
-        thresholds = {name: float((thresholds or {}).get(name, DEFAULT_THRESHOLD)) for name in space.names}
-    return {"task": spec.name, "family": spec.family, "multi_label": space.multi_label,
-            "labels": list(space.names), "thresholds": thresholds if space.multi_label else None,
-            "max_length": int(max_length), "head_mask": spec.head_mask, "tail_mask": spec.tail_mask, **extra}
-
-
-def validate_card(card: Any, where: str) -> dict[str, Any]:
-    """The card when it has what prediction needs; else ConfigError naming `where` and the problem."""
-    if not isinstance(card, Mapping):
-        raise ConfigError(f"{where}: the model card is a {type(card).__name__}; expected a JSON object")
-    missing = [key for key in REQUIRED_CARD_KEYS if key not in card]
-    if missing:
-        raise ConfigError(f"{where}: the model card lacks {missing}; expected keys {list(REQUIRED_CARD_KEYS)}")
-    if card["family"] not in FAMILIES:
-        raise ConfigError(f"{where}: model card family {card['family']!r} is not one of {list(FAMILIES)}")
-    labels = card["labels"]
-    if not isinstance(labels, Sequence) or isinstance(labels, str) or not labels or \
-            not all(isinstance(name, str) for name in labels):
-        raise ConfigError(f"{where}: model card labels {labels!r}; expected a non-empty list of label names")
-    if not isinstance(card["max_length"], int) or card["max_length"] < 2:
-        raise ConfigError(f"{where}: model card max_length {card['max_length']!r}; expected an integer >= 2")
-    unknown = sorted(set(card.get("thresholds") or {}) - set(labels))
-    if unknown:
-        raise ConfigError(f"{where}: model card thresholds name unknown labels {unknown}; known: {list(labels)}")
-    return dict(card)
-
-
-def read_model_card(model_dir: str | Path) -> dict[str, Any]:
-    path = Path(model_dir) / CARD_FILE
-    if not path.is_file():
-        raise ConfigError(f"model folder {model_dir} has no {CARD_FILE}; expected the output of `clingen train` "
-                          f"(HF model + tokenizer + {CARD_FILE})")
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{path} is not readable JSON ({exc}); expected the model card written by training") \
-            from None
-    return validate_card(card, str(path))
-
-
-def save_model(model: Any, tokenizer: Any, card: Mapping[str, Any], out_dir: str | Path) -> Path:
+def save_model(model: Any, tokenizer: Any, card: ModelCard, out_dir: str | Path) -> Path:
     """Write a model folder Predictor.load reads: safetensors weights, tokenizer files and the card."""
     out = Path(out_dir)
-    card = validate_card(card, str(out / CARD_FILE))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     tokenizer.save_pretrained(out)
-    (out / CARD_FILE).write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    card.write(out)
     return out
 
 
@@ -105,17 +46,15 @@ class Predictor:
     """A fine-tuned encoder with its model card; every method batches, runs in eval mode without
     gradients, and gives the same results in memory and after a save/load round trip."""
 
-    def __init__(self, model: Any, tokenizer: Any, card: Mapping[str, Any], device: str = "cpu",
-                 batch_size: int = 32):
+    def __init__(self, model: Any, tokenizer: Any, card: ModelCard, device: str = "cpu", batch_size: int = 32):
         torch = require("torch")
-        self.card = validate_card(card, "in-memory model card")
-        self.family: str = self.card["family"]
-        self.labels: list[str] = list(self.card["labels"])
-        self.multi_label = bool(self.card["multi_label"])
-        self.max_length: int = self.card["max_length"]
-        given = self.card.get("thresholds") or {}
-        self.thresholds = {name: float(given.get(name, DEFAULT_THRESHOLD)) for name in self.labels}
-        self.masks = _Masks(self.card.get("head_mask"), self.card.get("tail_mask"))
+        self.card = card
+        self.family: str = card.family
+        self.labels: list[str] = list(card.labels)
+        self.multi_label = card.multi_label
+        self.max_length: int = card.max_length
+        # A copy the evaluation may retune; the card keeps what training chose.
+        self.thresholds = {name: float((card.thresholds or {}).get(name, DEFAULT_THRESHOLD)) for name in self.labels}
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.tokenizer, self.batch_size = tokenizer, int(batch_size)
@@ -124,7 +63,7 @@ class Predictor:
             raise ConfigError(f"the model has {outputs} outputs but its card lists {len(self.labels)} labels "
                               f"{self.labels}; expected one label per output")
         if self.family in TOKEN_FAMILIES:
-            require_word_alignment(tokenizer, f"the model of task {self.card['task']}")
+            require_word_alignment(tokenizer, f"the model of task {self.card.task}")
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "cpu", batch_size: int = 32,
@@ -135,10 +74,10 @@ class Predictor:
         if not folder.is_dir():
             raise ConfigError(f"model folder {folder} does not exist or is not a folder; expected the output "
                               f"of `clingen train`")
-        card = read_model_card(folder)
+        card = ModelCard.read(folder)
         check_local_model_dir(folder)
         transformers = require("transformers")
-        head = transformers.AutoModelForTokenClassification if card["family"] in TOKEN_FAMILIES else \
+        head = transformers.AutoModelForTokenClassification if card.family in TOKEN_FAMILIES else \
             transformers.AutoModelForSequenceClassification
         try:
             model = head.from_pretrained(folder, use_safetensors=True, trust_remote_code=trust_remote_code)
@@ -159,7 +98,7 @@ class Predictor:
     def predict_relations(self, items: list[tuple[str, str | None, str | None]]) -> list[dict]:
         """(text, head, tail) triples; head/tail None means the text already carries the masks."""
         self._require_family("predict_relations", ("relation",))
-        return self._classify([encode_relation_text(text, head, tail, self.masks) for text, head, tail in items])
+        return self._classify([encode_relation_text(text, head, tail, self.card) for text, head, tail in items])
 
     def predict_entities(self, texts: list[str]) -> list[dict]:
         """{"entities": [{"start", "end", "type", "text"}], "truncated"} per text, offsets into the text."""
@@ -241,10 +180,10 @@ class Predictor:
     def _require_family(self, method: str, families: Sequence[str]) -> None:
         if self.family not in families:
             raise ConfigError(f"{method} serves {'/'.join(families)} models; the model of task "
-                              f"{self.card['task']} is a {self.family} model")
+                              f"{self.card.task} is a {self.family} model")
 
     def _require_types(self, records: list, expected: type) -> None:
         for record in records:
             if not isinstance(record, expected):
-                raise ConfigError(f"the {self.family} model of task {self.card['task']} predicts "
+                raise ConfigError(f"the {self.family} model of task {self.card.task} predicts "
                                   f"{expected.__name__} records; got {type(record).__name__}")

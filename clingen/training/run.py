@@ -4,7 +4,6 @@ saves the final model in HF format with the model card that evaluation and servi
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import time
 from collections.abc import Callable
@@ -24,16 +23,16 @@ from clingen.errors import ConfigError
 from clingen.generation.store import OutputStore
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
+from clingen.training.card import ModelCard
 from clingen.training.labels import label_space
 from clingen.training.model_readme import model_readme
-from clingen.training.predict import build_model_card
 from clingen.training.progress import ProgressPoller, start_progress_actor
 
 
 @dataclass
 class TrainingReport:
     model_dir: Path
-    card: dict
+    card: ModelCard
 
 
 def resolve_encoder(source: str) -> str:
@@ -210,10 +209,10 @@ def run_training(config: ClinGenConfig, train_dir: str | None, fewshot: Path | N
         result = trainer.fit()
     if result.checkpoint is None:
         raise ConfigError(f"training run {run_name} produced no checkpoint (no stage ran an epoch)")
-    card = build_model_card(spec, config.training.max_length, encoder=config.training.encoder,
-                            training_data=sources, plan=plan, run_name=run_name, final_metrics=result.metrics,
-                            train_wall_s=round(time.time() - started, 1), config=config.model_dump(mode="json"),
-                            clingen_version=__version__)
+    card = ModelCard.from_spec(spec, config.training.max_length, encoder=config.training.encoder,
+                               training_data=sources, plan=plan, run_name=run_name, final_metrics=result.metrics,
+                               train_wall_s=round(time.time() - started, 1), config=config.model_dump(mode="json"),
+                               clingen_version=__version__)
     _save(result.checkpoint, card, out)
     return TrainingReport(out, card)
 
@@ -256,7 +255,7 @@ def _storage(path: str) -> str:
     return path if "://" in path else str(Path(path).resolve())
 
 
-def _save(checkpoint, card: dict, out: Path) -> None:
+def _save(checkpoint, card: ModelCard, out: Path) -> None:
     """Copy the final checkpoint's HF files to `out` and add the model cards (model_card.json, which prediction
     reads, and README.md for people and the Hugging Face Hub)."""
     out = Path(out)
@@ -264,5 +263,5 @@ def _save(checkpoint, card: dict, out: Path) -> None:
         shutil.rmtree(out)
     with checkpoint.as_directory() as folder:
         shutil.copytree(folder, out, ignore=shutil.ignore_patterns("optimizer.pt", "progress.json"))
-    (out / "model_card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+    card.write(out)
     (out / "README.md").write_text(model_readme(card))

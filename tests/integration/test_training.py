@@ -29,7 +29,7 @@ def test_two_workers_train_checkpoint_and_reload_identically(ray_local, tmp_path
     assert card["training_data"]["synthetic"]["examples"] == 64
     assert [s["dataset"] for s in card["plan"]] == ["synthetic"]
     assert (tmp_path / "model/model.safetensors").is_file()
-    assert report.card["final_metrics"]["epoch"] == 2 and report.card["final_metrics"]["samples"] > 0
+    assert report.card.final_metrics["epoch"] == 2 and report.card.final_metrics["samples"] > 0
     checkpoints = sorted(p for p in (tmp_path / "ray" / card["run_name"]).glob("checkpoint_*") if p.is_dir())
     assert len(checkpoints) == config.training.keep_checkpoints == 2  # one per epoch, older ones deleted
     assert json.loads((checkpoints[-1] / "progress.json").read_text())["epochs_done"] == 3
@@ -37,7 +37,7 @@ def test_two_workers_train_checkpoint_and_reload_identically(ray_local, tmp_path
     # The last checkpoint as training left it, against the saved model reloaded from disk.
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
     in_memory = Predictor(AutoModelForSequenceClassification.from_pretrained(checkpoints[-1]),
-                          AutoTokenizer.from_pretrained(checkpoints[-1]), card)
+                          AutoTokenizer.from_pretrained(checkpoints[-1]), report.card)
     reloaded = Predictor.load(tmp_path / "model")
     probes = [(r.text, r.head, r.tail) for r in relation_records(12, seed=7)]
     assert in_memory.predict_relations(probes) == reloaded.predict_relations(probes)
@@ -92,11 +92,11 @@ def test_a_fixed_step_budget_cycles_a_small_set(ray_local, tmp_path):
                                     f"training.storage_path={tmp_path / 'ray'}"])
     records = []
     report = run_training(config, train_dir, None, tmp_path / "model", on_progress=records.append)
-    stage = report.card["plan"][0]
+    stage = report.card.plan[0]
     # 10 examples on 2 workers at 4 a step is 2 steps a pass: the set is repeated so that a pass holds the budget.
     assert (stage["total_steps"], stage["repeats"], stage["steps_per_pass"]) == (12, 10, 13)
-    assert report.card["final_metrics"]["stage_steps"] == 12
-    assert report.card["training_data"]["synthetic"]["examples"] == 10
+    assert report.card.final_metrics["stage_steps"] == 12
+    assert report.card.training_data["synthetic"]["examples"] == 10
     # Rank 0's progress reached the driver while fit() ran, in order, ending at the budget.
     steps = [r["stage_steps"] for r in records]
     assert steps == sorted(steps) and steps[-1] == 12 and len(set(steps)) == len(steps)

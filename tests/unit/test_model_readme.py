@@ -4,20 +4,20 @@ import pytest
 import yaml
 
 from clingen.tasks.registry import get_task
+from clingen.training.card import ModelCard
 from clingen.training.model_readme import model_readme
-from clingen.training.predict import build_model_card
 
 pytestmark = pytest.mark.unit
 
 
-def card_for(task: str, encoder: str) -> dict:
-    return build_model_card(get_task(task), 128, encoder=encoder, run_name="r1", train_wall_s=12.5,
-                            clingen_version="0.2.0",
-                            training_data={"fewshot": {"path": "train.tsv", "examples": 10},
-                                           "synthetic": {"path": "runs/x", "examples": 480}},
-                            plan=[{"dataset": "fewshot", "epochs": 5},
-                                  {"dataset": "synthetic", "epochs": 7, "total_steps": 300, "repeats": 2}],
-                            final_metrics={"stage": "synthetic", "epoch": 6, "stage_steps": 300, "loss": 0.123456})
+def card_for(task: str, encoder: str) -> ModelCard:
+    return ModelCard.from_spec(get_task(task), 128, encoder=encoder, run_name="r1", train_wall_s=12.5,
+                               clingen_version="0.2.0",
+                               training_data={"fewshot": {"path": "train.tsv", "examples": 10},
+                                              "synthetic": {"path": "runs/x", "examples": 480}},
+                               plan=[{"dataset": "fewshot", "epochs": 5},
+                                     {"dataset": "synthetic", "epochs": 7, "total_steps": 300, "repeats": 2}],
+                               final_metrics={"stage": "synthetic", "epoch": 6, "stage_steps": 300, "loss": 0.123456})
 
 
 def front_matter(text: str) -> dict:

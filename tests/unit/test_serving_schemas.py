@@ -2,6 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from clingen.serving.schemas import Item, PredictRequest, ServingLimits, check_item
+from clingen.training.card import ModelCard
 
 pytestmark = pytest.mark.unit
 LIMITS = ServingLimits(max_inputs=4, max_chars=20)
@@ -39,7 +40,7 @@ def test_text_that_cannot_be_encoded_is_refused_with_where_it_is():
 class FailingOn:
     """A predictor with the classifier interface that fails any model call containing `bad`."""
 
-    card = {"family": "classification"}
+    card = ModelCard(task="upper", family="classification", multi_label=False, labels=["A", "B"], max_length=8)
 
     def __init__(self, bad: str):
         self.bad = bad

@@ -13,7 +13,8 @@ from clingen.tasks.registry import get_task
 from clingen.training.features import IGNORE_INDEX, Featurizer, collate
 from clingen.training.labels import encode_relation_text, label_space
 from clingen.training.model_io import load_encoder_for_training, offline_encoder_dir
-from clingen.training.predict import CARD_FILE, Predictor, build_model_card, save_model
+from clingen.training.card import CARD_FILE, ModelCard
+from clingen.training.predict import Predictor, save_model
 
 pytestmark = pytest.mark.unit
 
@@ -166,7 +167,7 @@ def hoc_model_dir(encoder_dir, tmp_path_factory):
     spec = get_task("hoc")
     torch.manual_seed(0)
     model, tokenizer = load_encoder_for_training(encoder_dir, label_space(spec))
-    card = build_model_card(spec, max_length=16)
+    card = ModelCard.from_spec(spec, max_length=16)
     folder = save_model(model, tokenizer, card, tmp_path_factory.mktemp("hoc") / "model")
     return model, tokenizer, card, folder
 
@@ -175,7 +176,7 @@ def hoc_model_dir(encoder_dir, tmp_path_factory):
 def ner_model(encoder_dir):
     spec = get_task("ncbi-disease")
     model, tokenizer = load_encoder_for_training(encoder_dir, label_space(spec))
-    return model, tokenizer, build_model_card(spec, max_length=8)
+    return model, tokenizer, ModelCard.from_spec(spec, max_length=8)
 
 
 TEXTS = ["Tumours induce angiogenesis.",
@@ -195,9 +196,9 @@ def test_predictions_in_memory_equal_those_after_loading(hoc_model_dir) -> None:
 
 def test_multi_label_thresholds_are_respected(hoc_model_dir) -> None:
     model, tokenizer, card, _ = hoc_model_dir
-    everything = Predictor(model, tokenizer, {**card, "thresholds": {n: 0.0 for n in HOC_LABELS}})
+    everything = Predictor(model, tokenizer, card.model_copy(update={"thresholds": {n: 0.0 for n in HOC_LABELS}}))
     assert everything.predict_texts(TEXTS[:1])[0]["labels"] == HOC_LABELS
-    nothing = Predictor(model, tokenizer, {**card, "thresholds": {n: 1.01 for n in HOC_LABELS}})
+    nothing = Predictor(model, tokenizer, card.model_copy(update={"thresholds": {n: 1.01 for n in HOC_LABELS}}))
     assert nothing.predict_texts(TEXTS[:1])[0]["labels"] == []
 
 
@@ -215,7 +216,7 @@ def test_load_fails_early_with_the_path(hoc_model_dir, tmp_path) -> None:
     (folder / CARD_FILE).write_text(json.dumps({"task": "hoc"}))
     with pytest.raises(ConfigError, match="lacks"):
         Predictor.load(folder)
-    (folder / CARD_FILE).write_text(json.dumps(card))
+    card.write(folder)
     (folder / "model.safetensors").unlink()
     with pytest.raises(ConfigError, match=rf"{folder}.*no safetensors weights"):
         Predictor.load(folder)
@@ -230,7 +231,8 @@ def test_entity_offsets_slice_the_original_text(ner_model) -> None:
     assert result == {"entities": [{"start": 0, "end": 23, "type": "Disease", "text": "Aspirin-induced  asthma"}],
                       "truncated": True}
     assert text[0:23] == "Aspirin-induced  asthma"
-    predictor = Predictor(_forced(model, [0.0, 5.0, 0.0]), tokenizer, {**card, "max_length": 32})  # B- everywhere
+    predictor = Predictor(_forced(model, [0.0, 5.0, 0.0]), tokenizer,  # B- everywhere
+                          card.model_copy(update={"max_length": 32}))
     [result] = predictor.predict_entities([text])
     assert [e["text"] for e in result["entities"]] == ["Aspirin", "-", "induced", "asthma", "in", "adults", "."]
     assert all(text[e["start"]:e["end"]] == e["text"] for e in result["entities"])
@@ -242,7 +244,7 @@ def test_entity_offsets_slice_the_original_text(ner_model) -> None:
 def test_relation_predictor_masks_entities(encoder_dir) -> None:
     spec = get_task("gad")
     model, tokenizer = load_encoder_for_training(encoder_dir, label_space(spec))
-    predictor = Predictor(_forced(model, [0.0, 3.0]), tokenizer, build_model_card(spec, max_length=32))
+    predictor = Predictor(_forced(model, [0.0, 3.0]), tokenizer, ModelCard.from_spec(spec, max_length=32))
     by_entities = predictor.predict_relations([("BRCA1 variants and breast cancer", "BRCA1", "breast cancer")])
     assert by_entities == predictor.predict_texts(["@GENE$ variants and @DISEASE$"])
     assert by_entities[0]["label"] == "No_relation"
@@ -276,8 +278,8 @@ def test_evaluation_tunes_multi_label_thresholds_on_the_fewshot_split_only(encod
     from clingen.evaluation.evaluate import evaluate_model
     spec = get_task("hoc")
     model, tokenizer = load_encoder_for_training(encoder_dir, label_space(spec))
-    folder = save_model(_forced(model, [-2.0] * len(HOC_LABELS)), tokenizer, build_model_card(spec, max_length=16),
-                        tmp_path / "model")
+    folder = save_model(_forced(model, [-2.0] * len(HOC_LABELS)), tokenizer,
+                        ModelCard.from_spec(spec, max_length=16), tmp_path / "model")
     first, second = HOC_LABELS[0], HOC_LABELS[1]
     write_jsonl(tmp_path / "fewshot.jsonl", [ClassificationExample("f1", "Tumours grow.", [first]),
                                              ClassificationExample("f2", "Cells divide.", [second]),
@@ -302,7 +304,7 @@ def test_threshold_tuning_names_a_single_label_model_and_an_empty_split(encoder_
     from clingen.evaluation.evaluate import evaluate_model
     gad = get_task("gad")
     model, tokenizer = load_encoder_for_training(encoder_dir, label_space(gad))
-    gad_dir = save_model(model, tokenizer, build_model_card(gad, max_length=16), tmp_path / "gad")
+    gad_dir = save_model(model, tokenizer, ModelCard.from_spec(gad, max_length=16), tmp_path / "gad")
     pool = tmp_path / "gad.jsonl"
     write_jsonl(pool, [RelationExample("r1", "@GENE$ is linked to @DISEASE$ .", "Has_relation")])
     with pytest.raises(ConfigError, match=r"multi-label models; gad is single-label .*gad.jsonl"):

@@ -13,7 +13,8 @@ from clingen.tasks.registry import get_task
 from clingen.training.alignment import IGNORE_INDEX, align, encode_words, require_word_alignment
 from clingen.training.features import Featurizer
 from clingen.training.labels import label_space
-from clingen.training.predict import Predictor, build_model_card
+from clingen.training.card import ModelCard
+from clingen.training.predict import Predictor
 
 pytestmark = pytest.mark.unit
 
@@ -212,7 +213,7 @@ def test_predicted_tags_come_back_to_the_right_words_and_offsets(tokenizer, reco
             first_pieces.update(pieces[:1])
             later_pieces.update(pieces[1:])
     model = PositionTagger({"I-Disease": first_pieces, "B-Disease": later_pieces})
-    predictor = Predictor(model, tokenizer, build_model_card(NCBI, max_length=64), batch_size=1)
+    predictor = Predictor(model, tokenizer, ModelCard.from_spec(NCBI, max_length=64), batch_size=1)
     gold = [{"start": s.start, "end": s.end, "type": s.type, "text": s.text} for s in record.spans]
     if record.id.startswith("synthetic"):  # serving splits raw text into the same words as the generator
         assert predictor.predict_entities([record.text]) == [{"entities": gold, "truncated": False}]
@@ -225,7 +226,7 @@ def test_words_truncation_cut_off_are_o_and_reported(tokenizer) -> None:
     record = synthetic_record()
     kept = _offsets(tokenizer, record.text, truncation=True, max_length=8)
     predictor = Predictor(PositionTagger({"B-Disease": set(range(64))}), tokenizer,
-                          build_model_card(NCBI, max_length=8))
+                          ModelCard.from_spec(NCBI, max_length=8))
     [tags], [result] = predictor.predict_records([record]), predictor.predict_entities([record.text])
     words = _word_offsets(record)
     reached = [bool(_pieces_over(kept, start, end)) for start, end in words]
@@ -241,7 +242,7 @@ def test_a_byte_level_piece_across_words_makes_the_later_word_continue_the_entit
     assert alignment.own_pieces[3] is None and alignment.piece_words[alignment.shared_pieces[3]] == 2  # "'s"
     predictor = Predictor(PositionTagger({"B-Disease": {alignment.own_pieces[1]},
                                           "I-Disease": {alignment.own_pieces[2], alignment.own_pieces[4]}}),
-                          tokenizer, build_model_card(NCBI, max_length=32))
+                          tokenizer, ModelCard.from_spec(NCBI, max_length=32))
     assert predictor.predict_entities([text])[0]["entities"] == \
         [{"start": 3, "end": 18, "type": "Disease", "text": "Crohn's disease"}]
 
@@ -275,7 +276,7 @@ def test_a_slow_tokenizer_is_refused_with_its_name() -> None:
     with pytest.raises(ConfigError, match=r"task ncbi-disease .*offsets.*BertTokenizerLegacy is slow"):
         Featurizer(NCBI, slow, 32)
     with pytest.raises(ConfigError, match=r"model of task ncbi-disease .*BertTokenizerLegacy is slow"):
-        Predictor(PositionTagger({}), slow, build_model_card(NCBI, max_length=32))
+        Predictor(PositionTagger({}), slow, ModelCard.from_spec(NCBI, max_length=32))
     Featurizer(get_task("gad"), slow, 32)  # sequence tasks need no offsets
 
 
