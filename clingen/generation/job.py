@@ -20,6 +20,7 @@ from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import Manifest, build_manifest
+from clingen.generation.rows import ParsedRow
 from clingen.generation.store import OutputStore, Progress
 from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
@@ -169,36 +170,36 @@ class _ShardBuffer:
 
 
 def _absorb(row: dict, spec: TaskSpec, dedup: Deduplicator, buffer: _ShardBuffer, run: RunCounters) -> None:
-    failures = json.loads(row["failures"]) if row.get("failures") else []
+    parsed = ParsedRow.from_columns(row)
+    failures, example = parsed.failures, parsed.example
     buffer.failures.extend(failures)
     for failure in failures:
         run.failures[failure["reason"]] = run.failures.get(failure["reason"], 0) + 1
-    run.prompt_tokens += int(row["prompt_tokens"])
-    run.completion_tokens += int(row["completion_tokens"])
-    if row.get("generation_error"):  # retried by the next run: not marked done
+    run.prompt_tokens += parsed.prompt_tokens
+    run.completion_tokens += parsed.completion_tokens
+    if parsed.generation_error:  # retried by the next run: not marked done
         run.generation_errors += 1
-        run.first_error = run.first_error or row["generation_error"]
+        run.first_error = run.first_error or parsed.generation_error
         return
-    buffer.rows.append(int(row["row_id"]))
-    buffer.prompt_tokens += int(row["prompt_tokens"])
-    buffer.completion_tokens += int(row["completion_tokens"])
+    buffer.rows.append(parsed.row_id)
+    buffer.prompt_tokens += parsed.prompt_tokens
+    buffer.completion_tokens += parsed.completion_tokens
     run.rows += 1
     for failure in failures:
         if level_of(failure["reason"]) == "mention":
             _count(buffer.rejected_mentions, failure["reason"])
-    example = json.loads(row["example"]) if row.get("example") else None
     if example is None:
         first = next((f["reason"] for f in failures if level_of(f["reason"]) == "row"), "no_example")
         _count(buffer.rejected_rows, first)
         return
-    duplicate = dedup.check(example["id"], text_of(example), row.get("dedup_signature"))
+    duplicate = dedup.check(example["id"], text_of(example), parsed.dedup_signature)
     if duplicate is None:
         buffer.examples.append(example)
         run.examples += 1
         return
     reason, earlier = duplicate
     record = example.pop("reply_record", None)
-    buffer.failures.append({"row_id": int(row["row_id"]), "reason": reason, "detail": f"repeats {earlier}",
+    buffer.failures.append({"row_id": parsed.row_id, "reason": reason, "detail": f"repeats {earlier}",
                             "raw": json.dumps(example), "step": 1, "reply_record": record})
     _count(buffer.rejected_rows, reason)
     run.failures[reason] = run.failures.get(reason, 0) + 1

@@ -10,6 +10,7 @@ import numpy as np
 
 from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
+from clingen.generation.rows import PARSED_COLUMNS, ParsedRow
 from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_of
 from clingen.parsing.dedup import MinHasher, normalise
 from clingen.parsing.parsers import ParseFailure, ReplyEnd
@@ -54,27 +55,27 @@ class ParseReplies:
         self.minhasher = MinHasher()
 
     def __call__(self, batch: dict) -> dict:
-        out = [self._one(row) for row in rows_of(batch)]
-        names = list(PROMPT_COLUMNS) * self.keep_prompt + ["row_id", "prompt_tokens", "completion_tokens", "example",
-                                                           "failures", "generation_error", "sentence_a",
-                                                           "reply_record", "dedup_signature"]
+        out = []
+        for row in rows_of(batch):
+            kept = {name: row.get(name) for name in PROMPT_COLUMNS} if self.keep_prompt else {}
+            out.append({**kept, **self._outcome(row).to_columns()})
+        names = list(PROMPT_COLUMNS) * self.keep_prompt + list(PARSED_COLUMNS)
         return _columns(out, list(dict.fromkeys(names)))
 
-    def _one(self, row: dict) -> dict:
-        tokens_in = int(row.get("num_input_tokens") or 0) + int(row.get("prior_prompt_tokens") or 0)
-        tokens_out = int(row.get("num_generated_tokens") or 0) + int(row.get("prior_completion_tokens") or 0)
-        prior = json.loads(row["prior_failures"]) if row.get("prior_failures") else []
-        result = {name: row.get(name) for name in PROMPT_COLUMNS} if self.keep_prompt else {}
-        result.update(row_id=int(row["row_id"]), prompt_tokens=tokens_in, completion_tokens=tokens_out,
-                      example=None, failures=None, generation_error=row.get("prior_generation_error"),
-                      sentence_a=None, reply_record=None, dedup_signature=None)
+    def _outcome(self, row: dict) -> ParsedRow:
+        result = ParsedRow(
+            row_id=int(row["row_id"]),
+            prompt_tokens=int(row.get("num_input_tokens") or 0) + int(row.get("prior_prompt_tokens") or 0),
+            completion_tokens=int(row.get("num_generated_tokens") or 0) + int(row.get("prior_completion_tokens") or 0),
+            failures=json.loads(row["prior_failures"]) if row.get("prior_failures") else [],
+            generation_error=row.get("prior_generation_error"))
         error = row.get("__inference_error__")
         if error:
-            failure = ParseFailure(result["row_id"], "generation_error", str(error)[:2000], "", self.step)
-            result.update(failures=json.dumps(prior + [failure.to_dict()]), generation_error=str(error)[:500])
+            result.failures.append(ParseFailure(result.row_id, "generation_error", str(error)[:2000], "",
+                                                self.step).to_dict())
+            result.generation_error = str(error)[:500]
             return result
-        if prior:  # the first step already failed: this row's second step was a placeholder
-            result["failures"] = json.dumps(prior)
+        if result.failures:  # the first step already failed: this row's second step was a placeholder
             return result
         record = ReplyRecord.from_json(row["prior_record"]) if row.get("prior_record") else ReplyRecord.start(row)
         end = ReplyEnd(row.get("finish_reason"), _int_or_none(row.get("num_generated_tokens")))
@@ -82,12 +83,10 @@ class ParseReplies:
         parsed = self.checker.check(row, row.get("generated_text"), end)
         example, failures, attached = outcome_rows(parsed, record)
         if not attached:  # a pair's first step that succeeded: the record goes on to the second step
-            result["reply_record"] = record.to_json()
-        result["failures"] = json.dumps(failures) if failures else None
+            result.reply_record = record.to_json()
+        result.failures, result.example, result.sentence_a = list(failures or []), example, parsed.value
         if example is not None:
-            result["example"] = json.dumps(example)
-            result["dedup_signature"] = self.minhasher.signature(normalise(text_of(example))).tobytes()
-        result["sentence_a"] = parsed.value
+            result.dedup_signature = self.minhasher.signature(normalise(text_of(example))).tobytes()
         return result
 
 
@@ -102,12 +101,13 @@ class SecondStepPrompts:
     def __call__(self, batch: dict) -> dict:
         out = []
         for row in rows_of(batch):
+            first = ParsedRow.from_columns(row)
             keep = {name: row.get(name) for name in PROMPT_COLUMNS}
-            keep.update(prior_prompt_tokens=row["prompt_tokens"], prior_completion_tokens=row["completion_tokens"],
-                        prior_failures=row.get("failures"), prior_generation_error=row.get("generation_error"),
-                        sentence_a=row.get("sentence_a"), prior_record=row.get("reply_record"), placeholder=False)
-            if row.get("sentence_a"):
-                keep["messages"] = second_step_messages(row, row["sentence_a"])
+            keep.update(prior_prompt_tokens=first.prompt_tokens, prior_completion_tokens=first.completion_tokens,
+                        prior_failures=row.get("failures"), prior_generation_error=first.generation_error,
+                        sentence_a=first.sentence_a, prior_record=first.reply_record, placeholder=False)
+            if first.sentence_a:
+                keep["messages"] = second_step_messages(row, first.sentence_a)
             else:
                 keep["messages"] = [{"role": "user", "content": "OK"}]
                 keep["json_schema"] = None

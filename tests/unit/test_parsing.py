@@ -168,14 +168,14 @@ def test_copies_of_a_demonstration_are_rejected_with_the_demo_named():
     demo_texts = stage.checker.demo_texts
     copied = demo_texts["train-3817"].replace(" .", ".")  # "Lip pits also are equally distributed ..."
     assert containment(copied, demo_texts["train-3817"]) > 0.9
-    result = stage._one({**row, "generated_text": json.dumps({"sentence": copied, "entities": ["Lip pits"]})})
-    assert result["example"] is None
-    failure = json.loads(result["failures"])[-1]
+    result = stage._outcome({**row, "generated_text": json.dumps({"sentence": copied, "entities": ["Lip pits"]})})
+    assert result.example is None
+    failure = result.failures[-1]
     assert failure["reason"] == "copies_demonstration" and "train-3817" in failure["detail"]
     # The row's reply record rides on its first failure, so `clingen reparse` can re-check it.
-    record = json.loads(json.loads(result["failures"])[0]["reply_record"])
+    record = json.loads(result.failures[0]["reply_record"])
     assert record["replies"] == [json.dumps({"sentence": copied, "entities": ["Lip pits"]})]
     assert record["prompt"]["demo_ids"] == ["train-324", "train-3817"] and record["prompt"]["row_id"] == 1
     fresh = json.dumps({"sentence": "Gout flares were frequent in older men.", "entities": ["Gout"]})
-    kept = json.loads(stage._one({**row, "generated_text": fresh})["example"])
+    kept = stage._outcome({**row, "generated_text": fresh}).example
     assert kept["text"].startswith("Gout") and json.loads(kept["reply_record"])["replies"] == [fresh]
