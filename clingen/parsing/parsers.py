@@ -171,6 +171,9 @@ def _relation(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> P
     problem = fidelity.relation_problem(spec, text, row.get("head"), row.get("tail"))
     if problem:
         raise _Reject("relation_entity_missing", problem)
+    swap = fidelity.swapped_roles(spec, text, row.get("head"), row.get("tail"))
+    if swap:
+        raise _Reject("relation_roles_swapped", swap)
     return ParseResult(RelationExample(_example_id(row), text, row["label"], row.get("head"), row.get("tail"),
                                        spec.head_role, spec.tail_role, _provenance(row, options)))
 

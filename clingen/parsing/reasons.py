@@ -57,6 +57,8 @@ REASONS: tuple[Reason, ...] = (
            "occur in the text (generation.require_topic)", 'topic "gout", sentence about asthma'),
     Reason("relation_entity_missing", "row", "relations: a sampled entity appears neither by name nor by the "
            "real data's mask (exactly, once)", 'head "BRCA1" absent and no "@GENE$" in the sentence'),
+    Reason("relation_roles_swapped", "row", "relations: one entity is called by the other role's type word, so "
+           "the label is about another pair than the masks say", '"the gene @DISEASE$", "the disease BRCA1"'),
     Reason("pair_copy", "row", "pairs: the second text is a near-copy of the first "
            "(generation.pair_copy_threshold)", "sentence B repeats sentence A word for word"),
     Reason("copies_demonstration", "row", "the example mostly repeats one of its prompt's demonstrations "

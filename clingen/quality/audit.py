@@ -39,6 +39,8 @@ def audit_run(out: str) -> dict[str, Any]:
     elif spec.family == "relation":
         missing = sum(1 for e in examples if fidelity.relation_problem(spec, e["text"], e["head"], e["tail"]))
         result["relation_entities_missing"] = missing
+        result["relation_roles_swapped"] = sum(1 for e in examples if fidelity.swapped_roles(spec, e["text"], e["head"],
+                                                                                             e["tail"]))
     elif spec.family == "pair":
         threshold = config.generation.pair_copy_threshold
         copies = sum(1 for e in examples if fidelity.pair_copy_share(e["text_a"], e["text_b"]) >= threshold)
@@ -116,6 +118,7 @@ def format_audit(result: dict[str, Any]) -> str:
                      f"{result['near_copy_pairs']} ({_pct(result['near_copy_share'])})")
     if "relation_entities_missing" in result:
         lines.append(f"relation examples missing an entity: {result['relation_entities_missing']}")
+        lines.append(f"relation examples whose entities trade roles: {result['relation_roles_swapped']}")
     return "\n".join(lines)
 
 

@@ -236,6 +236,23 @@ def test_zero_shot_relation_rows_need_the_masks():
     assert fidelity.relation_problem(unmasked, "Any text at all.", None, None) is None
 
 
+@pytest.mark.parametrize("text, swap", [
+    # SmolLM2's GAD sentences (clingen-kg), each kept before the rule: the masks trade roles.
+    ("The lack of link between gene @DISEASE$ and the disease @GENE$ polymorphism.",
+     "'disease @GENE$' calls the gene (@GENE$) a disease"),  # the head's role is checked first
+    ("A large allele of the gene @DISEASE$ confers an increased risk of prostate cancer.",
+     "'gene @DISEASE$' calls the disease (@DISEASE$) a gene"),
+    ("The diseases @GENE$ and asthma were studied.", "'diseases @GENE$' calls the gene (@GENE$) a disease"),
+    ("The disease BRCA1 was linked to @DISEASE$.", "'disease BRCA1' calls the gene (BRCA1) a disease"),
+    # Real GAD phrasing: the type word after the mask, or as part of a compound.
+    ("Variants of the @GENE$ gene raise @DISEASE$ risk.", None),
+    ("A gene-disease @DISEASE$ link to BRCA1.", None),
+    ("BRCA1 variants were not associated with asthma.", None),
+])
+def test_a_relation_sentence_that_swaps_the_roles_is_named(text, swap):
+    assert fidelity.swapped_roles(GAD, text, "BRCA1", "asthma") == swap
+
+
 # ----- the enumeration --------------------------------------------------------------------------------------
 def test_every_reason_is_documented_once_with_an_example():
     names = [reason.name for reason in REASONS]

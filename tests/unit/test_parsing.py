@@ -98,6 +98,9 @@ def test_relation_reply_must_name_both_entities():
     bad = parse_reply(spec, row, '{"sentence": "The variant was not associated with asthma."}', OPTIONS)
     assert reasons(bad) == ["relation_entity_missing"]
     assert bad.failures[0].detail == "the gene ('BRCA1' or '@GENE$') is missing"
+    swapped = parse_reply(spec, row, '{"sentence": "The gene asthma was not associated with BRCA1 levels."}', OPTIONS)
+    assert reasons(swapped) == ["relation_roles_swapped"] and swapped.example is None
+    assert swapped.failures[0].detail == "'gene asthma' calls the disease (asthma) a gene"
 
 
 def test_classification_reply_is_cleaned_plain_text():
