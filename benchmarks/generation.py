@@ -4,7 +4,11 @@ parse-failure rate with schema-constrained decoding on and off; and prompt compo
 
     python benchmarks/generation.py [--task ncbi-disease] [--n 128] [--skip-unconstrained]
 
-Both generation timings include starting their engine (Ray's start-up is part of what a user waits for).
+Each side is reported twice: overall (including starting its engine: Ray's start-up is part of what a user
+waits for) and at steady state, which is what a long run costs per token. Raw vLLM's steady state is its
+`chat()` call after `LLM()` has started; the pipeline's is the window from its first parsed row reaching the
+driver to its last (tokens counted in that window), so neither includes engine start-up, model loading or
+Ray's start. With `--json` the last line is one JSON object with both ratios.
 """
 
 from __future__ import annotations
@@ -57,14 +61,37 @@ def raw_vllm(config, spec, model_dir: str) -> dict:
             "tokens_per_s": tokens / (done - started), "decode_tokens_per_s": tokens / (done - ready)}
 
 
+class SteadyWindow:
+    """on_row callback of run_generation: when the first and the last row reached the driver, and the
+    completion tokens counted by then (the steady-state window)."""
+
+    def __init__(self):
+        self.first_s = self.last_s = None
+        self.tokens_at_first = self.tokens_at_last = 0
+
+    def __call__(self, counters, rows_to_do: int) -> None:
+        now = time.perf_counter()
+        if self.first_s is None:
+            self.first_s, self.tokens_at_first = now, counters.completion_tokens
+        self.last_s, self.tokens_at_last = now, counters.completion_tokens
+
+    def tokens_per_s(self) -> float | None:
+        if self.first_s is None or self.last_s <= self.first_s:
+            return None
+        return (self.tokens_at_last - self.tokens_at_first) / (self.last_s - self.first_s)
+
+
 def pipeline(config) -> dict:
     from clingen.generation.job import run_generation
+    window = SteadyWindow()
     started = time.perf_counter()
-    manifest = run_generation(config).manifest
+    manifest = run_generation(config, on_row=window, quiet=True).manifest
     wall = time.perf_counter() - started
     counts, completion = manifest.counts, manifest.tokens.completion
     failed_rows = counts.rows_done - counts.examples - counts.duplicates
     return {"tokens": completion, "wall_s": wall, "tokens_per_s": completion / wall, "examples": counts.examples,
+            "startup_s": (window.first_s or time.perf_counter()) - started,
+            "steady_tokens_per_s": window.tokens_per_s(),
             "rows_without_example": failed_rows / counts.rows_done,
             "unparseable_json": sum(counts.parse_failures_by_reason.get(r, 0)
                                     for r in ("no_json", "missing_field", "wrong_type")) / counts.rows_done}
@@ -76,6 +103,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--config", default="configs/ncbi-disease.cpu.yaml")
     parser.add_argument("--skip-unconstrained", action="store_true")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="clingen-bench-")
     base = [f"task={args.task}", f"generation.n={args.n}"]
@@ -88,8 +116,12 @@ def main() -> None:
           f" = {raw['tokens_per_s']:.1f} tokens/s ({raw['decode_tokens_per_s']:.1f} after start)")
     full = pipeline(config)
     print(f"ClinGen pipeline:  {full['tokens']} tokens in {full['wall_s']:.1f}s = {full['tokens_per_s']:.1f} tokens/s; "
-          f"{full['examples']} examples")
-    print(f"ratio pipeline / raw vLLM (output tokens/s): {full['tokens_per_s'] / raw['tokens_per_s']:.2f}")
+          f"{full['examples']} examples; first row after {full['startup_s']:.1f}s, then "
+          f"{_rate(full['steady_tokens_per_s'])} tokens/s")
+    overall = full["tokens_per_s"] / raw["tokens_per_s"]
+    steady = full["steady_tokens_per_s"] / raw["decode_tokens_per_s"] if full["steady_tokens_per_s"] else None
+    print(f"ratio pipeline / raw vLLM (output tokens/s): overall {overall:.2f}, steady state "
+          f"{'n/a' if steady is None else f'{steady:.2f}'}")
     print(f"constrained decoding ON : unparseable JSON {full['unparseable_json']:.1%}, "
           f"rows without example {full['rows_without_example']:.1%}")
     if not args.skip_unconstrained:
@@ -98,6 +130,13 @@ def main() -> None:
         print(f"constrained decoding OFF: unparseable JSON {off['unparseable_json']:.1%}, "
               f"rows without example {off['rows_without_example']:.1%}, {off['tokens_per_s']:.1f} tokens/s")
     shutil.rmtree(work, ignore_errors=True)
+    if args.json:
+        print(json.dumps({"task": args.task, "n": args.n, "raw": raw, "pipeline": full,
+                          "overall_ratio": round(overall, 3), "steady_ratio": None if steady is None else round(steady, 3)}))
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 if __name__ == "__main__":
