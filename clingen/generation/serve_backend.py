@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 
+from clingen._batches import plain
 from clingen._imports import require
 from clingen.config import GeneratorConfig
 from clingen.errors import ConfigError
@@ -87,15 +88,25 @@ def reply_row(row: dict) -> dict:
     return {**kept, **reply_from_response(response)}
 
 
+class PlainChatRequest:
+    """The Serve stage's request type (its dtype_mapping entry, which must be a class): constructing it gives a
+    ChatCompletionRequest built from the row's request_kwargs with plain Python values. The stage hands nested
+    lists over as numpy arrays (Arrow -> numpy), which pydantic passes through into the JSON schema, and vLLM's
+    engine then fails on every request (EngineGenerateError) when it serialises the schema for the grammar."""
+
+    def __new__(cls, **request_kwargs):
+        request_type = getattr(require("ray.serve.llm.openai_api_models"), REQUEST_TYPE)
+        return request_type(**plain(request_kwargs))
+
+
 def build_serve_processor(config: GeneratorConfig):
     """A dataset -> replies function over the Serve deployment processor (checks the application first; Ray is
     already initialised). Requests that raise (a timeout, a request the deployment refuses to build) become
     error rows, counted as generation errors; a deployment that is gone fails the job."""
     deployment = check_serve_app(config)
     llm = require("ray.data.llm")
-    request_type = getattr(require("ray.serve.llm.openai_api_models"), REQUEST_TYPE)
     processor_config = llm.ServeDeploymentProcessorConfig(
-        deployment_name=deployment, app_name=config.serve_app, dtype_mapping={REQUEST_TYPE: request_type},
+        deployment_name=deployment, app_name=config.serve_app, dtype_mapping={REQUEST_TYPE: PlainChatRequest},
         should_continue_on_error=True, request_timeout_s=config.request_timeout_s, batch_size=config.batch_size,
         # (min, max): an autoscaling pool from one worker, as the http backend's. Each worker holds 1 logical CPU
         # (the stage takes no num_cpus), and a fixed pool would claim them all at start.

@@ -14,7 +14,7 @@ import pytest
 from clingen.config import GeneratorConfig, field_kind, load_config
 from clingen.errors import ConfigError
 from clingen.generation.job import RunCounters, _absorb, _ShardBuffer
-from clingen.generation.serve_backend import (check_serve_app, llm_server_deployment, reply_row, request_row,
+from clingen.generation.serve_backend import (PlainChatRequest, check_serve_app, llm_server_deployment, reply_row, request_row,
                                               serve_target)
 from clingen.generation.stages import ComposePrompts, ParseReplies
 from clingen.parsing.dedup import Deduplicator
@@ -171,3 +171,16 @@ def test_failed_requests_reach_the_driver_as_generation_errors():
     assert buffer.rows == [0] and len(buffer.examples) == 1  # the failed rows stay undone: the next run retries
     assert (run.generation_errors, run.prompt_tokens, run.completion_tokens) == (2, 40, 20)
     assert run.first_error == "endpoint error: The model `smol` does not exist."
+
+
+def test_the_request_type_turns_the_stages_numpy_lists_back_into_plain_values():
+    # Inside the Serve stage a row's nested lists arrive as numpy arrays; the engine would fail on them.
+    schema = {"type": "object", "required": np.array(["sentence"], dtype=object),
+              "properties": {"sentence": {"type": "string"}}}
+    request = PlainChatRequest(model="clingen-generator", request_id="0", idx_in_batch=0, max_tokens=8,
+                               messages=np.array([{"role": "user", "content": "Hi"}], dtype=object),
+                               response_format={"type": "json_schema",
+                                                "json_schema": {"name": "reply", "schema": schema}})
+    assert type(request).__name__ == "ChatCompletionRequest"
+    assert request.response_format.json_schema.json_schema["required"] == ["sentence"]
+    assert request.messages == [{"role": "user", "content": "Hi"}]
