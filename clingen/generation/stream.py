@@ -33,11 +33,14 @@ def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
 
 
 def build_generator(config: ClinGenConfig):
-    """(model name, processor) for the configured backend."""
+    """(model name, processor: a dataset -> replies callable) for the configured backend. Ray is initialised."""
     generator = config.generator
     if generator.backend == "http":
         from clingen.generation.http import build_http_processor
         return generator.model.source, build_http_processor(generator)
+    if generator.backend == "serve":
+        from clingen.generation.serve_backend import build_serve_processor
+        return generator.model.source, build_serve_processor(generator)
     source = resolve_model_source(generator.model.source)
     check_chat_template(source)
     return source, build_vllm_processor(generator, source, config.seed, _use_gpu(generator.device))

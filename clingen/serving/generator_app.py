@@ -1,5 +1,6 @@
 """The generator application for Ray Serve (serving edge, feeding generation): an OpenAI-compatible
-endpoint built with `ray.serve.llm`, which `clingen generate` reaches with generator.backend=http."""
+endpoint built with `ray.serve.llm`, which `clingen generate` reaches over HTTP with generator.backend=http, or
+through the handle of its `LLMServer:<model_id>` deployment with generator.backend=serve."""
 
 from __future__ import annotations
 

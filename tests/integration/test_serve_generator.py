@@ -1,4 +1,5 @@
-"""The generator hosted on Ray Serve (ray.serve.llm) on 127.0.0.1, reached over real HTTP."""
+"""The generator hosted on Ray Serve (ray.serve.llm) on 127.0.0.1, reached over real HTTP and through its deployment
+handle (generator.backend=serve)."""
 
 import time
 
@@ -55,6 +56,35 @@ def test_generation_through_the_serve_endpoint(serve_generator, tmp_path):
     assert progress.completion_tokens > 0  # usage reported by the endpoint
     reasons = report.manifest.counts.parse_failures_by_reason
     assert "no_json" not in reasons, reasons  # response_format json_schema constrained the replies
+
+
+def test_generation_through_the_serve_deployment_handle(serve_generator, tmp_path):
+    out = str(tmp_path / "handle")
+    config = load_config(overrides=["task=ncbi-disease", "generation.n=8", f"generation.out={out}",
+                                    "generator.backend=serve", "generator.serve_app=generator",
+                                    "generator.model.source=clingen-generator"])
+    report = run_generation(config)
+    store = OutputStore(out)
+    errors = [f["detail"] for f in store.read_failures().to_pylist() if f["reason"] == "generation_error"]
+    assert report.manifest.counts.generation_errors == 0, errors[:3]  # no error rows, no ErrorResponses
+    assert report.complete
+    progress = store.scan()
+    assert progress.rows == set(range(8))
+    assert progress.completion_tokens > 0  # usage from the ChatCompletionResponse
+    reasons = report.manifest.counts.parse_failures_by_reason
+    assert "no_json" not in reasons, reasons  # response_format json_schema constrained the replies
+
+
+def test_a_missing_serve_app_fails_fast_naming_it(serve_generator, tmp_path):
+    config = load_config(overrides=["task=ncbi-disease", "generation.n=4", f"generation.out={tmp_path / 'x'}",
+                                    "generator.backend=serve", "generator.serve_app=missing",
+                                    "generator.model.source=clingen-generator"])
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"generator.serve_app='missing': no Serve application of that name on "
+                                          r"this Ray cluster \(applications: .*generator \(RUNNING\)"):
+        run_generation(config)
+    assert time.monotonic() - started < 60  # checked before the stream starts
+    assert OutputStore(str(tmp_path / "x")).scan().rows == set()
 
 
 def test_unreachable_endpoint_fails_fast_with_the_cause(ray_local, tmp_path):
