@@ -30,6 +30,11 @@ class StepRecord:
     finished_at: str  # UTC, ISO 8601
     wall_s: float  # seconds the body ran
     outputs: dict  # the body's return value: paths and counts the downstream steps read
+    # Digest of the committed shards (OutputStore.committed_digest) of each run folder the result was made from,
+    # by step, its own folder included (generate, filter). Step keys hash the config, not the data, so this is
+    # what notices a set re-checked by `clingen reparse` (or regenerated) under the same key. Records written
+    # before this field have none and are trusted as they are.
+    data: dict = field(default_factory=dict)
 
     def write(self, folder: Path) -> None:
         (folder / DONE_FILE).write_text(json.dumps(asdict(self), indent=2, default=str))
@@ -44,10 +49,29 @@ class StepRecord:
             return None
         try:
             data = json.loads(path.read_text())
-            return cls(**{name: data[name] for name in cls.__dataclass_fields__})
+            return cls(**{name: data[name] for name in _REQUIRED_KEYS}, data=dict(data.get("data") or {}))
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path} is not a step record ({type(exc).__name__}: {exc}); expected the keys "
-                             f"{sorted(cls.__dataclass_fields__)}. Delete the folder to rerun the step") from exc
+                             f"{sorted(_REQUIRED_KEYS)}. Delete the folder to rerun the step") from exc
+
+    def stale_data(self, current: dict[str, str]) -> list[str]:
+        """The steps whose recorded data `current` (data_digests now) no longer matches."""
+        return sorted(name for name, digest in self.data.items() if current.get(name) != digest)
+
+
+_REQUIRED_KEYS = ("step", "key", "finished_at", "wall_s", "outputs")
+
+
+def data_digests(folders: dict[str, Path]) -> dict[str, str]:
+    """{step: digest of its folder's committed shards} for the folders that hold a run (progress markers);
+    model folders and the like are left out."""
+    from clingen.generation.store import OutputStore
+    digests = {}
+    for name, folder in folders.items():
+        digest = OutputStore(str(folder), create=False).committed_digest() if (folder / "progress").is_dir() else None
+        if digest:
+            digests[name] = digest
+    return digests
 
 
 @dataclass
@@ -91,10 +115,13 @@ def step_config(config: ClinGenConfig, step: Step, folder: Path, upstream: dict[
     return config.model_copy(update={"prompts": prompts, "generation": generation})
 
 
-def read_done(folder: Path, key: str) -> dict | None:
-    """The outputs of the step finished in `folder` under `key`, else None."""
+def read_done(folder: Path, key: str, data: dict[str, str] | None = None) -> dict | None:
+    """The outputs of the step finished in `folder` under `key` from the same data (`data`: data_digests of the
+    folders it depends on now; None skips that check), else None."""
     record = StepRecord.read(folder)
-    return record.outputs if record is not None and record.key == key else None
+    if record is None or record.key != key or (data is not None and record.stale_data(data)):
+        return None
+    return record.outputs
 
 
 def run_pipeline(config: ClinGenConfig, log: Callable[[str], None] | None = None, step_functions: dict | None = None,
@@ -115,6 +142,7 @@ def run_pipeline(config: ClinGenConfig, log: Callable[[str], None] | None = None
     outcomes: list[StepOutcome] = []
     outputs: dict[str, dict] = {}
     keys: dict[str, str] = {}
+    folders: dict[str, Path] = {}
     for name in ordered_steps(config.pipeline.steps):
         step = STEPS[name]
         reason = step.unused(config)
@@ -126,26 +154,43 @@ def run_pipeline(config: ClinGenConfig, log: Callable[[str], None] | None = None
         key = step_key(name, step_config(config, step, out / "unkeyed", upstream), {u: keys[u] for u in upstream})
         folder = out / f"{name}-{key}"
         conf = step_config(config, step, folder, upstream)
-        if cached_only and read_done(folder, key) is None:
+        depends_on = {u: folders[u] for u in _ancestors(name) if u in folders} | {name: folder}
+        if cached_only and read_done(folder, key, data_digests(depends_on)) is None:
             outcomes.append(StepOutcome(name, "not run", key, str(folder), reason="no finished result yet"))
             break
-        outcome = _run_step(step, functions[name], key, folder, StepContext(conf, spec, folder, upstream), log)
+        outcome = _run_step(step, functions[name], key, depends_on, StepContext(conf, spec, folder, upstream), log)
         outcomes.append(outcome)
         if outcome.status == "failed":
             break
-        outputs[name], keys[name] = outcome.outputs, key
+        outputs[name], keys[name], folders[name] = outcome.outputs, key, folder
     report = PipelineReport(out, outcomes)
     (out / "pipeline.json").write_text(json.dumps(
         {"task": spec.name, "steps": [vars(s) for s in outcomes]}, indent=2, default=str))
     return report
 
 
-def _run_step(step: Step, function, key: str, folder: Path, ctx: StepContext, log) -> StepOutcome:
-    name = step.name
-    cached = read_done(folder, key) if step.cacheable else None
-    if cached is not None:
-        log(f"[{name}] cached: {folder}")
-        return StepOutcome(name, "cached", key, str(folder), outputs=cached)
+def _ancestors(name: str) -> set[str]:
+    """Every step `name` is made from, directly or through its upstream steps (evaluate: train, generate...)."""
+    seen, todo = set(), list(STEPS[name].upstream)
+    while todo:
+        upstream = todo.pop()
+        if upstream not in seen:
+            seen.add(upstream)
+            todo.extend(STEPS[upstream].upstream)
+    return seen
+
+
+def _run_step(step: Step, function, key: str, depends_on: dict[str, Path], ctx: StepContext, log) -> StepOutcome:
+    """Reuse the step's finished result when its key and the data it was made from match, else run its body.
+    `depends_on`: the folders of the step and of every step it is made from, by step."""
+    name, folder = step.name, ctx.folder
+    record = StepRecord.read(folder) if step.cacheable else None
+    if record is not None and record.key == key:
+        stale = record.stale_data(data_digests(depends_on))
+        if not stale:
+            log(f"[{name}] cached: {folder}")
+            return StepOutcome(name, "cached", key, str(folder), outputs=record.outputs)
+        log(f"[{name}] the data of {', '.join(stale)} changed since it finished (e.g. `clingen reparse`): rerun")
     log(f"[{name}] running in {folder}")
     folder.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -156,6 +201,7 @@ def _run_step(step: Step, function, key: str, folder: Path, ctx: StepContext, lo
         return StepOutcome(name, "failed", key, str(folder), round(time.time() - started, 1),
                            reason=f"{type(exc).__name__}: {exc}")
     wall = round(time.time() - started, 1)
-    StepRecord(name, key, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), wall, produced).write(folder)
+    StepRecord(name, key, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), wall, produced,
+               data_digests(depends_on)).write(folder)
     log(f"[{name}] done in {wall:.0f}s")
     return StepOutcome(name, "ran", key, str(folder), wall, produced)

@@ -173,3 +173,41 @@ def test_the_training_run_is_named_after_the_exact_synthetic_set(tmp_path):
     marker["files"]["data"]["sha256"] = "bb"  # the same rows, regenerated
     (run / "progress" / "part-000000.json").write_text(json.dumps(marker))
     assert training_data_digest(str(run)) != first
+
+
+def test_a_set_rechecked_under_the_same_key_redoes_the_steps_made_from_it(tmp_path):
+    # `clingen reparse` rewrites a finished set's shards, not its config: the step keys stay, the data changes.
+    class WritesShards(Recorder):
+        def _step(self, name):
+            body = super()._step(name)
+
+            def with_marker(ctx):
+                produced = body(ctx)
+                marker = ctx.folder / "progress" / "part-000000.json"
+                if name == "generate" and not marker.exists():  # a finished run is not written again
+                    marker.parent.mkdir(exist_ok=True)
+                    marker.write_text(json.dumps({"rows": [0], "files": {"data": {"sha256": "aa"}}}))
+                return produced
+            return with_marker
+
+    first = WritesShards()
+    report = run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=first.functions())
+    generated = Path(report.steps[2].folder)
+    assert set(json.loads((Path(report.steps[4].folder) / "step.json").read_text())["data"]) == {"generate"}
+    again = WritesShards()
+    run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=again.functions())
+    assert again.calls == []  # the same data: everything is reused
+    (generated / "progress" / "part-000000.json").write_text(json.dumps({"rows": [0], "files": {"data": {
+        "sha256": "bb"}}}))
+    lines, after = [], WritesShards()
+    run_pipeline(config_at(tmp_path), log=lines.append, step_functions=after.functions())
+    assert [name for name, _ in after.calls] == ["generate", "quality", "train", "evaluate"]  # styles: reused
+    assert any("[train] the data of generate changed since it finished" in line for line in lines)
+
+
+def test_a_step_record_from_before_data_digests_is_trusted_as_it_is(tmp_path):
+    from clingen.pipeline.run import DONE_FILE, StepRecord, read_done
+    (tmp_path / DONE_FILE).write_text(json.dumps({"step": "train", "key": "k", "finished_at": "t", "wall_s": 1.0,
+                                                  "outputs": {"model": "m"}}))
+    assert StepRecord.read(tmp_path).data == {}
+    assert read_done(tmp_path, "k", {"generate": "anything"}) == {"model": "m"}
