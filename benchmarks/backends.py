@@ -50,26 +50,27 @@ def start_serve_generator(port: int, max_model_len: int) -> str:
     raise TimeoutError(f"the Serve generator at {url} was not ready in 600 s")
 
 
-def run_backend(name: str, base: list[str], work: str) -> dict:
+def run_backend(name: str, base: list[str], work: str, path: str | None) -> dict:
     from clingen.config import load_config
     from clingen.generation.job import run_generation
-    config = load_config(overrides=[*base, f"generation.out={work}/{name}"])
+    config = load_config(path if path and os.path.exists(path) else None, [*base, f"generation.out={work}/{name}"])
     window = SteadyWindow()
     started = time.perf_counter()
     manifest = run_generation(config, on_row=window, quiet=True).manifest
     wall = time.perf_counter() - started
-    steady_s = (window.last_s - window.first_s) if window.first_s is not None else None
-    rows_in_window = manifest.counts.rows_done - 1  # the first row opens the window
+    rows_per_s, tokens_per_s = window.rows_per_s(), window.tokens_per_s()
     return {"backend": name, "wall_s": round(wall, 1), "startup_s": round(window.first_s - started, 1),
-            "steady_rows_per_s": round(rows_in_window / steady_s, 2) if steady_s else None,
-            "steady_tokens_per_s": round(window.tokens_per_s() or 0.0, 1), "examples": manifest.counts.examples,
+            "steady_rows_per_s": None if rows_per_s is None else round(rows_per_s, 2),
+            "steady_tokens_per_s": None if tokens_per_s is None else round(tokens_per_s, 1),
+            "examples": manifest.counts.examples,
             "completion_tokens": manifest.tokens.completion, "generation_errors": manifest.counts.generation_errors}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default="ncbi-disease")
-    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--n", type=int, default=96)
+    parser.add_argument("--config", default="configs/ncbi-disease.cpu.yaml")
     parser.add_argument("--max-model-len", type=int, default=1536)
     parser.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     args = parser.parse_args()
@@ -83,18 +84,18 @@ def main() -> None:
     work = tempfile.mkdtemp(prefix="clingen-backends-")
     base = [f"task={args.task}", f"generation.n={args.n}", f"generator.model.max_model_len={args.max_model_len}"]
     served = [*base, f"generator.model.source={MODEL_ID}"]
-    results = [run_backend("serve", [*served, "generator.backend=serve", f"generator.serve_app={APP}"], work),
-               run_backend("http", [*served, "generator.backend=http", f"generator.url={url}"], work)]
+    results = [run_backend("serve", [*served, "generator.backend=serve", f"generator.serve_app={APP}"], work, args.config),
+               run_backend("http", [*served, "generator.backend=http", f"generator.url={url}"], work, args.config)]
     serve.delete(APP)
     serve.shutdown()
-    results.append(run_backend("vllm", [*base, "generator.backend=vllm"], work))
+    results.append(run_backend("vllm", [*base, "generator.backend=vllm"], work, args.config))
     for r in results:
         print(f"{r['backend']:>5}: {r['wall_s']:.1f}s wall, first row after {r['startup_s']:.1f}s, then "
               f"{r['steady_rows_per_s']} rows/s, {r['steady_tokens_per_s']} output tokens/s; {r['examples']} "
               f"examples, {r['generation_errors']} generation errors")
     vllm = results[-1]["steady_tokens_per_s"] or float("nan")
     print("steady output tokens/s against the job-owned engine: "
-          + ", ".join(f"{r['backend']} {r['steady_tokens_per_s'] / vllm:.2f}x" for r in results[:2]))
+          + ", ".join(f"{r['backend']} {(r['steady_tokens_per_s'] or float('nan')) / vllm:.2f}x" for r in results[:2]))
     if args.json:
         print(json.dumps({"task": args.task, "n": args.n, "backends": results}))
 

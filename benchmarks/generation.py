@@ -67,18 +67,24 @@ class SteadyWindow:
 
     def __init__(self):
         self.first_s = self.last_s = None
-        self.tokens_at_first = self.tokens_at_last = 0
+        self.tokens_at_first = self.tokens_at_last = self.rows_at_first = self.rows_at_last = 0
 
     def __call__(self, counters, rows_to_do: int) -> None:
         now = time.perf_counter()
         if self.first_s is None:
-            self.first_s, self.tokens_at_first = now, counters.completion_tokens
-        self.last_s, self.tokens_at_last = now, counters.completion_tokens
+            self.first_s, self.tokens_at_first, self.rows_at_first = now, counters.completion_tokens, counters.rows
+        self.last_s, self.tokens_at_last, self.rows_at_last = now, counters.completion_tokens, counters.rows
 
     def tokens_per_s(self) -> float | None:
-        if self.first_s is None or self.last_s <= self.first_s:
+        """Output tokens/s after the first row (None when every row came at once: one block, no window)."""
+        if self.first_s is None or self.last_s - self.first_s < 1e-3:
             return None
         return (self.tokens_at_last - self.tokens_at_first) / (self.last_s - self.first_s)
+
+    def rows_per_s(self) -> float | None:
+        if self.first_s is None or self.last_s - self.first_s < 1e-3:
+            return None
+        return (self.rows_at_last - self.rows_at_first) / (self.last_s - self.first_s)
 
 
 def pipeline(config) -> dict:
