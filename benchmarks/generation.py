@@ -75,14 +75,21 @@ class SteadyWindow:
             self.first_s, self.tokens_at_first, self.rows_at_first = now, counters.completion_tokens, counters.rows
         self.last_s, self.tokens_at_last, self.rows_at_last = now, counters.completion_tokens, counters.rows
 
-    def tokens_per_s(self) -> float | None:
-        """Output tokens/s after the first row (None when every row came at once: one block, no window)."""
+    def measured(self) -> bool:
+        """Whether the window says anything: rows arrive by whole blocks, and when the engine finishes every
+        block at about the same time (n not much above its concurrent sequences) the window holds a burst."""
         if self.first_s is None or self.last_s - self.first_s < 1e-3:
+            return False
+        return self.rows_at_first <= self.rows_at_last / 2
+
+    def tokens_per_s(self) -> float | None:
+        """Output tokens/s after the first rows (None when the window is a burst: see `measured`)."""
+        if not self.measured():
             return None
         return (self.tokens_at_last - self.tokens_at_first) / (self.last_s - self.first_s)
 
     def rows_per_s(self) -> float | None:
-        if self.first_s is None or self.last_s - self.first_s < 1e-3:
+        if not self.measured():
             return None
         return (self.rows_at_last - self.rows_at_first) / (self.last_s - self.first_s)
 
