@@ -142,7 +142,7 @@ def run_pipeline(config: ClinGenConfig, log: Callable[[str], None] | None = None
     outcomes: list[StepOutcome] = []
     outputs: dict[str, dict] = {}
     keys: dict[str, str] = {}
-    folders: dict[str, Path] = {}
+    digests: dict[str, str] = {}  # data_digests of the finished steps' folders, each read once
     for name in ordered_steps(config.pipeline.steps):
         step = STEPS[name]
         reason = step.unused(config)
@@ -154,15 +154,16 @@ def run_pipeline(config: ClinGenConfig, log: Callable[[str], None] | None = None
         key = step_key(name, step_config(config, step, out / "unkeyed", upstream), {u: keys[u] for u in upstream})
         folder = out / f"{name}-{key}"
         conf = step_config(config, step, folder, upstream)
-        depends_on = {u: folders[u] for u in _ancestors(name) if u in folders} | {name: folder}
-        if cached_only and read_done(folder, key, data_digests(depends_on)) is None:
+        made_from = {u: digests[u] for u in _ancestors(name) if u in digests}
+        if cached_only and read_done(folder, key, made_from | data_digests({name: folder})) is None:
             outcomes.append(StepOutcome(name, "not run", key, str(folder), reason="no finished result yet"))
             break
-        outcome = _run_step(step, functions[name], key, depends_on, StepContext(conf, spec, folder, upstream), log)
+        outcome = _run_step(step, functions[name], key, made_from, StepContext(conf, spec, folder, upstream), log)
         outcomes.append(outcome)
         if outcome.status == "failed":
             break
-        outputs[name], keys[name], folders[name] = outcome.outputs, key, folder
+        outputs[name], keys[name] = outcome.outputs, key
+        digests |= data_digests({name: folder})
     report = PipelineReport(out, outcomes)
     (out / "pipeline.json").write_text(json.dumps(
         {"task": spec.name, "steps": [vars(s) for s in outcomes]}, indent=2, default=str))
@@ -180,13 +181,13 @@ def _ancestors(name: str) -> set[str]:
     return seen
 
 
-def _run_step(step: Step, function, key: str, depends_on: dict[str, Path], ctx: StepContext, log) -> StepOutcome:
+def _run_step(step: Step, function, key: str, made_from: dict[str, str], ctx: StepContext, log) -> StepOutcome:
     """Reuse the step's finished result when its key and the data it was made from match, else run its body.
-    `depends_on`: the folders of the step and of every step it is made from, by step."""
+    `made_from`: data_digests of the finished steps it is made from (directly or through its upstream steps)."""
     name, folder = step.name, ctx.folder
     record = StepRecord.read(folder) if step.cacheable else None
     if record is not None and record.key == key:
-        stale = record.stale_data(data_digests(depends_on))
+        stale = record.stale_data(made_from | data_digests({name: folder}))
         if not stale:
             log(f"[{name}] cached: {folder}")
             return StepOutcome(name, "cached", key, str(folder), outputs=record.outputs)
@@ -202,6 +203,6 @@ def _run_step(step: Step, function, key: str, depends_on: dict[str, Path], ctx: 
                            reason=f"{type(exc).__name__}: {exc}")
     wall = round(time.time() - started, 1)
     StepRecord(name, key, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), wall, produced,
-               data_digests(depends_on)).write(folder)
+               made_from | data_digests({name: folder})).write(folder)
     log(f"[{name}] done in {wall:.0f}s")
     return StepOutcome(name, "ran", key, str(folder), wall, produced)
