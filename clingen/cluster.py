@@ -4,6 +4,7 @@ starting a fresh local instance, keeping Ray's own output quiet, and refusing no
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,28 +27,31 @@ def check_shared_paths(config: ClinGenConfig, **paths: str | None) -> None:
                           f"filesystem, set cluster.local_paths_are_shared=true")
 
 
-def ensure_ray(config: ClinGenConfig, quiet: bool = False) -> None:
-    """Join the configured cluster, or start a fresh local Ray instance. `quiet`: worker output (vLLM, Ray
-    Train) stays in Ray's log files and Ray Data prints no progress of its own."""
+def ensure_ray(config: ClinGenConfig, quiet: bool = False, min_cpus: float = 0.0) -> None:
+    """Join the configured cluster, or start a fresh local Ray instance with at least `min_cpus` logical CPUs
+    (what the caller's stream holds at once). `quiet`: worker output (vLLM, Ray Train) stays in Ray's log files
+    and Ray Data prints no progress of its own."""
     ray = require("ray")
     if quiet:
         _quiet_ray_data()
     if ray.is_initialized():
         return
-    address, num_cpus = ray_target(config, os.environ, os.cpu_count())
+    address, num_cpus = ray_target(config, os.environ, os.cpu_count(), min_cpus)
     if address:  # a cluster (or the one a submitted job runs in)
         ray.init(address=address, log_to_driver=not quiet)
         return
     start_local_ray(num_cpus, quiet)
 
 
-def ray_target(config: ClinGenConfig, environ: Mapping[str, str], cores: int | None) -> tuple[str | None, int]:
+def ray_target(config: ClinGenConfig, environ: Mapping[str, str], cores: int | None,
+               min_cpus: float = 0.0) -> tuple[str | None, int]:
     """(address to join, or None for a fresh local instance; that instance's logical CPUs): cluster.address,
-    else RAY_ADDRESS from `environ`; cluster.num_cpus, else the machine's `cores` but at least 8."""
+    else RAY_ADDRESS from `environ`; cluster.num_cpus, else the machine's `cores` but at least 8 and at least
+    `min_cpus` (rounded up)."""
     address = config.cluster.address or environ.get("RAY_ADDRESS") or None
     # Ray Data's LLM stages need logical CPUs beside each engine (a pair task runs two) even on a 2-core
     # machine; the engines are the only busy actors, so oversubscribing logical CPUs is safe.
-    return address, config.cluster.num_cpus or max(8, cores or 1)
+    return address, config.cluster.num_cpus or max(8, cores or 1, math.ceil(min_cpus))
 
 
 def start_local_ray(num_cpus: int, quiet: bool = False) -> None:
@@ -64,6 +68,36 @@ def start_local_ray(num_cpus: int, quiet: bool = False) -> None:
     ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, log_to_driver=not quiet,
              logging_level=logging.WARNING if quiet else logging.INFO)
     _restrict_token_file()
+
+
+def save_ray_logs(out: str | Path, started: float | None = None) -> Path | None:
+    """Copy the Ray session's log files (raylet, GCS, and each worker's .out/.err, which hold vLLM's and Ray
+    Train's own output) changed since `started` (a time.time(); None: all) into <out>/logs/ray-<time>/, so a
+    run's logs stay with its results after /tmp is cleared. Returns that folder, or None when Ray is not
+    running here, `out` is not a local path, or nothing could be copied. Never raises: a run's result
+    must not be lost to its logs."""
+    import shutil
+    import time
+    if not is_local_path(str(out)):
+        return None
+    try:
+        import ray._private.worker as worker
+        node = worker._global_node  # None for a ray:// client: the logs are on the head, not here
+        source = Path(node.get_logs_dir_path()) if node is not None else None
+        if source is None or not source.is_dir():
+            return None
+        dest = Path(out) / "logs" / f"ray-{time.strftime('%Y%m%d-%H%M%S')}"
+        copied = 0
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and not path.is_symlink() and (started is None or path.stat().st_mtime >= started):
+                target = dest / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                copied += 1
+        return dest if copied else None
+    except (OSError, ImportError, AttributeError) as exc:
+        log.warning("could not copy Ray's logs into %s: %s", out, exc)
+        return None
 
 
 def _quiet_ray_data() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--model", help="generator model: local folder, hub id, or embedded:... (config: "
                      "generator.model.source)")
     cmd.add_argument("--verbose", action="store_true", help="show Ray's, Ray Data's and vLLM's own logs on the "
-                     "console (by default they stay in Ray's session log folder)")
+                     "console too (they are always copied to <out>/logs/)")
     cmd.add_argument("--json", action="store_true", help="print the summary as one JSON object (the manifest's "
                      "counts, paths and this run's rates) instead of text")
     cmd.set_defaults(handler=_generate)
@@ -40,18 +41,29 @@ def _generate(args: argparse.Namespace) -> int:
         "generation.n": args.n, "generation.out": args.out, "prompts.strategy": args.strategy,
         "generator.model.source": args.model})
     from clingen.cli.console import GenerationProgress
-    with GenerationProgress(config.task) as progress:
-        report = run_generation(config, on_row=progress.update, quiet=not args.verbose)
+    from clingen.cluster import save_ray_logs
+    started = time.time()
+    try:
+        with GenerationProgress(config.task) as progress:
+            report = run_generation(config, on_row=progress.update, quiet=not args.verbose)
+    except BaseException:
+        logs = save_ray_logs(config.generation.out, started)
+        if logs:
+            print(f"Ray and vLLM logs: {logs}", file=sys.stderr)
+        raise
+    logs = save_ray_logs(config.generation.out, started)
     for shard in report.set_aside:
         print(f"set aside {shard['part']}: {shard['problem']}; moved to {Path(report.out) / shard['moved_to']}, "
               f"its rows generated again", file=sys.stderr)
     if args.json:
-        print(json.dumps(summary_json(report)))
+        print(json.dumps(summary_json(report, logs)))
     else:
         print(summary_line(report.manifest))
         print(f"data:     {Path(report.out) / 'data'}\nfailures: {Path(report.out) / 'failures'}\n"
               f"manifest: {report.manifest_path}\ncard:     {Path(report.out) / 'README.md'} "
               f"(datasets.load_dataset(\"{report.out}\") reads the folder)")
+        if logs:
+            print(f"logs:     {logs} (Ray's and vLLM's own output)")
     if not report.complete:
         print("incomplete: some rows failed in the generator; run the same command again to retry them",
               file=sys.stderr)
@@ -59,13 +71,15 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def summary_json(report) -> dict:
-    """The machine-readable summary: the manifest's counts and tokens, this run's entry and the paths."""
+def summary_json(report, logs: Path | None = None) -> dict:
+    """The machine-readable summary: the manifest's counts and tokens, this run's entry and the paths (`logs`:
+    the copy of Ray's and vLLM's logs, or None)."""
     manifest = report.manifest
     return {"task": manifest.task, "complete": manifest.complete, "counts": manifest.counts.model_dump(),
             "tokens": manifest.tokens.model_dump(), "run": manifest.runs[-1].model_dump(),
             "fingerprint": manifest.fingerprint,
-            "out": report.out, "manifest": report.manifest_path, "set_aside": report.set_aside}
+            "out": report.out, "manifest": report.manifest_path, "set_aside": report.set_aside,
+            "logs": str(logs) if logs else None}
 
 
 def summary_line(manifest: Manifest) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from pathlib import Path
 
 from clingen.cli.common import add_config_options, resolve_config
@@ -19,7 +21,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--encoder", help="config: training.encoder (folder, hub id, embedded:minilm-l6)")
     train.add_argument("--workers", type=int, help="config: training.num_workers")
     train.add_argument("--verbose", action="store_true", help="show Ray's, Ray Train's and the workers' own logs "
-                       "on the console (by default they stay in Ray's session log folder)")
+                       "on the console too (they are always copied to <out>/logs/)")
     train.set_defaults(handler=_train)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a trained model on a real test split")
@@ -38,18 +40,29 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from clingen.cli.console import TrainingProgress
+    from clingen.cluster import save_ray_logs
     from clingen.training.run import run_training
     config = resolve_config(args, task=args.task, **{"training.encoder": args.encoder,
                                                      "training.num_workers": args.workers})
-    with TrainingProgress(config.task) as progress:
-        report = run_training(config, args.train, args.fewshot, args.out, quiet=not args.verbose,
-                              on_progress=progress.update)
+    started = time.time()
+    try:
+        with TrainingProgress(config.task) as progress:
+            report = run_training(config, args.train, args.fewshot, args.out, quiet=not args.verbose,
+                                  on_progress=progress.update)
+    except BaseException:
+        logs = save_ray_logs(args.out, started)
+        if logs:
+            print(f"Ray and Ray Train logs: {logs}", file=sys.stderr)
+        raise
+    logs = save_ray_logs(args.out, started)
     card = report.card
     metrics = card.final_metrics or {}
     print(f"trained {card.task} ({', '.join(s['dataset'] for s in card.plan or [])}) in "
           f"{card.train_wall_s}s; last epoch loss {metrics.get('loss', float('nan')):.4f}, "
           f"{metrics.get('samples_per_s', 0):.1f} samples/s per worker")
     print(f"model: {report.model_dir}\ncard:  {report.model_dir / 'model_card.json'} (README.md: the same for people)")
+    if logs:
+        print(f"logs:  {logs} (Ray's and Ray Train's own output)")
     return 0
 
 

@@ -76,9 +76,10 @@ def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], N
         if config.generator.backend == "http":  # before Ray starts: a dead endpoint fails in seconds, named
             from clingen.generation.http import check_endpoint
             check_endpoint(config.generator)
-        ensure_ray(config, quiet=quiet)
+        from clingen.generation.stream import build_stream, stream_cpu_demand
+        demand = stream_cpu_demand(config.generator, 2 if spec.family == "pair" else 1)
+        ensure_ray(config, quiet=quiet, min_cpus=demand if config.generator.backend == "vllm" else 0.0)
         check_shared_paths(config, **{"generation.out": config.generation.out})
-        from clingen.generation.stream import build_stream
         dataset, model_name = build_stream(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
         # Before the first shard: a run killed from here on is resumed only with the same fingerprint.
         store.write_manifest(build_manifest(config, spec, progress, None, model_name, 0.0, previous))

@@ -67,6 +67,10 @@ def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
     assert progress and len(second.stdout.splitlines()) + len(others) <= 40, second.stderr[-4000:]
     summary = json.loads(second.stdout)
     assert summary["counts"]["rows_done"] == GROWN and summary["set_aside"][0]["part"] == "part-000000"
+    # ... and are copied into the run folder: the engine's own output (vLLM's startup lines) is among them.
+    logs = Path(summary["logs"])
+    assert logs.parent == out / "logs" and (logs / "raylet.out").is_file()
+    assert any("vllm" in path.read_text(errors="replace").lower() for path in logs.glob("worker-*"))
     store = OutputStore(str(out))
     progress = store.scan()
     assert progress.rows == set(range(GROWN)) and progress.set_aside == []

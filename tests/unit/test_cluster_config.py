@@ -123,6 +123,29 @@ def test_ray_is_joined_or_started_as_the_cluster_section_says():
     assert ray_target(load_config(overrides=["cluster.num_cpus=3"]), {}, 16) == (None, 3)
 
 
+def test_a_fresh_instance_is_big_enough_for_its_stream_and_a_small_cluster_is_refused_at_once():
+    from clingen.generation.stream import check_cpu_capacity, stream_cpu_demand
+    one, four = load_config().generator, load_config(overrides=["generator.replicas=4"]).generator
+    # 2-CPU head, NER, one replica: engine 1 + read, compose, chat template, parse at 0.25 each (ray status).
+    assert stream_cpu_demand(one) == 2.0
+    assert stream_cpu_demand(one, steps=2) == 2 * 1.0 + 7 * 0.25  # a pair task runs both steps at once
+    assert stream_cpu_demand(four, steps=2) == 8 + 1.75
+    assert ray_target(load_config(), {}, 2, min_cpus=9.75) == (None, 10)  # rounded up, never below 8
+    assert ray_target(load_config(), {}, 2, min_cpus=2.0) == (None, 8)
+    assert ray_target(load_config(overrides=["cluster.num_cpus=3"]), {}, 2, min_cpus=9.75) == (None, 3)
+    check_cpu_capacity(2.0, 2.0)  # fits exactly
+    with pytest.raises(ConfigError, match=r"has 2 logical CPUs but the generation stream holds 3.75.*"
+                                          r"ray start --head --num-cpus=8"):
+        check_cpu_capacity(stream_cpu_demand(one, steps=2), 2.0)
+
+
+def test_ray_logs_are_copied_only_to_a_local_run_folder(tmp_path):
+    from clingen.cluster import save_ray_logs
+    assert save_ray_logs("s3://bucket/run") is None  # the logs stay on the head; nothing is written
+    assert save_ray_logs(tmp_path / "run") is None  # Ray is not running in this process
+    assert not (tmp_path / "run").exists()
+
+
 def test_the_cluster_section_changes_no_fingerprint_or_key():
     # Figures of the default config before the section existed (commit b127db6): an all-RunField section must
     # not appear in hashed_dump (not even as "cluster": {}), or every recorded result key would be stale.
