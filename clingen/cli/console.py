@@ -3,6 +3,7 @@ stdout holds only the summary and a script can read it, and the route of the lib
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import time
@@ -36,6 +37,16 @@ def route_library_logs() -> None:
         logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False  # a root handler (Ray installs one) would print every line twice
+
+
+@contextlib.contextmanager
+def diagnostics_on_stderr():
+    """Within the block, what is written to sys.stdout goes to stderr, so that stdout holds only the summary a
+    command prints after it (one JSON object with --json). Ray's driver prints the raylet's warnings (e.g. "N
+    PYTHON worker processes have been started") on stdout whatever log_to_driver says, from a thread that looks
+    sys.stdout up per message."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 class _ProgressLine:

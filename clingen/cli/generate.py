@@ -40,11 +40,11 @@ def _generate(args: argparse.Namespace) -> int:
     config = resolve_config(args, task=args.task, seed=args.seed, **{
         "generation.n": args.n, "generation.out": args.out, "prompts.strategy": args.strategy,
         "generator.model.source": args.model})
-    from clingen.cli.console import GenerationProgress
+    from clingen.cli.console import GenerationProgress, diagnostics_on_stderr
     from clingen.cluster import save_ray_logs
     started = time.time()
     try:
-        with GenerationProgress(config.task) as progress:
+        with diagnostics_on_stderr(), GenerationProgress(config.task) as progress:
             report = run_generation(config, on_row=progress.update, quiet=not args.verbose)
     except BaseException:
         logs = save_ray_logs(config.generation.out, started)

@@ -10,7 +10,8 @@ from clingen.errors import ConfigError
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
-    quality = sub.add_parser("quality", help="measure synthetic sets (CMD vs real, diversity, coverage) and write "
+    quality = sub.add_parser("quality", help="check whether synthetic sets are fit to train on (labels, rows, "
+                             "failures, lengths, leakage), measure them (CMD vs real, diversity, coverage) and write "
                              "quality.json, figures and a self-contained report.html")
     add_config_options(quality)
     quality.add_argument("--synthetic", action="append", required=True, metavar="[NAME=]DIR",
@@ -64,5 +65,18 @@ def _quality(args: argparse.Namespace) -> int:
         cosine = "n/a" if m["mean_pairwise_cosine"] is None else f"{m['mean_pairwise_cosine']:.3f}"
         print(f"{name}: {entry['measured']} examples | CMD(K={k}) vs real {cmd} | mean cosine {cosine} | "
               f"distinct-1 {m['distinct_1']:.3f} distinct-2 {m['distinct_2']:.3f} | vocab {m['vocabulary_size']}")
+        print_flags(entry.get("trainability"))
     print(f"report: {args.out / 'report.html'}\njson:   {args.out / 'quality.json'}")
     return 0
+
+
+def print_flags(checks: dict | None) -> None:
+    """Under a set's line: each failed "can I train on this?" check as `  FLAG <name>: <message>`, else how
+    many passed."""
+    if not checks:
+        return
+    failed = [flag for flag in checks["flags"] if not flag["passed"]]
+    for flag in failed:
+        print(f"  FLAG {flag['name']}: {flag['message']}")
+    if not failed:
+        print(f"  all {len(checks['flags'])} checks passed")

@@ -39,14 +39,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from clingen.cli.console import TrainingProgress
+    from clingen.cli.console import TrainingProgress, diagnostics_on_stderr
     from clingen.cluster import save_ray_logs
     from clingen.training.run import run_training
     config = resolve_config(args, task=args.task, **{"training.encoder": args.encoder,
                                                      "training.num_workers": args.workers})
     started = time.time()
     try:
-        with TrainingProgress(config.task) as progress:
+        with diagnostics_on_stderr(), TrainingProgress(config.task) as progress:
             report = run_training(config, args.train, args.fewshot, args.out, quiet=not args.verbose,
                                   on_progress=progress.update)
     except BaseException:

@@ -78,7 +78,7 @@ def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], N
             check_endpoint(config.generator)
         from clingen.generation.stream import build_stream, stream_cpu_demand
         demand = stream_cpu_demand(config.generator, 2 if spec.family == "pair" else 1)
-        ensure_ray(config, quiet=quiet, min_cpus=demand if config.generator.backend == "vllm" else 0.0)
+        ensure_ray(config, quiet=quiet, min_cpus=demand)
         check_shared_paths(config, **{"generation.out": config.generation.out})
         dataset, model_name = build_stream(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
         # Before the first shard: a run killed from here on is resumed only with the same fingerprint.

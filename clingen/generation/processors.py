@@ -16,6 +16,15 @@ from clingen.generation.models import engine_kwargs_for
 # ClinGen's own light stages (compose prompts, parse replies) take the same share.
 LIGHT_STAGE_CPUS = 0.25
 _LIGHT_STAGE = {"num_cpus": LIGHT_STAGE_CPUS}
+# The pre/postprocess maps run as tasks: at a quarter CPU each, a local instance of 8 logical CPUs ran up to 32
+# at once, each in a fresh worker process (26 measured for 600 NCBI rows on 2 cores), which costs start-up CPU
+# and makes the raylet print worker-pool warnings on the driver's stdout. A few tasks per engine keep up.
+LIGHT_TASKS_PER_ENGINE = 2
+
+
+def light_task_stage(engines: int) -> dict:
+    """Dataset.map options of a pre/postprocess task stage feeding `engines` engines (or HTTP workers)."""
+    return {"num_cpus": LIGHT_STAGE_CPUS, "concurrency": max(LIGHT_TASKS_PER_ENGINE, LIGHT_TASKS_PER_ENGINE * engines)}
 
 
 def sampling_params(config: GeneratorConfig, row: dict) -> dict:
@@ -76,8 +85,9 @@ def build_vllm_processor(config: GeneratorConfig, model_source: str, seed: int, 
     def postprocess(row: dict) -> dict:
         return _postprocess(row)
 
+    tasks = light_task_stage(config.replicas)
     return llm.build_processor(processor_config, preprocess=preprocess, postprocess=postprocess,
-                               preprocess_map_kwargs=_LIGHT_STAGE, postprocess_map_kwargs=_LIGHT_STAGE)
+                               preprocess_map_kwargs=tasks, postprocess_map_kwargs=tasks)
 
 
 def _postprocess(row: dict) -> dict:

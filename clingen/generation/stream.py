@@ -15,6 +15,8 @@ from clingen.tasks.spec import TaskSpec
 
 # Each vLLM engine actor on a CPU node holds its placement bundle's one CPU (ray.data.llm, uni executor).
 ENGINE_CPUS = 1.0
+# ray.data.llm's Serve deployment stage takes no num_cpus, so each of its workers holds Ray's default 1 CPU.
+SERVE_WORKER_CPUS = 1.0
 
 
 def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
@@ -46,39 +48,57 @@ def _prompt_rows(n: int, blocks: int):
 
 
 def stream_cpu_demand(generator: GeneratorConfig, steps: int = 1) -> float:
-    """Logical CPUs a stream with job-owned CPU engines holds at once: per generation step (a pair task has
-    two) `replicas` engines of ENGINE_CPUS and two light stages (chat template, parse), plus reading the row ids
-    and composing prompts, and for two steps the second step's prompts; each light stage takes
-    LIGHT_STAGE_CPUS. NER on one replica: 2.0. Measured with `ray status` on a 2-CPU head, Ray 2.60."""
-    light = 2 + 2 * steps + (steps - 1)
-    return steps * generator.replicas * ENGINE_CPUS + light * LIGHT_STAGE_CPUS
+    """Logical CPUs the stream holds at once, per generation step (a pair task has two) its request workers
+    and light stages, plus reading the row ids and composing prompts, and for two steps the second step's
+    prompts; each light stage takes LIGHT_STAGE_CPUS.
+    - vllm (job-owned CPU engines): `replicas` engines of ENGINE_CPUS and two light stages (chat template,
+      parse) per step; NER on one replica: 2.0 (`ray status` on a 2-CPU head, Ray 2.60).
+    - serve: one deployment-handle worker of SERVE_WORKER_CPUS (the pool starts at one) and the parse stage
+      per step; NER: 1.75 (1.5 measured at its peak beside serve_config.yaml's applications, plus a
+      transient preprocess task).
+    - http: one request worker at LIGHT_STAGE_CPUS (the pool starts at one) and the parse stage per step.
+    GPU engines are not counted: they wait for GPU nodes, which an autoscaler may still have to start."""
+    if generator.backend == "vllm":
+        return steps * generator.replicas * ENGINE_CPUS + (2 + 2 * steps + steps - 1) * LIGHT_STAGE_CPUS
+    worker = SERVE_WORKER_CPUS if generator.backend == "serve" else LIGHT_STAGE_CPUS
+    return steps * worker + (2 + steps + steps - 1) * LIGHT_STAGE_CPUS
 
 
-def check_cpu_capacity(demand: float, cluster_cpus: float) -> None:
+def check_cpu_capacity(demand: float, cluster_cpus: float, free_of: float | None = None) -> None:
     """Ray Data starts a fixed engine pool only when every actor fits, so a cluster with fewer logical CPUs
-    than the stream holds waits at 0 rows for ever: refuse it at once. Raises ConfigError naming both."""
-    if cluster_cpus + 1e-9 < demand:
-        raise ConfigError(
-            f"this Ray cluster has {cluster_cpus:g} logical CPUs but the generation stream holds {demand:g} "
-            f"(each CPU vLLM engine {ENGINE_CPUS:g}, each light stage {LIGHT_STAGE_CPUS:g}); it would wait "
-            f"at 0 rows. Give the head more logical CPUs (`ray start --head --num-cpus=8`: the engines are the "
-            f"only busy actors, so oversubscribing is safe), add nodes, or lower generator.replicas")
+    than the stream holds waits at 0 rows for ever: refuse it at once. `cluster_cpus`: the cluster's logical
+    CPUs, or with `free_of` (its total) those free now (the serve backend shares the cluster with Serve's
+    replicas). Raises ConfigError naming both figures and the fix."""
+    if cluster_cpus + 1e-9 >= demand:
+        return
+    have = (f"{cluster_cpus:g} of its {free_of:g} logical CPUs free (Serve's replicas hold the others)"
+            if free_of is not None else f"{cluster_cpus:g} logical CPUs")
+    raise ConfigError(
+        f"this Ray cluster has {have} but the generation stream holds {demand:g} (each CPU vLLM engine "
+        f"{ENGINE_CPUS:g}, each Serve handle worker {SERVE_WORKER_CPUS:g}, each light stage {LIGHT_STAGE_CPUS:g}); "
+        f"it would wait at 0 rows. Give the head more logical CPUs (`ray start --head --num-cpus=8`, before "
+        f"`serve run serve_config.yaml` when Serve shares it: the engines are the only busy actors, so "
+        f"oversubscribing is safe), add nodes, or lower generator.replicas")
 
 
 def build_generator(config: ClinGenConfig, steps: int = 1):
     """(model name, processor: a dataset -> replies callable) for the configured backend; the processor is
-    applied `steps` times (a pair task: 2). Ray is initialised. Raises ConfigError when CPU engines cannot
-    fit on the cluster (check_cpu_capacity)."""
+    applied `steps` times (a pair task: 2). Ray is initialised. Raises ConfigError when the stream of CPU
+    engines cannot fit on the cluster, or that of the serve backend in the CPUs Serve left free
+    (check_cpu_capacity)."""
     generator = config.generator
     if generator.backend == "http":
         from clingen.generation.http import build_http_processor
         return generator.model.source, build_http_processor(generator)
+    ray = require("ray")
     if generator.backend == "serve":
         from clingen.generation.serve_backend import build_serve_processor
+        check_cpu_capacity(stream_cpu_demand(generator, steps), ray.available_resources().get("CPU", 0.0),
+                           free_of=ray.cluster_resources().get("CPU", 0.0))
         return generator.model.source, build_serve_processor(generator)
     use_gpu = _use_gpu(generator.device)
     if not use_gpu:  # GPU engines land on GPU nodes, which an autoscaler may still have to start
-        check_cpu_capacity(stream_cpu_demand(generator, steps), require("ray").cluster_resources().get("CPU", 0.0))
+        check_cpu_capacity(stream_cpu_demand(generator, steps), ray.cluster_resources().get("CPU", 0.0))
     source = resolve_model_source(generator.model.source)
     check_chat_template(source)
     return source, build_vllm_processor(generator, source, config.seed, use_gpu)

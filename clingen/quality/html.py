@@ -6,6 +6,7 @@ import base64
 from html import escape
 from pathlib import Path
 
+from clingen.quality.html_trainability import STYLE as TRAINABILITY_STYLE, trainability_section
 from clingen.quality.report import REAL, metric_columns
 
 STYLE = """
@@ -130,8 +131,9 @@ def render_html(report: dict, out: Path) -> str:
     """The whole page; figures are read from `out` and embedded, so the file needs nothing beside it."""
     figures = "".join(_figure_html(name, entry, Path(out)) for name, entry in report["figures"].items())
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>ClinGen quality: '
-            f'{escape(report["task"])}</title><style>{STYLE}</style></head><body>'
-            f'<h1>Synthetic-data quality: {escape(report["task"])}</h1>{_summary(report)}'
+            f'{escape(report["task"])}</title><style>{STYLE}{TRAINABILITY_STYLE}</style></head><body>'
+            f'<h1>Synthetic-data quality: {escape(report["task"])}</h1>{trainability_section(report)}'
+            f'<h2>Setup</h2>{_summary(report)}'
             f'<h2>Metrics</h2>{metrics_table(report)}<p class="note">{escape(NOTES)}</p>'
             f'<h2>Generation</h2>{generation_tables(report)}'
             f'<h2>Figures</h2>{figures}<h2>Top entities</h2>{entities_table(report)}</body></html>\n')

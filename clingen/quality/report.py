@@ -4,18 +4,19 @@ quality.json, PNG figures and a self-contained report.html."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from clingen.config import ClinGenConfig, load_config
 from clingen.datasets.readers import read_task_split
-from clingen.datasets.records import NERExample, PairExample, Record, RelationExample, record_type_for
+from clingen.datasets.records import NERExample, Record, RelationExample, record_type_for
 from clingen.errors import ConfigError, DataFormatError
 from clingen.generation.manifest import Manifest
 from clingen.quality import metrics
 from clingen.quality.settings import QualitySettings
+from clingen.quality.trainability import RealIndex, assess, load_failures, text_of
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 
@@ -25,13 +26,16 @@ FIGURES = {"tsne": "tsne.png", "metrics": "metrics.png", "entities": "entities.p
 
 @dataclass
 class Source:
-    """One measured set (a synthetic run or the real split), sampled to at most max_examples examples."""
+    """One measured set (a synthetic run or the real split): `records` sampled to at most max_examples examples
+    (embeddings and metrics), `everything` all of them (trainability), `failures` a run's failure rows."""
 
     name: str
     path: str
     records: list[Record]
     total: int
     manifest: Manifest | None = None
+    everything: list[Record] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
 
     @property
     def texts(self) -> list[str]:
@@ -44,13 +48,6 @@ class Source:
     @property
     def entities(self) -> list[list[str]] | None:
         return entities_of(self.records)
-
-
-def text_of(record: Record) -> str:
-    """The text a record contributes to embeddings and n-gram counts (a pair: both texts)."""
-    if isinstance(record, PairExample):
-        return f"{record.text_a} {record.text_b}"
-    return record.text
 
 
 def entities_of(records: list[Record]) -> list[list[str]] | None:
@@ -81,7 +78,8 @@ def read_manifest(path: str) -> Manifest | None:
 
 
 def load_synthetic(name: str, path: str, family: str, settings: QualitySettings, manifest: Manifest | None) -> Source:
-    """A generation output folder's committed examples, sampled, with its manifest."""
+    """A generation output folder's committed examples (sampled, and all of them), its failure rows and
+    its manifest."""
     from clingen.generation.store import OutputStore
     table = OutputStore(path).read_examples()
     if table is None or table.num_rows == 0:
@@ -89,7 +87,8 @@ def load_synthetic(name: str, path: str, family: str, settings: QualitySettings,
                               f"data/part-*.parquet files with rows")
     record_type = record_type_for(family)
     records = [record_type.from_row(row) for row in table.to_pylist()]
-    return Source(name, path, _sample(records, settings.max_examples, settings.seed), len(records), manifest)
+    return Source(name, path, _sample(records, settings.max_examples, settings.seed), len(records), manifest,
+                  records, load_failures(path))
 
 
 def load_real(path: Path, spec: TaskSpec, settings: QualitySettings) -> Source:
@@ -100,7 +99,8 @@ def load_real(path: Path, spec: TaskSpec, settings: QualitySettings) -> Source:
     records = read_task_split(spec, path, settings.real_split)
     if not records:
         raise DataFormatError(f"real split {path} holds no examples; expected at least one")
-    return Source(REAL, str(path), _sample(records, settings.max_examples, settings.seed), len(records))
+    return Source(REAL, str(path), _sample(records, settings.max_examples, settings.seed), len(records),
+                  everything=records)
 
 
 def resolve_task(task: str | None, manifests: dict[str, Manifest | None], synthetic: dict[str, str]) -> str:
@@ -163,6 +163,14 @@ def _embed_all(sources: list[Source], config: ClinGenConfig, settings: QualitySe
     return {source.name: matrix[bounds[i]:bounds[i + 1]] for i, source in enumerate(sources)}
 
 
+def _trainability(sources: list[Source], real: Source | None, spec: TaskSpec, settings: QualitySettings) -> dict:
+    """trainability.assess of each synthetic set over all its examples, against the whole real split."""
+    index = RealIndex([text_of(r) for r in real.everything], settings.leak_similarity) if real else None
+    labels = [label.name for label in spec.labels]
+    return {s.name: assess(s.everything, s.failures, settings, s.manifest.counts if s.manifest else None, labels,
+                           index) for s in sources if s.name != REAL}
+
+
 def _load_sources(synthetic: dict[str, str], real: Path | None, task: str | None, config: ClinGenConfig,
                   settings: QualitySettings) -> tuple[TaskSpec, list[Source]]:
     if not synthetic:
@@ -200,6 +208,8 @@ def build_quality_report(synthetic: dict[str, str], real: Path | None, task: str
         "sets": {s.name: measure(s, embeddings[s.name], real_source, real_embeddings, settings)
                  for s in sources if s.name != REAL},
     }
+    for name, checks in _trainability(sources, real_source, spec, settings).items():
+        report["sets"][name]["trainability"] = checks
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report["figures"] = write_figures(report, embeddings, out, settings)

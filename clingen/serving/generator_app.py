@@ -22,6 +22,13 @@ class GeneratorAppArgs(StrictModel):
     target_ongoing_requests: int = Field(32, ge=1, description="Autoscaling target per replica.")
     max_model_len: int = Field(2048, ge=64, description="Context length per request.")
     engine_kwargs: dict = Field(default_factory=dict, description="Extra vLLM engine arguments.")
+    replica_cpus: float = Field(0.0, ge=0, description="CPUs held by each Serve replica actor itself, on top of "
+                                "its engine's bundle (1 CPU, or 1 CPU per GPU). The replica only relays requests "
+                                "to the engine, so 0 (Ray Serve LLM's default is 1) lets the generator and one "
+                                "classifier replica fit a 2-CPU machine.")
+    ingress_cpus: float = Field(0.0, ge=0, description="CPUs held by each replica of the OpenAI-compatible ingress "
+                                "(it parses requests and forwards them to the engine replicas, as Serve's own "
+                                "proxy does with 0 CPUs); Ray Serve's default is 1.")
 
 
 def build_generator_app(args: dict):
@@ -44,9 +51,11 @@ def build_generator_app(args: dict):
         engine_kwargs=engine_kwargs,
         placement_group_config={"bundles": bundles},
         runtime_env={"env_vars": {"VLLM_HOST_IP": "127.0.0.1"}} if parsed.device == "cpu" else None,
-        deployment_config={"autoscaling_config": {
+        # ray.serve.llm adds the replica actor's CPUs to the engine's first bundle (LLMServer.get_deployment_options).
+        deployment_config={"ray_actor_options": {"num_cpus": parsed.replica_cpus}, "autoscaling_config": {
             "min_replicas": parsed.min_replicas, "max_replicas": parsed.max_replicas,
             "target_ongoing_requests": parsed.target_ongoing_requests}},
         log_engine_metrics=False,
     )
-    return llm.build_openai_app({"llm_configs": [config]})
+    return llm.build_openai_app({"llm_configs": [config],
+                                 "ingress_deployment_config": {"ray_actor_options": {"num_cpus": parsed.ingress_cpus}}})

@@ -51,15 +51,17 @@ def relation_records(n: int, seed: int = 0) -> list:
     return records
 
 
-def write_generation_output(out: str, task: str, records: list, rejected_rows: int = 0) -> None:
+def write_generation_output(out: str, task: str, records: list, rejected_rows: int = 0,
+                            failures: list[dict] | None = None) -> None:
     """A finished `clingen generate` folder holding `records` (shards, markers and a manifest), after them
-    `rejected_rows` rows that kept no example (counted as too_short)."""
+    `rejected_rows` rows that kept no example (counted as too_short), and `failures` as its failure rows
+    (store.FAILURE_SCHEMA dicts; none by default)."""
     import pyarrow as pa
     spec = get_task(task)
     rows = len(records) + rejected_rows
     config = load_config(overrides=[f"task={task}", f"generation.n={rows}", f"generation.out={out}"])
     store = OutputStore(out)
     table = pa.Table.from_pylist([r.to_row() for r in records], schema=schema_for(spec.family))
-    store.commit(0, table, [], list(range(rows)), 0, 0, rejected_rows={"too_short": rejected_rows})
+    store.commit(0, table, failures or [], list(range(rows)), 0, 0, rejected_rows={"too_short": rejected_rows})
     run = RunCounters(rows=rows, examples=len(records))
     store.write_manifest(build_manifest(config, spec, store.scan(), run, "templates", 0.0, None))

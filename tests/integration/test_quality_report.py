@@ -4,6 +4,7 @@ quality.json, PNG figures, and report.html rendered by headless Chromium."""
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,27 @@ def _real_split() -> Path:
     return shared if shared.is_file() else DEMOS
 
 
+def _asked(records: list) -> list:
+    """The records as generation writes them: each with the label its prompt row asked for."""
+    return [replace(r, provenance=replace(r.provenance, prompt_label="Disease")) for r in records]
+
+
+def _rejected(rows: range) -> list[dict]:
+    """too_short failure rows as the generation stream writes them, the first with a reply that holds HTML."""
+    record = json.dumps({"prompt": {"row_id": rows[0], "task": "ncbi-disease", "label": "Disease"}, "replies": [],
+                         "ends": []})
+    return [{"row_id": row, "reason": "too_short", "detail": "3 words, fewer than the minimum 5",
+             "raw": '{"sentence": "<script>alert(1)</script> gout."}' if row == rows[0] else '{"sentence": "Gout."}',
+             "step": 1, "reply_record": record} for row in rows]
+
+
 @pytest.fixture(scope="module")
 def report(ray_local, tmp_path_factory):
     root = tmp_path_factory.mktemp("quality")
-    kg_records, plain_records = ner_records(12, seed=0), ner_records(8, seed=7)
+    kg_records, plain_records = _asked(ner_records(12, seed=0)), _asked(ner_records(8, seed=7))
     write_generation_output(str(root / "kg"), "ncbi-disease", kg_records)
-    write_generation_output(str(root / "plain"), "ncbi-disease", plain_records)
+    write_generation_output(str(root / "plain"), "ncbi-disease", plain_records, rejected_rows=3,
+                            failures=_rejected(range(8, 11)))
     settings = QualitySettings(max_examples=40, tsne_points=40)
     result = build_quality_report({"kg": str(root / "kg"), "plain": str(root / "plain")}, _real_split(), None,
                                   root / "out", settings=settings)
@@ -58,8 +74,30 @@ def test_quality_json_values_are_in_range(report):
         assert 0.0 <= m["real_entity_coverage"] <= 1.0
         assert entry["entities"]["total"] == examples  # one disease span per template
         assert entry["generation"]["counts"]["examples"] == examples
-        assert entry["generation"]["counts"]["parse_failures_by_reason"] == {}
+        assert entry["generation"]["counts"]["parse_failures_by_reason"] == ({} if name == "kg" else {"too_short": 3})
     assert saved["real"]["entities"]["total"] > 0
+
+
+def test_trainability_checks_add_up(report):
+    _, result = report
+    kg, plain = (result["sets"][name]["trainability"] for name in ("kg", "plain"))
+    assert kg["rows"] == {"source": "manifest", "rows_done": 12, "kept": 12, "rejected": [], "total": 12,
+                          "adds_up": True, "mention_failures": []}
+    assert plain["rows"]["rejected"] == [{"reason": "too_short", "rows": 3, "share": 3 / 11}]
+    assert (plain["rows"]["rows_done"], plain["rows"]["kept"], plain["rows"]["adds_up"]) == (11, 8, True)
+    assert kg["labels"]["rows"] == [{"label": "Disease", "asked": 12, "kept": 12, "share": 1.0}]
+    assert plain["labels"]["rows"] == [{"label": "Disease", "asked": 11, "kept": 8, "share": 1.0}]
+    assert len(kg["examples_per_label"]["Disease"]) == 3 and kg["examples_per_label"]["Disease"][0]["topic"]
+    (reason,) = plain["failure_reasons"]
+    assert (reason["reason"], reason["count"], len(reason["samples"])) == ("too_short", 3, 3)
+    for checks in (kg, plain):
+        names = [flag["name"] for flag in checks["flags"]]
+        assert names == ["min_kept_share", "max_reason_share", "length_ratio_range", "max_leak_share"]
+        assert checks["leakage"]["count"] == 0 and checks["leakage"]["checked"] == checks["rows"]["kept"]
+        lengths = checks["lengths"]
+        assert lengths["median_ratio"] == pytest.approx(lengths["synthetic"]["median"] / lengths["real"]["median"])
+    assert lengths["real"]["texts"] == (5 if _real_split() == DEMOS else 940)
+    assert all(flag["passed"] for flag in plain["flags"] if flag["name"] != "length_ratio_range")
 
 
 def test_figures_are_written_as_png(report):
@@ -83,12 +121,15 @@ def test_report_html_renders_in_headless_chromium(report, tmp_path):
     out, _ = report
     page = (out / "report.html").resolve()
     html = page.read_text()
-    assert "<link" not in html and "<script" not in html  # self-contained: nothing fetched
+    assert "<link" not in html and "<script" not in html  # self-contained: nothing fetched, replies escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     dom = _chromium(["--dump-dom", page.as_uri()], tmp_path / "profile-dom")
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count('<img src="data:image/png;base64,') == 3
     assert '<table class="metrics">' in dom.stdout and "CMD vs real (K=5)" in dom.stdout
     assert '<table class="generation">' in dom.stdout and '<table class="entities">' in dom.stdout
+    assert dom.stdout.index("Can I train on this?") < dom.stdout.index("<h2>Metrics</h2>")
+    assert '<table class="flags">' in dom.stdout and '<pre class="raw">' in dom.stdout
     shot = tmp_path / "report.png"
     run = _chromium([f"--screenshot={shot}", page.as_uri()], tmp_path / "profile-shot")
     assert run.returncode == 0, run.stderr[-2000:]

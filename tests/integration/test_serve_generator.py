@@ -44,6 +44,16 @@ def _wait_ready(url: str, timeout: float = 300) -> None:
     raise TimeoutError(f"the Serve generator at {url} was not ready in {timeout}s")
 
 
+def test_the_generator_replica_holds_one_cpu(serve_generator):
+    """Its engine's bundle and nothing for the replica actor, so that serve_config.yaml's generator and one
+    classifier replica fit a 2-CPU machine (ray.serve.llm would add 1 CPU for the replica by default)."""
+    from ray.util import placement_group_table
+    groups = [group for group in placement_group_table().values()
+              if "LLMServer" in group["name"] and group["state"] == "CREATED"]
+    assert len(groups) == 1, [group["name"] for group in placement_group_table().values()]
+    assert [bundle.get("CPU", 0) for bundle in groups[0]["bundles"].values()] == [1.0]
+
+
 def test_generation_through_the_serve_endpoint(serve_generator, tmp_path):
     out = str(tmp_path / "http")
     config = load_config(overrides=["task=ncbi-disease", "generation.n=8", f"generation.out={out}",

@@ -133,10 +133,18 @@ def test_a_fresh_instance_is_big_enough_for_its_stream_and_a_small_cluster_is_re
     assert ray_target(load_config(), {}, 2, min_cpus=9.75) == (None, 10)  # rounded up, never below 8
     assert ray_target(load_config(), {}, 2, min_cpus=2.0) == (None, 8)
     assert ray_target(load_config(overrides=["cluster.num_cpus=3"]), {}, 2, min_cpus=9.75) == (None, 3)
+    serve = load_config(overrides=["generator.backend=serve"]).generator
+    http = load_config(overrides=["generator.backend=http", "generator.url=http://127.0.0.1:1/v1"]).generator
+    assert stream_cpu_demand(serve) == 1.0 + 3 * 0.25  # one handle worker of 1 CPU, compose, parse, preprocess
+    assert stream_cpu_demand(http) == 0.25 + 3 * 0.25
     check_cpu_capacity(2.0, 2.0)  # fits exactly
     with pytest.raises(ConfigError, match=r"has 2 logical CPUs but the generation stream holds 3.75.*"
                                           r"ray start --head --num-cpus=8"):
         check_cpu_capacity(stream_cpu_demand(one, steps=2), 2.0)
+    # serve_config.yaml's generator and classifier replica hold both CPUs of a 2-CPU `serve run`
+    with pytest.raises(ConfigError, match=r"has 0 of its 2 logical CPUs free \(Serve's replicas hold the others\) "
+                                          r"but the generation stream holds 1.75.*before `serve run serve_config"):
+        check_cpu_capacity(stream_cpu_demand(serve), 0.0, free_of=2.0)
 
 
 def test_ray_logs_are_copied_only_to_a_local_run_folder(tmp_path):

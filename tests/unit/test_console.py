@@ -62,3 +62,18 @@ def test_library_logs_route_info_to_stdout_and_warnings_to_stderr_once(capsys):
     out, err = capsys.readouterr()
     assert out == "[train] done in 12s\n"
     assert err == "clingen: warning: could not make /x/auth_token private\n"
+
+
+def test_stdout_written_during_a_run_goes_to_stderr_and_the_summary_after_it_to_stdout(capsys):
+    import threading
+
+    from clingen.cli.console import diagnostics_on_stderr
+    with diagnostics_on_stderr():
+        # as Ray's error-listener thread prints the raylet's warnings: sys.stdout looked up at write time
+        thread = threading.Thread(target=lambda: print("(raylet) WARNING: 26 PYTHON worker processes"))
+        thread.start()
+        thread.join()
+    print('{"task": "ncbi-disease"}')
+    captured = capsys.readouterr()
+    assert captured.out == '{"task": "ncbi-disease"}\n'
+    assert captured.err == "(raylet) WARNING: 26 PYTHON worker processes\n"
