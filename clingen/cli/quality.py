@@ -27,7 +27,28 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          "(default)")
     quality.add_argument("--max-examples", type=int, help="examples measured per set (default 2000)")
     quality.add_argument("--tsne-points", type=int, help="points per set in the t-SNE map (default 500)")
+    quality.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                         help="a \"can I train on this?\" threshold, repeatable: " + ", ".join(THRESHOLDS) +
+                         " (e.g. max_label_share=0.7, length_ratio_range=[0.5,2])")
     quality.set_defaults(handler=_quality)
+
+
+# The QualitySettings fields that --threshold may set: the checks' limits, not the measurement's settings.
+THRESHOLDS = ("max_label_share", "min_kept_share", "max_reason_share", "length_ratio_range", "max_leak_share",
+              "leak_similarity", "examples_per_label")
+
+
+def parse_thresholds(values: list[str]) -> dict:
+    """--threshold NAME=VALUE values -> {name: value read as YAML}; QualitySettings validates the values.
+    Raises ConfigError for a missing "=" or a name outside THRESHOLDS."""
+    import yaml
+    given = {}
+    for value in values:
+        name, sep, raw = value.partition("=")
+        if not sep or name not in THRESHOLDS:
+            raise ConfigError(f"--threshold {value!r}: expected NAME=VALUE with NAME one of {', '.join(THRESHOLDS)}")
+        given[name] = yaml.safe_load(raw)
+    return given
 
 
 def parse_synthetic(values: list[str]) -> dict[str, str]:
@@ -52,7 +73,7 @@ def _quality(args: argparse.Namespace) -> int:
     from clingen.quality.settings import QualitySettings
     config = resolve_config(args)
     given = {"encoder": args.encoder, "max_examples": args.max_examples, "tsne_points": args.tsne_points,
-             "real_split": args.split, "seed": config.seed}
+             "real_split": args.split, "seed": config.seed, **parse_thresholds(args.threshold)}
     try:
         settings = QualitySettings(**{key: value for key, value in given.items() if value is not None})
     except ValueError as exc:  # pydantic's ValidationError names the field and the bad value

@@ -25,9 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from clingen.serving.local import parse_models, start_services, stop_services
     models = parse_models(args.model)  # before Ray starts: a wrong folder is one error line
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    # SIGTERM as Ctrl-C, and both at any time: also while start_services still waits for a deployment (the
+    # generator's engine takes a minute on a CPU), which a flag checked only after start-up would not stop.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         urls = start_services(models, args.host, args.port, args.replicas, args.num_cpus, args.generator)
         for name in models:
@@ -35,7 +36,13 @@ def _serve(args: argparse.Namespace) -> int:
         if "generator" in urls:
             print(f"generator: {urls['generator']}/chat/completions (model clingen-generator)", flush=True)
         print("serving; Ctrl-C stops", flush=True)
-        stop.wait()
+        threading.Event().wait()  # until a signal raises KeyboardInterrupt here
+    except KeyboardInterrupt:
+        pass
     finally:
         stop_services()
     return 0
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt

@@ -171,8 +171,19 @@ def failure_reasons(failures: list[dict], rows_done: int, samples: int = FAILURE
         out.append({"reason": reason, "level": level_of(reason), "count": len(group), "rows": rows,
                     "share": rows / rows_done if rows_done else None,
                     "samples": [{"row_id": f.get("row_id"), "detail": truncate(f.get("detail"), RAW_CHARS),
-                                 "raw": truncate(f.get("raw"), RAW_CHARS)} for f in group[:samples]]})
+                                 "raw": truncate(f.get("raw"), RAW_CHARS)} for f in _one_per_row(group, samples)]})
     return out
+
+
+def _one_per_row(group: list[dict], samples: int) -> list[dict]:
+    """Up to `samples` failures of distinct rows (a reply that dropped two mentions is shown once), topped up
+    with repeats only when fewer rows failed so."""
+    seen, first, rest = set(), [], []
+    for failure in group:
+        row = failure.get("row_id")
+        (rest if row is not None and row in seen else first).append(failure)
+        seen.add(row)
+    return (first + rest)[:samples]
 
 
 def length_stats(texts: list[str]) -> dict | None:

@@ -226,3 +226,28 @@ def test_cli_prints_each_failed_flag_or_that_all_passed(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("  FLAG max_label_share: label 'Has_relation' holds 100%")
     assert out[1:] == ["  all 2 checks passed"]
+
+
+def test_failure_samples_show_distinct_rows_before_repeating_one():
+    # row 4 dropped three mentions from one reply: it is shown once, after the other rows
+    failures = [failure(4, "entity_not_in_text", raw="one reply") for _ in range(3)]
+    failures += [failure(6, "entity_not_in_text"), failure(8, "entity_not_in_text")]
+    (reason,) = failure_reasons(failures, rows_done=10)
+    assert [s["row_id"] for s in reason["samples"]] == [4, 6, 8]
+    assert (reason["count"], reason["rows"]) == (5, 3)
+    (few,) = failure_reasons(failures[:3], rows_done=10)
+    assert [s["row_id"] for s in few["samples"]] == [4, 4, 4]  # only one row failed so: its failures, each once
+
+
+def test_thresholds_from_the_command_line_are_validated_by_the_settings():
+    from clingen.cli.quality import parse_thresholds
+    from clingen.errors import ConfigError
+    given = parse_thresholds(["max_label_share=0.7", "length_ratio_range=[0.4, 3]"])
+    settings = QualitySettings(**given)
+    assert (settings.max_label_share, settings.length_ratio_range) == (0.7, (0.4, 3.0))
+    with pytest.raises(ConfigError, match=r"--threshold 'encoder=x'.*max_label_share"):
+        parse_thresholds(["encoder=x"])
+    with pytest.raises(ConfigError, match="expected NAME=VALUE"):
+        parse_thresholds(["max_label_share"])
+    with pytest.raises(ValueError, match="length_ratio_range"):
+        QualitySettings(**parse_thresholds(["length_ratio_range=[2, 1]"]))
