@@ -55,6 +55,17 @@ class Progress:
     set_aside: list[dict] = field(default_factory=list)
 
 
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """`table` as a zstd Parquet file. A table without rows is written with no row group at all: pyarrow's
+    write_table would write one of 0 rows, which `datasets.load_dataset` refuses ("BatchSize must be greater
+    than 0"), and a shard whose rows were all rejected (or all kept: no failures) is ordinary."""
+    sink = pa.BufferOutputStream()
+    with pq.ParquetWriter(sink, table.schema, compression="zstd") as writer:
+        if table.num_rows:
+            writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
 class OutputStore:
     """A generation run's folder on any pyarrow filesystem (see the module docstring)."""
 
@@ -217,9 +228,7 @@ class OutputStore:
         name = f"part-{part:06d}"
         files = {}
         for folder, table in (("data", examples), ("failures", pa.Table.from_pylist(failures, schema=FAILURE_SCHEMA))):
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
-            data = sink.getvalue().to_pybytes()
+            data = parquet_bytes(table)
             self.write_bytes(self.path(folder, f"{name}.parquet"), data)
             files[folder] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": table.num_rows}
         counts: dict[str, int] = {}

@@ -67,3 +67,21 @@ def test_other_families_load_with_their_labels_as_class_labels(tmp_path, task, e
     names = feature.feature.names if column == "labels" else feature.names
     assert names == spec.label_names
     assert examples[0][column] == ([len(names) - 1] if column == "labels" else len(names) - 1)
+
+
+def test_a_shard_without_examples_or_failures_still_loads(tmp_path):
+    # 600 NCBI rows re-checked by `clingen reparse` left six empty data shards, which load_dataset refused
+    out, spec = folder(tmp_path, "ncbi-disease", [
+        {"text": "Asthma worsened .", "tokens": ["Asthma", "worsened", "."], "tags": ["B-Disease", "O", "O"],
+         "spans": [{"start": 0, "end": 6, "type": "Disease", "text": "Asthma"}]}])
+    store = OutputStore(out)
+    store.commit(1, pa.Table.from_pylist([], schema=schema_for(spec.family)),
+                 [{"row_id": 2, "reason": "too_short", "detail": "2 words", "raw": "{}", "step": 1}], [2], 1, 1,
+                 {"too_short": 1}, {})
+    store.commit(2, pa.Table.from_pylist([{**PROVENANCE, "task": "ncbi-disease", "row_id": 3, "id": "n-3",
+                                           "text": "Gout .", "tokens": ["Gout", "."], "tags": ["B-Disease", "O"],
+                                           "spans": [{"start": 0, "end": 4, "type": "Disease", "text": "Gout"}]}],
+                                         schema=schema_for(spec.family)), [], [3], 1, 1, {}, {})
+    assert [row["text"] for row in load(out, tmp_path)] == ["Asthma worsened .", "Gout ."]
+    assert load(out, tmp_path, "failures")["row_id"] == [1, 2]
+    assert store.read_examples().num_rows == 2 and store.scan().rows == {0, 1, 2, 3}
