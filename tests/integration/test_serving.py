@@ -168,14 +168,12 @@ def test_clingen_serve_answers_over_http_and_stops_at_ctrl_c(service, tmp_path):
                               stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         base, deadline = f"http://127.0.0.1:{port}", time.time() + 300
-        while time.time() < deadline:
+        # Ready as a user sees it: the "serving" line is printed (Serve may answer /healthz a moment before
+        # serve.run returns, and a Ctrl-C in that moment rightly stops start-up before the URLs are printed).
+        while time.time() < deadline and "serving; Ctrl-C stops" not in (tmp_path / "serve.log").read_text():
             assert server.poll() is None, (tmp_path / "serve.log").read_text()[-3000:]
-            try:
-                if requests.get(f"{base}/healthz", timeout=5).json().get("models") == ["gad", "ner"]:
-                    break
-            except (requests.RequestException, ValueError):
-                pass
             time.sleep(1)
+        assert requests.get(f"{base}/healthz", timeout=5).json().get("models") == ["gad", "ner"]
         answer = requests.post(f"{base}/v1/models/ner/predict", json={"inputs": [{"text": "Asthma worsened."}]},
                                timeout=60)
         assert answer.status_code == 200 and answer.json()["task"] == "ncbi-disease"
