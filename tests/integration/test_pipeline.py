@@ -53,6 +53,12 @@ def test_pipeline_runs_end_to_end_and_resumes_at_the_failed_step(smollm2_dir, tm
     assert [steps[n]["status"] for n in ("styles", "generate", "quality", "train", "evaluate")] == [
         "cached", "cached", "cached", "ran", "ran"]
     assert len(json.loads((generated / "manifest.json").read_text())["runs"]) == 1  # not generated again
+    # A quiet console: the workers' own output (vLLM, Ray Train) stays in the log files copied into the folder.
+    for run in (first, second):
+        assert "EngineCore" not in run.stdout + run.stderr and "(RayTrainWorker" not in run.stdout + run.stderr
+    assert "Ray, vLLM and Ray Train logs: " in second.stderr
+    assert any("vllm" in path.read_text(errors="replace").lower()
+               for path in (tmp_path / "pipe" / "logs").glob("ray-*/worker-*"))
     evaluation = json.loads((Path(steps["evaluate"]["folder"]) / "evaluation.json").read_text())
     assert evaluation["n"] == 940 and evaluation["task"] == "ncbi-disease"  # the shipped real test split
     assert evaluation["primary"]["name"] == "f1" and 0.0 <= evaluation["primary"]["value"] <= 1.0
