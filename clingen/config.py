@@ -184,6 +184,9 @@ class GenerationConfig(StrictModel):
                      "(s3://, gs://); a multi-node cluster needs shared storage.")
     shard_rows: int = RunField(64, ge=1, description="Rows per committed Parquet shard; a killed run "
                             "loses at most the shards in flight.")
+    stage_workers: int = RunField(1, ge=1, description="Most actors each of the prompt-composing and "
+                                  "reply-parsing stages scales to (from one); one parses ~2,000 NER rows/s "
+                                  "(benchmarks/driver_ceiling.py), so raise it with the engines.")
     min_words: int = DataField(5, ge=1, description="Shortest accepted text, in words.")
     max_words: int = DataField(120, ge=1, description="Longest accepted text, in words.")
     dedup_threshold: float = DataField(0.85, gt=0.0, le=1.0, description="MinHash Jaccard similarity at "

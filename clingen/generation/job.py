@@ -10,17 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pyarrow as pa
 
 from clingen import __version__
 from clingen.cluster import check_shared_paths, ensure_ray
 from clingen.config import ClinGenConfig, changed_paths, config_from_dict
 from clingen.datasets.readers import check_real_files
 from clingen.datasets.card import write_card
-from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import Manifest, build_manifest
-from clingen.generation.rows import ParsedRow
+from clingen.generation.commits import RayCommits, ShardBuffer
 from clingen.generation.store import OutputStore, Progress
 from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
@@ -131,15 +129,17 @@ def recorded_fingerprint(manifest: Manifest) -> tuple[ClinGenConfig | None, str 
 
 def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,
            run: RunCounters, on_row: Callable[[RunCounters], None] | None = None) -> None:
-    """Consume the stream in the driver: dedup, buffer, and commit a shard every `shard_rows` rows."""
+    """Consume the stream in the driver: dedup, buffer, and hand a shard to the committer every `shard_rows`
+    rows (commits.RayCommits: written by Ray tasks while the stream goes on)."""
     dedup = Deduplicator(config.generation.dedup_threshold)
     _seed_dedup(dedup, store, spec)
-    buffer = _ShardBuffer()
+    commits = RayCommits(store, spec.family)
+    buffer = ShardBuffer()
     part = progress.next_part
     limit = config.generator.max_row_errors
     try:
         for row in dataset.iter_rows():
-            _absorb(row, spec, dedup, buffer, run)
+            _absorb(row, dedup, buffer, run)
             if on_row is not None:
                 on_row(run)
             seen = run.rows + run.generation_errors
@@ -147,63 +147,56 @@ def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, p
                 raise GenerationFailed(f"{run.generation_errors} of {seen} rows failed in the generator (more "
                                        f"than generator.max_row_errors={limit}); first error: {run.first_error}")
             if len(buffer.rows) >= config.generation.shard_rows:
-                _commit(store, part, buffer, spec)
-                part, buffer = part + 1, _ShardBuffer()
+                commits.submit(part, buffer)
+                part, buffer = part + 1, ShardBuffer()
     except GenerationFailed:
         raise
-    except Exception as exc:  # engine death, unreachable endpoint: fail fast with the cause
+    except Exception as exc:  # engine death, unreachable endpoint, a failed write: fail fast with the cause
         raise GenerationFailed(f"the generation stream failed: {type(exc).__name__}: {str(exc)[:2000]}") from exc
     finally:
-        _commit(store, part, buffer, spec)  # whatever was parsed is kept; a re-run resumes after it
+        commits.submit(part, buffer)  # whatever was parsed is kept; a re-run resumes after it
+        commits.wait()
 
 
-@dataclass
-class _ShardBuffer:
-    examples: list[dict] = field(default_factory=list)
-    failures: list[dict] = field(default_factory=list)
-    rows: list[int] = field(default_factory=list)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    # Rows without an example, by their first row-level reason, and mentions left out, by reason: with the
-    # examples these add up to the rows (reasons.REASONS documents every name).
-    rejected_rows: dict[str, int] = field(default_factory=dict)
-    rejected_mentions: dict[str, int] = field(default_factory=dict)
-
-
-def _absorb(row: dict, spec: TaskSpec, dedup: Deduplicator, buffer: _ShardBuffer, run: RunCounters) -> None:
-    parsed = ParsedRow.from_columns(row)
-    failures, example = parsed.failures, parsed.example
-    buffer.failures.extend(failures)
-    for failure in failures:
-        run.failures[failure["reason"]] = run.failures.get(failure["reason"], 0) + 1
-    run.prompt_tokens += parsed.prompt_tokens
-    run.completion_tokens += parsed.completion_tokens
-    if parsed.generation_error:  # retried by the next run: not marked done
+def _absorb(row: dict, dedup: Deduplicator, buffer: ShardBuffer, run: RunCounters) -> None:
+    """One parsed row (rows.PARSED_COLUMNS) into the shard buffer and the run's counters. The JSON columns are
+    passed on undecoded (commits.commit_shard decodes them) except for a duplicate, which becomes a failure."""
+    reasons = (row.get("failure_reasons") or "").split()
+    for reason in reasons:
+        _count(run.failures, reason)
+    prompt_tokens, completion_tokens = int(row["prompt_tokens"]), int(row["completion_tokens"])
+    run.prompt_tokens += prompt_tokens
+    run.completion_tokens += completion_tokens
+    if row.get("failures"):
+        buffer.failures.append(row["failures"])
+    if row.get("generation_error"):  # recorded, but not marked done: the next run retries the row
         run.generation_errors += 1
-        run.first_error = run.first_error or parsed.generation_error
+        run.first_error = run.first_error or row["generation_error"]
         return
-    buffer.rows.append(parsed.row_id)
-    buffer.prompt_tokens += parsed.prompt_tokens
-    buffer.completion_tokens += parsed.completion_tokens
+    row_id = int(row["row_id"])
+    buffer.rows.append(row_id)
+    buffer.prompt_tokens += prompt_tokens
+    buffer.completion_tokens += completion_tokens
     run.rows += 1
-    for failure in failures:
-        if level_of(failure["reason"]) == "mention":
-            _count(buffer.rejected_mentions, failure["reason"])
-    if example is None:
-        first = next((f["reason"] for f in failures if level_of(f["reason"]) == "row"), "no_example")
-        _count(buffer.rejected_rows, first)
+    levels = [level_of(reason) for reason in reasons]
+    for reason, level in zip(reasons, levels):
+        if level == "mention":
+            _count(buffer.rejected_mentions, reason)
+    if not row.get("example"):
+        _count(buffer.rejected_rows, next((r for r, level in zip(reasons, levels) if level == "row"), "no_example"))
         return
-    duplicate = dedup.check(example["id"], text_of(example), parsed.dedup_signature)
+    duplicate = dedup.check_signed(row["example_id"], row["dedup_digest"], row["dedup_signature"])
     if duplicate is None:
-        buffer.examples.append(example)
+        buffer.examples.append(row["example"])
         run.examples += 1
         return
     reason, earlier = duplicate
+    example = json.loads(row["example"])
     record = example.pop("reply_record", None)
-    buffer.failures.append({"row_id": parsed.row_id, "reason": reason, "detail": f"repeats {earlier}",
-                            "raw": json.dumps(example), "step": 1, "reply_record": record})
+    buffer.failures.append(json.dumps([{"row_id": row_id, "reason": reason, "detail": f"repeats {earlier}",
+                                        "raw": json.dumps(example), "step": 1, "reply_record": record}]))
     _count(buffer.rejected_rows, reason)
-    run.failures[reason] = run.failures.get(reason, 0) + 1
+    _count(run.failures, reason)
 
 
 def _count(counts: dict[str, int], reason: str) -> None:
@@ -217,11 +210,3 @@ def _seed_dedup(dedup: Deduplicator, store: OutputStore, spec: TaskSpec) -> None
     if table is not None:
         for example in table.to_pylist():
             dedup.check(example["id"], text_of(example))
-
-
-def _commit(store: OutputStore, part: int, buffer: _ShardBuffer, spec: TaskSpec) -> None:
-    if not buffer.rows and not buffer.failures:
-        return
-    table = pa.Table.from_pylist(buffer.examples, schema=schema_for(spec.family))
-    store.commit(part, table, buffer.failures, buffer.rows, buffer.prompt_tokens, buffer.completion_tokens,
-                 buffer.rejected_rows, buffer.rejected_mentions)

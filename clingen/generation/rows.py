@@ -10,7 +10,7 @@ from typing import Any
 # The columns of a parsed row in the Ray Dataset. Families have different example schemas, so the example and
 # its failures travel as JSON strings (Arrow needs one type per column); the driver builds the typed table.
 PARSED_COLUMNS = ("row_id", "prompt_tokens", "completion_tokens", "example", "failures", "generation_error",
-                  "sentence_a", "reply_record", "dedup_signature")
+                  "sentence_a", "reply_record", "dedup_signature", "dedup_digest", "example_id", "failure_reasons")
 
 
 @dataclass
@@ -24,7 +24,12 @@ class ParsedRow:
     - `sentence_a`: a pair task's first-step text (the second step's input), else None.
     - `reply_record`: a pair's first step that succeeded: the reply record (JSON) the second step extends.
     - `dedup_signature`: the example's MinHash signature (bytes), so the driver's duplicate check only looks
-      it up."""
+      it up.
+    - `dedup_digest`: sha1 (20 bytes) of the example's normalised text (dedup.text_digest), its exact-match key.
+
+    Two more columns are derived, so that the driver deduplicates and counts without decoding the JSON ones:
+    `example_id` (the example's id) and `failure_reasons` (the failures' reasons in order, space-separated:
+    reason names are single words, reasons.REASONS)."""
 
     row_id: int
     prompt_tokens: int = 0
@@ -35,6 +40,7 @@ class ParsedRow:
     sentence_a: str | None = None
     reply_record: str | None = None
     dedup_signature: bytes | None = None
+    dedup_digest: bytes | None = None
 
     def to_columns(self) -> dict[str, Any]:
         """The row as the Dataset's column values (PARSED_COLUMNS): example and failures as JSON strings."""
@@ -43,7 +49,10 @@ class ParsedRow:
                 "example": json.dumps(self.example) if self.example is not None else None,
                 "failures": json.dumps(self.failures) if self.failures else None,
                 "generation_error": self.generation_error, "sentence_a": self.sentence_a,
-                "reply_record": self.reply_record, "dedup_signature": self.dedup_signature}
+                "reply_record": self.reply_record, "dedup_signature": self.dedup_signature,
+                "dedup_digest": self.dedup_digest,
+                "example_id": self.example["id"] if self.example is not None else None,
+                "failure_reasons": " ".join(failure["reason"] for failure in self.failures) or None}
 
     @classmethod
     def from_columns(cls, row: dict[str, Any]) -> ParsedRow:
@@ -54,4 +63,5 @@ class ParsedRow:
                    example=json.loads(row["example"]) if row.get("example") else None,
                    failures=json.loads(row["failures"]) if row.get("failures") else [],
                    generation_error=row.get("generation_error") or None, sentence_a=row.get("sentence_a"),
-                   reply_record=row.get("reply_record"), dedup_signature=row.get("dedup_signature"))
+                   reply_record=row.get("reply_record"), dedup_signature=row.get("dedup_signature"),
+                   dedup_digest=row.get("dedup_digest"))

@@ -12,7 +12,7 @@ from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
 from clingen.generation.rows import PARSED_COLUMNS, ParsedRow
 from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_of
-from clingen.parsing.dedup import MinHasher, normalise
+from clingen.parsing.dedup import MinHasher, normalise, text_digest
 from clingen.parsing.parsers import ParseFailure, ReplyEnd
 from clingen.prompts.compose import PromptComposer, second_step_messages
 from clingen.tasks.registry import get_task
@@ -45,7 +45,8 @@ class ParseReplies:
     """Generator replies -> one result per row: an example or failures, as JSON strings (families have
     different schemas; the driver builds the typed table), plus token counts. Every outcome carries the row's
     reply record (raw replies and prompt context), so `clingen reparse` can re-check it later, and an example its
-    MinHash signature (`dedup_signature`, bytes), so that the driver's duplicate check only looks it up."""
+    MinHash signature and exact-match digest (`dedup_signature`, `dedup_digest`), so that the driver's duplicate
+    check only looks them up."""
 
     def __init__(self, config_json: str, model_name: str, step: int = 1, keep_prompt: bool = False):
         config = ClinGenConfig.model_validate_json(config_json)
@@ -86,7 +87,8 @@ class ParseReplies:
             result.reply_record = record.to_json()
         result.failures, result.example, result.sentence_a = list(failures or []), example, parsed.value
         if example is not None:
-            result.dedup_signature = self.minhasher.signature(normalise(text_of(example))).tobytes()
+            text = normalise(text_of(example))
+            result.dedup_signature, result.dedup_digest = self.minhasher.signature(text).tobytes(), text_digest(text)
         return result
 
 

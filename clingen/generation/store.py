@@ -95,6 +95,11 @@ class OutputStore:
             raise ConfigError(f"{uri} has no manifest.json; expected the output folder of `clingen generate`")
         return store
 
+    @property
+    def location(self) -> str:
+        """Where the store is, for another process: its absolute path (local) or its URI."""
+        return str(self.root) if self.is_local else self.uri
+
     def path(self, *parts: str) -> str:
         return str(self.root.joinpath(*parts))
 

@@ -22,20 +22,22 @@ SERVE_WORKER_CPUS = 1.0
 def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
     """(dataset of parsed rows, model name). Nothing runs until the dataset is consumed."""
     ray = require("ray")
-    one_actor = ray.data.ActorPoolStrategy(size=1)  # each builds its graph, composer or checker once
+    # Each actor builds its graph, composer or checker once; a pool that grows from one with the load keeps
+    # composing and parsing ahead of many engines (composition and checks are per row, so any actor will do).
+    stage_pool = ray.data.ActorPoolStrategy(min_size=1, max_size=config.generation.stage_workers)
     steps = 2 if spec.family == "pair" else 1
     model_name, processor = build_generator(config, steps)
     config_json = config.model_dump_json()
     prompts = _prompt_rows(config.generation.n, _blocks(config)).map_batches(
-        ComposePrompts, fn_constructor_args=(config_json, done_rows), batch_size=None, compute=one_actor,
+        ComposePrompts, fn_constructor_args=(config_json, done_rows), batch_size=None, compute=stage_pool,
         num_cpus=LIGHT_STAGE_CPUS)
     replies = processor(prompts)
     if spec.family == "pair":  # two steps as two stages of one stream
         first = replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, 1, True),
-                                    compute=one_actor, num_cpus=LIGHT_STAGE_CPUS, batch_size=None)
+                                    compute=stage_pool, num_cpus=LIGHT_STAGE_CPUS, batch_size=None)
         replies = processor(first.map_batches(SecondStepPrompts, num_cpus=LIGHT_STAGE_CPUS, batch_size=None))
     return replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, 2 if spec.family == "pair" else 1),
-                               compute=one_actor, num_cpus=LIGHT_STAGE_CPUS, batch_size=None), model_name
+                               compute=stage_pool, num_cpus=LIGHT_STAGE_CPUS, batch_size=None), model_name
 
 
 def _prompt_rows(n: int, blocks: int):

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 
 from clingen.config import ClinGenConfig
-from clingen.parsing.dedup import containment
+from clingen.parsing.dedup import shingle_containment, shingles
 from clingen.parsing.parsers import ParseFailure, ParseOptions, ParseResult, ReplyEnd, parse_reply
 from clingen.tasks.spec import TaskSpec
 
@@ -78,6 +78,12 @@ class RowChecker:
     def __init__(self, spec: TaskSpec, options: ParseOptions, demo_texts: dict[str, str], copy_threshold: float):
         self.spec, self.options = spec, options
         self.demo_texts, self.copy_threshold = demo_texts, copy_threshold
+        self._shingles_of_demo: dict[str, set[str]] = {}  # each demonstration is shown to many rows
+
+    def _demo_shingles(self, demo_id: str) -> set[str]:
+        if demo_id not in self._shingles_of_demo:
+            self._shingles_of_demo[demo_id] = shingles(self.demo_texts.get(demo_id, ""))
+        return self._shingles_of_demo[demo_id]
 
     @classmethod
     def from_config(cls, config: ClinGenConfig, spec: TaskSpec, model_name: str | None) -> "RowChecker":
@@ -110,9 +116,9 @@ class RowChecker:
         parsed = parse_reply(self.spec, row, reply, self.options, end)
         if parsed.example is None:
             return parsed
-        text = text_of(parsed.example.to_row())
+        mine = shingles(text_of(parsed.example.to_row()))
         for demo_id in row.get("demo_ids") or []:
-            share = containment(text, self.demo_texts.get(demo_id, ""))
+            share = shingle_containment(mine, self._demo_shingles(demo_id))
             if share >= self.copy_threshold:
                 step = 2 if row.get("sentence_a") is not None else 1
                 parsed.failures.append(ParseFailure(int(row["row_id"]), "copies_demonstration", f"{share:.0%} of "

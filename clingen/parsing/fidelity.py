@@ -5,6 +5,7 @@ Pure functions; the parsers turn what they find into rejection reasons (clingen/
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -111,9 +112,11 @@ def meta_phrase(spec: TaskSpec, text: str, style: str | None = None) -> str | No
     premise")."""
     folded = _fold(text)
     styled = (f"the {style}", f"this {style}") if style else ()
-    for phrase in META_PHRASES + INSTRUCTION_PHRASES + styled:
-        if re.search(r"(?<!\w)" + re.escape(phrase.casefold()) + r"(?!\w)", folded):
-            return phrase
+    phrases = META_PHRASES + INSTRUCTION_PHRASES + styled
+    if _phrases_pattern(phrases).search(folded):  # one search for the common case, a text with none of them
+        for phrase in phrases:
+            if _phrases_pattern((phrase,)).search(folded):
+                return phrase
     for pattern in (*_META_PATTERNS, *_type_word_patterns(spec)):
         match = pattern.search(text)
         if match:
@@ -130,11 +133,23 @@ def meta_phrase(spec: TaskSpec, text: str, style: str | None = None) -> str | No
     return "the premise" if "premise" in spec.pair_roles and re.search(r"(?<!\w)the premise(?!\w)", folded) else None
 
 
+@functools.lru_cache(maxsize=256)
+def _phrases_pattern(phrases: tuple[str, ...]) -> re.Pattern:
+    """Any of the phrases as whole words, in case-folded text. Compiled once: the parse stage checks every reply,
+    and re's own cache (512 patterns) is soon flushed by the per-name patterns of mentions.name_pattern."""
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(phrase.casefold()) for phrase in phrases) + r")(?!\w)")
+
+
 def _type_word_patterns(spec: TaskSpec) -> tuple[re.Pattern, ...]:
+    return _type_word_patterns_of(frozenset(_type_words(spec)))
+
+
+@functools.lru_cache(maxsize=64)
+def _type_word_patterns_of(type_words: frozenset[str]) -> tuple[re.Pattern, ...]:
     """The prompt's way of naming a topic, echoed: a type word as a field ("Disease:", "Disease C#:"), quoting a
     name ("the disease 'gout'") or introducing it as the template does ("the disease named gout"; "named after"
     is real text)."""
-    words = "|".join(sorted({re.escape(w) for w in _type_words(spec)}, key=len, reverse=True))
+    words = "|".join(sorted({re.escape(w) for w in type_words}, key=len, reverse=True))
     return (re.compile(rf"(?i)(?<!\w)(?:{words})s?(?:\s+\S{{1,3}})?\s*:"),
             re.compile(rf"(?i)(?<!\w)(?:{words})\s+(?:named\s+|called\s+)?['\"\u2018\u201c]"),
             re.compile(rf"(?i)(?<!\w)the\s+(?:{words})\s+named\s+(?!after\b)"))

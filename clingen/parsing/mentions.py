@@ -6,6 +6,7 @@ topic and the listed mentions as non-overlapping spans.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -60,6 +61,7 @@ def placeholder_in(text: str) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=16384)  # a run checks the same topic names again and again; compiling costs ~0.3 ms
 def name_pattern(name: str) -> re.Pattern | None:
     """A whole-word pattern for a name: case-insensitive except its acronyms, any run of spaces or hyphens
     between its words ("Guillain-Barre" = "Guillain Barre", a non-breaking space or line break included), and
@@ -83,9 +85,15 @@ def find_mentions(text: str, name: str) -> list[tuple[int, int]]:
 def label_words(spec: TaskSpec) -> frozenset[str]:
     """Words that only name the task's entity type, its labels or its prompt (case-folded): 'disease',
     'Chemical', 'patient', a style such as 'genetics research summary'."""
-    words = {label.name for label in spec.labels} | {spec.domain} | set(spec.styles) | set(spec.pair_roles)
-    if spec.kg_entity_type:
-        words.add(spec.kg_entity_type.replace("_", " "))
+    return _label_words(frozenset({label.name for label in spec.labels} | {spec.domain} | set(spec.styles)
+                                  | set(spec.pair_roles)), spec.kg_entity_type)
+
+
+@functools.lru_cache(maxsize=64)  # the parse stage asks once per reply, with the same task every time
+def _label_words(names: frozenset[str], kg_entity_type: str | None) -> frozenset[str]:
+    words = set(names)
+    if kg_entity_type:
+        words.add(kg_entity_type.replace("_", " "))
     for key in list(words):
         words |= set(TYPE_WORDS.get(key.casefold(), ()))
     words |= {f"{word} {suffix}" for word in list(words) for suffix in ("name", "entity", "type", "class")}

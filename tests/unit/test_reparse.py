@@ -11,11 +11,13 @@ from clingen.cli import main
 from clingen.config import load_config
 from clingen.datasets.records import schema_for
 from clingen.generation.manifest import build_manifest
-from clingen.generation.job import RunCounters, _absorb, _ShardBuffer
+from clingen.generation.commits import ShardBuffer
+from clingen.generation.job import RunCounters, _absorb
+from clingen.generation.rows import ParsedRow
 from clingen.generation.reparse import reparse_run
 from clingen.generation.store import OutputStore
 from clingen.parsing.checker import ReplyRecord
-from clingen.parsing.dedup import Deduplicator
+from clingen.parsing.dedup import Deduplicator, MinHasher, text_digest
 from clingen.parsing.parsers import ParseOptions, ReplyEnd, parse_reply
 from clingen.quality.audit import audit_ner, audit_run
 from clingen.tasks.registry import get_task
@@ -164,25 +166,28 @@ def test_a_reparse_killed_before_its_manifest_is_in_place_still_ends_with_the_ne
 
 
 def test_the_stream_counts_each_row_once_by_its_first_row_reason():
-    spec, dedup, buffer, run = NCBI, Deduplicator(), _ShardBuffer(), RunCounters()
+    dedup, buffer, run = Deduplicator(), ShardBuffer(), RunCounters()
     kept = {"id": "ncbi-disease-00000000", "text": "Gout flares were frequent in older men."}
-    rows = [
-        {"row_id": 0, "example": json.dumps(kept), "failures": json.dumps([
-            {"reason": "entity_not_in_text", "row_id": 0}]), "prompt_tokens": 1, "completion_tokens": 1},
-        {"row_id": 1, "example": json.dumps({**kept, "id": "ncbi-disease-00000001"}), "failures": None,
-         "prompt_tokens": 1, "completion_tokens": 1},
-        {"row_id": 2, "example": None, "failures": json.dumps([{"reason": "mention_is_pronoun", "row_id": 2},
-                                                              {"reason": "no_entities", "row_id": 2}]),
-         "prompt_tokens": 1, "completion_tokens": 1},
-        {"row_id": 3, "example": None, "failures": json.dumps([{"reason": "generation_error", "row_id": 3}]),
-         "generation_error": "boom", "prompt_tokens": 0, "completion_tokens": 0},
-    ]
+    signed = {"dedup_digest": text_digest(kept["text"]), "dedup_signature": MinHasher().signature(kept["text"])}
+    rows = [ParsedRow(0, 1, 1, example=kept, failures=[{"reason": "entity_not_in_text", "row_id": 0}], **signed),
+            ParsedRow(1, 1, 1, example={**kept, "id": "ncbi-disease-00000001"}, **signed),
+            ParsedRow(2, 1, 1, failures=[{"reason": "mention_is_pronoun", "row_id": 2},
+                                         {"reason": "no_entities", "row_id": 2}]),
+            ParsedRow(3, 0, 0, failures=[{"reason": "generation_error", "row_id": 3}], generation_error="boom")]
+    rows = [row.to_columns() for row in rows]
     for row in rows:
-        _absorb(row, spec, dedup, buffer, run)
+        _absorb(row, dedup, buffer, run)
     assert buffer.rows == [0, 1, 2] and len(buffer.examples) == 1
     assert buffer.rejected_rows == {"exact_duplicate": 1, "no_entities": 1}
     assert buffer.rejected_mentions == {"entity_not_in_text": 1, "mention_is_pronoun": 1}
     assert len(buffer.examples) + sum(buffer.rejected_rows.values()) == len(buffer.rows)
+    # Every failure is recorded, the generator's too (its row is retried, not done); the repeat names the first.
+    reasons = [failure["reason"] for failure in buffer.decoded_failures()]
+    assert sorted(reasons) == ["entity_not_in_text", "exact_duplicate", "generation_error", "mention_is_pronoun",
+                               "no_entities"]
+    assert run.failures == {reason: 1 for reason in reasons} and run.generation_errors == 1
+    repeat = next(f for f in buffer.decoded_failures() if f["reason"] == "exact_duplicate")
+    assert repeat["detail"] == "repeats ncbi-disease-00000000" and json.loads(repeat["raw"])["id"].endswith("01")
 
 
 def test_audit_of_ner_spans_and_topics():

@@ -13,12 +13,12 @@ import pytest
 
 from clingen.config import GeneratorConfig, field_kind, load_config
 from clingen.errors import ConfigError
-from clingen.generation.job import RunCounters, _absorb, _ShardBuffer
+from clingen.generation.commits import ShardBuffer
+from clingen.generation.job import RunCounters, _absorb
 from clingen.generation.serve_backend import (PlainChatRequest, check_serve_app, llm_server_deployment, reply_row, request_row,
                                               serve_target)
 from clingen.generation.stages import ComposePrompts, ParseReplies
 from clingen.parsing.dedup import Deduplicator
-from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit
 
@@ -165,9 +165,9 @@ def test_failed_requests_reach_the_driver_as_generation_errors():
     replies = [reply_row(row) for row in outputs]
     batch = {name: [row.get(name) for row in replies] for name in replies[0]}
     out = ParseReplies(config.model_dump_json(), "clingen-generator")(batch)
-    buffer, run = _ShardBuffer(), RunCounters()
+    buffer, run = ShardBuffer(), RunCounters()
     for row in [dict(zip(out, values)) for values in zip(*out.values())]:
-        _absorb(row, get_task("ncbi-disease"), Deduplicator(), buffer, run)
+        _absorb(row, Deduplicator(), buffer, run)
     assert buffer.rows == [0] and len(buffer.examples) == 1  # the failed rows stay undone: the next run retries
     assert (run.generation_errors, run.prompt_tokens, run.completion_tokens) == (2, 40, 20)
     assert run.first_error == "endpoint error: The model `smol` does not exist."

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from clingen.config import load_config
-from clingen.generation.job import RunCounters, _absorb, _ShardBuffer
+from clingen.generation.commits import ShardBuffer
+from clingen.generation.job import RunCounters, _absorb
 from clingen.generation.stages import ComposePrompts, ParseReplies
 from clingen.parsing.dedup import Deduplicator, MinHasher, normalise, shingles
-from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit
 WORDS = ("patients cohort study onset symptoms diagnosis treatment outcome adults children biopsy serum levels "
@@ -60,6 +60,17 @@ def test_decisions_match_datasketch_lsh_with_and_without_worker_signatures(thres
     assert 20 < reference.count(False) < 200  # some near copies are found, and not everything is a copy
 
 
+def test_signatures_equal_datasketch_values_and_dtype():
+    # The fast path replaces datasketch's per-value hash calls; its values must stay datasketch's own.
+    texts = texts_with_near_copies(60) + ["", "abc", "Ärztin: Zöliakie – fünf Fälle", "\u00e9" * 40, "x" * 5]
+    for text in texts:
+        reference = datasketch.MinHash(num_perm=64)
+        reference.update_batch([s.encode() for s in shingles(text)])
+        signature = MinHasher().signature(text)
+        assert signature.dtype == reference.hashvalues.dtype
+        assert np.array_equal(signature, reference.hashvalues), text
+
+
 def test_a_signature_of_the_wrong_length_is_refused():
     with pytest.raises(ValueError, match="a MinHash signature of 3 values; expected 64"):
         Deduplicator().check("a", "some text here", np.zeros(3, dtype=np.uint32))
@@ -67,7 +78,6 @@ def test_a_signature_of_the_wrong_length_is_refused():
 
 def test_parse_stage_signs_each_example_and_the_driver_rejects_the_repeat():
     config = load_config(overrides=["task=ncbi-disease", "generation.min_words=3"])
-    spec = get_task("ncbi-disease")
     prompts = ComposePrompts(config.model_dump_json(), np.array([], dtype=np.int64))({"id": np.arange(3)})
     first, second = prompts["topic"][:2]
     # Rows 0 and 1 get the same reply, which names both their topics: the second is an exact duplicate.
@@ -79,8 +89,8 @@ def test_parse_stage_signs_each_example_and_the_driver_rejects_the_repeat():
     text = json.loads(out["example"][0])["text"]
     assert out["dedup_signature"][0] == MinHasher().signature(normalise(text)).tobytes()
     assert out["dedup_signature"][2] is None and out["example"][2] is None
-    dedup, buffer, run = Deduplicator(), _ShardBuffer(), RunCounters()
+    dedup, buffer, run = Deduplicator(), ShardBuffer(), RunCounters()
     for row in [dict(zip(out, values)) for values in zip(*out.values())]:
-        _absorb(row, spec, dedup, buffer, run)
+        _absorb(row, dedup, buffer, run)
     assert buffer.rows == [0, 1, 2] and len(buffer.examples) == 1
     assert buffer.rejected_rows["exact_duplicate"] == 1 and sum(buffer.rejected_rows.values()) == 2
