@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -111,6 +112,19 @@ def _quiet_ray_data() -> None:
     # progress bars that ClinGen switched off for its own are off.
     logging.getLogger("ray._private.worker").setLevel(logging.WARNING)
     logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
+    # Said at every start of the local instance ClinGen starts with token authentication on purpose
+    # (test_ray_auth.py): advice to opt out is noise on a user's console.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    # ray.llm's modules give themselves a console handler at INFO ("No cloud storage mirror configured") unless
+    # "ray.llm" already has one: give it a silent one, and lower those already made.
+    llm = logging.getLogger("ray.llm")
+    if not llm.handlers:
+        llm.addHandler(logging.NullHandler())
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("ray.llm."):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    # Ray Data's advice to add blocks when a small run gives a map stage fewer inputs than its task pool.
+    warnings.filterwarnings("ignore", message="The maximum number of concurrent tasks", category=UserWarning)
 
 
 def _restrict_token_file() -> None:

@@ -20,3 +20,9 @@ def resolve_config(args: argparse.Namespace, **flag_overrides) -> ClinGenConfig:
     extra = [f"{key}={json.dumps(str(value) if isinstance(value, Path) else value)}"
              for key, value in flag_overrides.items() if value is not None]
     return load_config(args.config, [*args.overrides, *extra])
+
+
+def add_verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--verbose", action="store_true", help="show Ray's, Ray Data's and vLLM's own logs on the "
+                        "console too (otherwise they stay in Ray's session log folder)")
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from clingen.cli.common import add_config_options, resolve_config
+from clingen.cli.common import add_config_options, add_verbose_option, resolve_config
 from clingen.errors import ConfigError
 
 
@@ -25,6 +25,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
                          "(default: quality-report)")
     quality.add_argument("--encoder", help="embedding encoder: local folder, hub id or embedded:minilm-l6 "
                          "(default)")
+    add_verbose_option(quality)
     quality.add_argument("--max-examples", type=int, help="examples measured per set (default 2000)")
     quality.add_argument("--tsne-points", type=int, help="points per set in the t-SNE map (default 500)")
     quality.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
@@ -78,7 +79,8 @@ def _quality(args: argparse.Namespace) -> int:
         settings = QualitySettings(**{key: value for key, value in given.items() if value is not None})
     except ValueError as exc:  # pydantic's ValidationError names the field and the bad value
         raise ConfigError(f"invalid quality option: {exc}") from None
-    report = build_quality_report(parse_synthetic(args.synthetic), args.real, args.task, args.out, config, settings)
+    report = build_quality_report(parse_synthetic(args.synthetic), args.real, args.task, args.out, config, settings,
+                                  quiet=not args.verbose)
     k = report["cmd"]["order_k"]
     for name, entry in report["sets"].items():
         m = entry["metrics"]

@@ -23,8 +23,10 @@ LIGHT_TASKS_PER_ENGINE = 2
 
 
 def light_task_stage(engines: int) -> dict:
-    """Dataset.map options of a pre/postprocess task stage feeding `engines` engines (or HTTP workers)."""
-    return {"num_cpus": LIGHT_STAGE_CPUS, "concurrency": max(LIGHT_TASKS_PER_ENGINE, LIGHT_TASKS_PER_ENGINE * engines)}
+    """Dataset.map options of a pre/postprocess task stage feeding `engines` engines (or HTTP workers). A
+    TaskPoolStrategy, not `concurrency=`, which Ray 2.51+ warns about on the console at every run."""
+    size = max(LIGHT_TASKS_PER_ENGINE, LIGHT_TASKS_PER_ENGINE * engines)
+    return {"num_cpus": LIGHT_STAGE_CPUS, "compute": require("ray.data").TaskPoolStrategy(size=size)}
 
 
 def sampling_params(config: GeneratorConfig, row: dict) -> dict:

@@ -17,13 +17,14 @@ from clingen.tasks.registry import get_task
 _ITEMS_PER_REQUEST = 20  # small models drift in long lists; ask several times for short ones
 
 
-def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: int) -> list[str]:
-    """`requests` replies to the same question (the sampling temperature makes them differ)."""
+def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: int, quiet: bool) -> list[str]:
+    """`requests` replies to the same question (the sampling temperature makes them differ); `quiet` keeps Ray's
+    and vLLM's worker output off the console."""
     import ray
 
     from clingen.generation.stream import build_generator
     from clingen.cluster import ensure_ray
-    ensure_ray(config)
+    ensure_ray(config, quiet=quiet)
     _, processor = build_generator(config)
     rows = [{"row_id": i, "messages": messages, "json_schema": json.dumps(list_schema(max_items)), "placeholder": False}
             for i in range(requests)]
@@ -35,9 +36,9 @@ def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: 
     return [r["generated_text"] for r in sorted(replies, key=lambda r: r["row_id"]) if not r.get("__inference_error__")]
 
 
-def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path) -> list[str]:
+def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path, quiet: bool = False) -> list[str]:
     requests = math.ceil(n / _ITEMS_PER_REQUEST) * 2  # replies overlap; ask for twice what is needed
-    replies = _ask(config, topic_prompt(entity_type, _ITEMS_PER_REQUEST), requests, _ITEMS_PER_REQUEST)
+    replies = _ask(config, topic_prompt(entity_type, _ITEMS_PER_REQUEST), requests, _ITEMS_PER_REQUEST, quiet)
     proposed = [item for reply in replies for item in split_list_reply(reply)]
     items = clean_proposed_list(proposed, echoes=[JSON_ONLY])[:n]
     write_list_file(out, items, f"{len(items)} {entity_type} topics proposed by {config.generator.model.source} "
@@ -45,10 +46,10 @@ def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path) -
     return items
 
 
-def propose_styles(config: ClinGenConfig, n: int, out: Path) -> list[str]:
+def propose_styles(config: ClinGenConfig, n: int, out: Path, quiet: bool = False) -> list[str]:
     spec = get_task(config.task, config.task_file)
     demos = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
-    replies = _ask(config, style_prompt(spec, demos, n), 4, n)
+    replies = _ask(config, style_prompt(spec, demos, n), 4, n, quiet)
     proposed = [item for reply in replies for item in split_list_reply(reply)]
     # Small models copy the demonstrations they are shown into the list; those are not styles.
     shown = [render_demo(spec, demo) for demo in demos[:STYLE_PROMPT_DEMOS]] + [JSON_ONLY]

@@ -152,11 +152,11 @@ def measure(source: Source, embeddings: np.ndarray, real: Source | None, real_em
 
 
 def _embed_all(sources: list[Source], config: ClinGenConfig, settings: QualitySettings,
-               encoder: str) -> dict[str, np.ndarray]:
+               encoder: str, quiet: bool = False) -> dict[str, np.ndarray]:
     """One embedding pass over every source's texts (one encoder load), split back per source."""
     from clingen.cluster import ensure_ray
     from clingen.quality.embed import embed_texts
-    ensure_ray(config)
+    ensure_ray(config, quiet=quiet)
     texts = [text for source in sources for text in source.texts]
     matrix = embed_texts(texts, encoder, settings.max_length, settings.batch_size)
     bounds = np.cumsum([0] + [len(source.records) for source in sources])
@@ -185,16 +185,18 @@ def _load_sources(synthetic: dict[str, str], real: Path | None, task: str | None
 
 
 def build_quality_report(synthetic: dict[str, str], real: Path | None, task: str | None, out: Path,
-                         config: ClinGenConfig | None = None, settings: QualitySettings | None = None) -> dict:
+                         config: ClinGenConfig | None = None, settings: QualitySettings | None = None,
+                         quiet: bool = False) -> dict:
     """Measure each synthetic set (name -> generation output folder or URI), optionally against a real split,
     and write <out>/quality.json, the PNG figures and <out>/report.html. `config` supplies the Ray address
-    and task file; `settings` the encoder, sample sizes and CMD order. Returns the quality.json content."""
+    and task file; `settings` the encoder, sample sizes and CMD order; `quiet` keeps Ray's worker output off the
+    console. Returns the quality.json content."""
     config = config or load_config()
     settings = settings or QualitySettings()
     from clingen.quality.embed import POOLING, resolve_embedding_encoder
     encoder = resolve_embedding_encoder(settings.encoder)
     spec, sources = _load_sources(synthetic, real, task, config, settings)
-    embeddings = _embed_all(sources, config, settings, encoder)
+    embeddings = _embed_all(sources, config, settings, encoder, quiet)
     real_source = sources[0] if real is not None else None
     real_embeddings = embeddings[REAL] if real is not None else None
     report = {
