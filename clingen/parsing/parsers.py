@@ -256,8 +256,14 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
                  f"{entity_type}")
         elif mention:
             # "Acute dacryoadenitis (ADE)": the name and its abbreviation are two mentions, as the corpora annotate.
+            # Each part is judged as a mention of its own: in "Disease (LMD)" the name is only the type word.
             abbreviated = _ABBREVIATED.fullmatch(mention)
-            items += [(entity_type, part) for part in (abbreviated.groups() if abbreviated else (mention,))]
+            for part in abbreviated.groups() if abbreviated else (mention,):
+                problem = mentions.mention_problem(part, generic) if part != mention else None
+                if problem:
+                    fail(problem[0], f"{entity_type} {problem[1]} (in {mention!r})")
+                else:
+                    items.append((entity_type, part))
     return items, failures
 
 

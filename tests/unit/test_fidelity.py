@@ -452,6 +452,16 @@ def test_a_name_with_its_abbreviation_is_two_mentions():
     assert [s.text for s in result.example.spans] == ["Acute dacryoadenitis", "ADE"]
 
 
+def test_each_part_of_an_abbreviated_mention_is_judged_on_its_own():
+    # Seen in a README run: "Disease (LMD)" tagged the bare words "diseases" and "disease" across the text.
+    text = ("Lymphatic Diseases (LMD) have been a focus of genetic research, with the treatment of Lymantian "
+            "diseases, including the identification of the disease.")
+    reply = json.dumps({"sentence": text, "entities": ["Lymphatic Diseases (LMD)", "Disease (LMD)"]})
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
+    assert [s.text for s in result.example.spans] == ["Lymphatic Diseases", "LMD"]
+    assert reasons(result) == ["mention_is_label_word"] and "in 'Disease (LMD)'" in result.failures[0].detail
+
+
 def test_a_text_that_is_only_its_entity_teaches_no_context():
     reply = json.dumps({"sentence": "Childhood central nervous system germinoma.",
                         "entities": ["Childhood central nervous system germinoma"]})
