@@ -95,7 +95,15 @@ class GenerationProgress(_ProgressLine):
         if self._bar is None:
             self._bar = self.progress.add_task(self.task, total=todo, note=note)
         self.progress.update(self._bar, completed=counters.rows, note=note)
-        self._plain(f"{self.task}: {counters.rows}/{todo} rows | {note}")
+        self._plain(f"{self.task}: {counters.rows}/{todo} rows | {note}{self.time_left(counters.rows, todo)}")
+
+    def time_left(self, done: int, todo: int) -> str:
+        """' | ~4m10s left' at the rate so far (the terminal bar has its own column), '' before the first row."""
+        elapsed = time.monotonic() - self._started
+        if done <= 0 or done >= todo or elapsed <= 0:
+            return ""
+        seconds = round((todo - done) * elapsed / done)
+        return f" | ~{seconds // 60}m{seconds % 60:02d}s left" if seconds >= 60 else f" | ~{seconds}s left"
 
     def describe(self, counters) -> str:
         elapsed = max(time.monotonic() - self._started, 1e-9)

@@ -33,6 +33,14 @@ def test_request_errors_are_shown_and_a_slow_pace_prints_once():
     assert stream.getvalue().count("\n") == 1 and "| 2 request errors" in stream.getvalue()
 
 
+def test_off_a_terminal_the_line_says_the_time_left_at_the_rate_so_far():
+    progress = GenerationProgress("ncbi-disease", stream=io.StringIO())
+    progress._started -= 100  # 100 s for the rows done so far
+    assert progress.time_left(50, 200) == " | ~5m00s left"
+    assert progress.time_left(190, 200) == " | ~5s left"
+    assert progress.time_left(0, 200) == "" and progress.time_left(200, 200) == ""
+
+
 def training_record(**changes):
     record = {"stage": "synthetic", "stage_index": 1, "stages": 2, "epoch": 2, "epochs": 7, "stage_steps": 120,
               "total_steps": 300, "loss": 0.41234}
