@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
@@ -13,6 +14,7 @@ from clingen.prompts.knowledge import (JSON_ONLY, STYLE_PROMPT_DEMOS, clean_prop
                                        split_list_reply, style_prompt, topic_prompt, write_list_file)
 from clingen.prompts.templates import render_demo
 from clingen.tasks.registry import get_task
+from clingen.tasks.spec import TaskSpec
 
 _ITEMS_PER_REQUEST = 20  # small models drift in long lists; ask several times for short ones
 
@@ -40,10 +42,24 @@ def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path, q
     requests = math.ceil(n / _ITEMS_PER_REQUEST) * 2  # replies overlap; ask for twice what is needed
     replies = _ask(config, topic_prompt(entity_type, _ITEMS_PER_REQUEST), requests, _ITEMS_PER_REQUEST, quiet)
     proposed = [item for reply in replies for item in split_list_reply(reply)]
-    items = clean_proposed_list(proposed, echoes=[JSON_ONLY])[:n]
+    spec = get_task(config.task, config.task_file)
+    items = usable_topics(clean_proposed_list(proposed, echoes=[JSON_ONLY]), spec, entity_type)[:n]
     write_list_file(out, items, f"{len(items)} {entity_type} topics proposed by {config.generator.model.source} "
                                 f"for task {config.task} (kept from {len(proposed)} proposed items); edit freely")
     return items
+
+
+def usable_topics(items: list[str], spec: TaskSpec, entity_type: str) -> list[str]:
+    """The proposed topics a prompt can use: without those that the NER rules would never label (parsing.
+    mentions.mention_problem: a type word, numbered or lettered as small models list them, "Disease1",
+    "DiseaseA", "disease"; a placeholder or identifier), since a prompt about them teaches no entity."""
+    from clingen.parsing.mentions import label_words, mention_problem
+    generic = label_words(spec) | {entity_type.casefold().replace("_", " ")}
+    # "Disease1", "DiseaseA": the numbering glued on, as "Disease 1" would be read.
+    return [item for item in items if mention_problem(_GLUED_NUMBERING.sub(r"\1 \2", item), generic) is None]
+
+
+_GLUED_NUMBERING = re.compile(r"^([A-Za-z]+?[a-z])(\d+|[A-Z])$")
 
 
 def propose_styles(config: ClinGenConfig, n: int, out: Path, quiet: bool = False) -> list[str]:

@@ -43,3 +43,13 @@ def test_styles_copied_from_the_prompt_are_dropped():
                 "case report", "review of genetic association studies"]
     assert clean_proposed_list(proposed, echoes=[demo, JSON_ONLY]) == [
         "clinical notes", "case report", "review of genetic association studies"]
+
+
+def test_proposed_topics_that_only_name_the_type_are_dropped():
+    # SmolLM2's 50 NCBI topics in a README run: 30 were "Disease1" ... "DiseaseU" or "disease".
+    from clingen.generation.proposals import usable_topics
+    items = ["disease", "Disease1", "Disease19", "DiseaseA", "Diseases", "the disease", "Disease 3", "asthma",
+             "Hepatitis A", "HIV1", "COVID19", "Type 2 diabetes"]
+    assert usable_topics(items, get_task("ncbi-disease"), "disease") == [
+        "asthma", "Hepatitis A", "HIV1", "COVID19", "Type 2 diabetes"]
+    assert usable_topics(["Chemical2", "aspirin"], get_task("ncbi-disease"), "chemical") == ["aspirin"]
