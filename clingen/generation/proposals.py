@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
+from clingen.parsing.mentions import label_words, mention_problem
 from clingen.prompts.demos import load_demo_pool
 from clingen.prompts.knowledge import (JSON_ONLY, STYLE_PROMPT_DEMOS, clean_proposed_list, list_schema,
                                        split_list_reply, style_prompt, topic_prompt, write_list_file)
@@ -53,7 +54,6 @@ def usable_topics(items: list[str], spec: TaskSpec, entity_type: str) -> list[st
     """The proposed topics a prompt can use: without those that the NER rules would never label (parsing.
     mentions.mention_problem: a type word, numbered or lettered as small models list them, "Disease1",
     "DiseaseA", "disease"; a placeholder or identifier), since a prompt about them teaches no entity."""
-    from clingen.parsing.mentions import label_words, mention_problem
     generic = label_words(spec) | {entity_type.casefold().replace("_", " ")}
     # "Disease1", "DiseaseA": the numbering glued on, as "Disease 1" would be read.
     return [item for item in items if mention_problem(_GLUED_NUMBERING.sub(r"\1 \2", item), generic) is None]

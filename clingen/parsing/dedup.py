@@ -19,9 +19,10 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text).casefold()).strip()
 
 
-def text_digest(text: str) -> bytes:
-    """sha1 (20 bytes) of the normalised text: the exact-duplicate key (text is normalised here if it was not)."""
-    return hashlib.sha1(normalise(text).encode()).digest()
+def text_digest(norm: str) -> bytes:
+    """sha1 (20 bytes) of a text already passed through normalise(): the exact-duplicate key. Callers hold the
+    normalised text anyway (for the MinHash signature), so it is not normalised a second time here."""
+    return hashlib.sha1(norm.encode()).digest()
 
 
 def shingles(text: str) -> set[str]:
@@ -114,8 +115,10 @@ class Deduplicator:
         """None if `text` is new (and remember it under `key`), else (reason, key of the earlier text).
         `signature`: the text's MinHasher signature when a worker computed it already (else computed here)."""
         norm = normalise(text)
-        return self.check_signed(key, text_digest(norm), self.minhasher.signature(norm) if signature is None
-                                 else signature)
+        digest = text_digest(norm)
+        if digest in self._exact:  # before the signature, which an exact repeat does not need
+            return "exact_duplicate", self._exact[digest]
+        return self.check_signed(key, digest, self.minhasher.signature(norm) if signature is None else signature)
 
     def check_signed(self, key: str, digest: bytes, signature: np.ndarray | bytes) -> tuple[str, str] | None:
         """check() given the text's text_digest and MinHasher signature, as the parse stage's workers compute

@@ -17,7 +17,7 @@ from clingen.generation.rows import ParsedRow
 from clingen.generation.reparse import reparse_run
 from clingen.generation.store import OutputStore
 from clingen.parsing.checker import ReplyRecord
-from clingen.parsing.dedup import Deduplicator, MinHasher, text_digest
+from clingen.parsing.dedup import Deduplicator, MinHasher, normalise, text_digest
 from clingen.parsing.parsers import ParseOptions, ReplyEnd, parse_reply
 from clingen.quality.audit import audit_ner, audit_run
 from clingen.tasks.registry import get_task
@@ -168,7 +168,8 @@ def test_a_reparse_killed_before_its_manifest_is_in_place_still_ends_with_the_ne
 def test_the_stream_counts_each_row_once_by_its_first_row_reason():
     dedup, buffer, run = Deduplicator(), ShardBuffer(), RunCounters()
     kept = {"id": "ncbi-disease-00000000", "text": "Gout flares were frequent in older men."}
-    signed = {"dedup_digest": text_digest(kept["text"]), "dedup_signature": MinHasher().signature(kept["text"])}
+    norm = normalise(kept["text"])
+    signed = {"dedup_digest": text_digest(norm), "dedup_signature": MinHasher().signature(norm)}
     rows = [ParsedRow(0, 1, 1, example=kept, failures=[{"reason": "entity_not_in_text", "row_id": 0}], **signed),
             ParsedRow(1, 1, 1, example={**kept, "id": "ncbi-disease-00000001"}, **signed),
             ParsedRow(2, 1, 1, failures=[{"reason": "mention_is_pronoun", "row_id": 2},
