@@ -88,6 +88,7 @@ class GenerationProgress(_ProgressLine):
                          TextColumn("{task.fields[note]}"), TimeRemainingColumn())
         self.task, self._started = task, time.monotonic()
         self._bar = None
+        self._first_row: tuple[float, int] | None = None  # (when, rows done) at the first update with a row
 
     def update(self, counters, todo: int) -> None:
         """counters: the run's RunCounters (rows, examples, generation_errors, failures by reason)."""
@@ -98,11 +99,18 @@ class GenerationProgress(_ProgressLine):
         self._plain(f"{self.task}: {counters.rows}/{todo} rows | {note}{self.time_left(counters.rows, todo)}")
 
     def time_left(self, done: int, todo: int) -> str:
-        """' | ~4m10s left' at the rate so far (the terminal bar has its own column), '' before the first row."""
-        elapsed = time.monotonic() - self._started
-        if done <= 0 or done >= todo or elapsed <= 0:
+        """' | ~4m10s left' at the rate since the first row arrived (the terminal bar has its own column): the
+        time before it is start-up (Ray, the engine), and counting it made the first estimate hundreds of
+        minutes. '' until rows have arrived after the first."""
+        now = time.monotonic()
+        if self._first_row is None:
+            if done > 0:
+                self._first_row = (now, done)
             return ""
-        seconds = round((todo - done) * elapsed / done)
+        since, rows = now - self._first_row[0], done - self._first_row[1]
+        if rows <= 0 or done >= todo or since <= 0:
+            return ""
+        seconds = round((todo - done) * since / rows)
         return f" | ~{seconds // 60}m{seconds % 60:02d}s left" if seconds >= 60 else f" | ~{seconds}s left"
 
     def describe(self, counters) -> str:

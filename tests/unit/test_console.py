@@ -33,12 +33,16 @@ def test_request_errors_are_shown_and_a_slow_pace_prints_once():
     assert stream.getvalue().count("\n") == 1 and "| 2 request errors" in stream.getvalue()
 
 
-def test_off_a_terminal_the_line_says_the_time_left_at_the_rate_so_far():
+def test_off_a_terminal_the_line_says_the_time_left_at_the_rate_since_the_first_row():
     progress = GenerationProgress("ncbi-disease", stream=io.StringIO())
-    progress._started -= 100  # 100 s for the rows done so far
-    assert progress.time_left(50, 200) == " | ~5m00s left"
-    assert progress.time_left(190, 200) == " | ~5s left"
-    assert progress.time_left(0, 200) == "" and progress.time_left(200, 200) == ""
+    progress._started -= 3000  # a long start-up does not count
+    assert progress.time_left(0, 210) == "" and progress.time_left(10, 210) == ""  # no rate before the first row
+    first_at, rows = progress._first_row
+    assert rows == 10
+    progress._first_row = (first_at - 100, 10)  # 100 s since the first row
+    assert progress.time_left(60, 210) == " | ~5m00s left"  # 50 rows in 100 s, 150 to go
+    assert progress.time_left(200, 210) == " | ~5s left"
+    assert progress.time_left(210, 210) == ""
 
 
 def training_record(**changes):
