@@ -171,6 +171,18 @@ def repetition(text: str, min_words: int = 8, min_distinct: float = 0.5) -> str 
     return None
 
 
+# A cell separator: a bar with space or a line edge on both sides ("X | EHR | XDGDs", "| a | b |").
+_CELL_BAR = re.compile(r"(?:^|\s)\|(?=\s|$)", re.MULTILINE)
+
+
+def table_row(text: str, min_bars: int = 2) -> str | None:
+    """Why a text is a table row or table rather than prose ("X-Linked Genetic Diseases (XDGDs) | EHR | XDGDs",
+    from a README run of SmolLM2-135M): at least `min_bars` cell-separating bars; else None. None of the real
+    NCBI-disease, BC5CDR, GAD, HoC or MEDIQA-RQE texts under ../shared holds one."""
+    bars = len(_CELL_BAR.findall(text))
+    return f"{bars} cell separators ('|')" if bars >= min_bars else None
+
+
 def _definition_echo(spec: TaskSpec, folded: str) -> str | None:
     words = " " + " ".join(_WORDS.findall(folded)) + " "
     for label in spec.labels:

@@ -141,6 +141,9 @@ def _check_text(spec: TaskSpec, row: dict, text: str, options: ParseOptions, nam
     repeated = fidelity.repetition(text)
     if repeated:
         raise _Reject("repetitive_text", f"the text repeats itself: {repeated}")
+    table = fidelity.table_row(text)
+    if table:
+        raise _Reject("table_text", f"the text is a table, not prose: {table}")
     return text
 
 
@@ -227,6 +230,7 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
     schema's length limit, cannot be an entity (placeholder, identifier, pronoun, a label or type word), or is
     a knowledge-graph name of another type (`other_types`; acronyms are not judged)."""
     types = {label_key(name): name for name in spec.label_names}
+    prompted = (spec.kg_entity_type or spec.labels[0].name.casefold()) if spec.family == "ner" else ""
     items, failures = [], []
 
     def fail(reason: str, detail: str) -> None:
@@ -251,9 +255,13 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
             fail("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
         elif problem:
             fail(problem[0], f"{entity_type} {problem[1]}")
+        elif spec.family == "ner" and (fragment := mentions.fragment_problem(mention)):
+            fail("mention_is_fragment", f"{entity_type} {fragment}")
         elif not is_acronym(mention) and (kind := other_types.get(mentions.without_determiner(mention).casefold())):
             fail("mention_is_other_type", f"{entity_type} {mention!r} is a knowledge-graph {kind} name, not a "
                  f"{entity_type}")
+        elif kind := mentions.other_type_word(mention, prompted):
+            fail("mention_is_other_type", f"{entity_type} {mention!r} names a {kind}, not a {entity_type}")
         elif mention:
             # "Acute dacryoadenitis (ADE)": the name and its abbreviation are two mentions, as the corpora annotate.
             # Each part is judged as a mention of its own: in "Disease (LMD)" the name is only the type word.

@@ -49,6 +49,8 @@ REASONS: tuple[Reason, ...] = (
            "The answer to question B is not an answer to question A."),
     Reason("repetitive_text", "row", "the text is a repetitive list, not prose: under half of its words (8 or "
            "more) are distinct", "Cancer, Cancer, Liver Cancer, Cancer, Lymphoma, Cancer, Cancer, Cancer"),
+    Reason("table_text", "row", "the text is a table row or table (two or more '|' cell separators), not prose",
+           "X-Linked Genetic Diseases (XDGDs) | EHR | XDGDs"),
     Reason("no_entities", "row", "NER/attributes: none of the listed mentions is a usable entity in the text",
            '{"sentence": "Patients with the disease improved.", "entities": ["the disease"]}'),
     Reason("no_context", "row", "NER/attributes: the text is nothing but its entity mentions, so it teaches no "
@@ -87,8 +89,12 @@ REASONS: tuple[Reason, ...] = (
     Reason("mention_is_identifier", "mention", "the mention is an identifier-like token",
            '"Disease_Class", "tags_category_2"'),
     Reason("mention_is_pronoun", "mention", "the mention is a pronoun", '"it", "this", "they"'),
-    Reason("mention_is_other_type", "mention", "the mention is a knowledge-graph name of another type (anatomy "
-           "listed as a disease, a disease listed as a chemical)", '"spinal cord", "skin" as Disease'),
+    Reason("mention_is_other_type", "mention", "the mention names another type: a knowledge-graph name of it "
+           "(anatomy listed as a disease, a disease listed as a chemical), a head noun of it (receptor, gene, "
+           "genotype, drug) or only a body part", '"spinal cord", "GABAA receptor", "bone" as Disease'),
+    Reason("mention_is_fragment", "mention", "NER: the mention is a piece of a sentence, not a name: it holds "
+           "': ' or a copula (is, was), starts with a preposition or conjunction, or ends with a function word",
+           '"A: Schizoid personality disorder (SPD) is a", "mental health condition that"'),
     Reason("mention_is_function_word", "mention", "the mention is a single letter or only function words, so "
            "as a whole word it would tag every article in the text", '"a", "A", "of the"'),
 )
