@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clingen.cli.common import add_config_options, resolve_config
+from clingen.generation.manifest import MANIFEST_FILE
 
 if TYPE_CHECKING:
     from clingen.generation.manifest import Manifest
@@ -60,7 +61,7 @@ def _generate(args: argparse.Namespace) -> int:
     else:
         print(summary_line(report.manifest))
         print(f"data:     {Path(report.out) / 'data'}\nfailures: {Path(report.out) / 'failures'}\n"
-              f"manifest: {report.manifest_path}\ncard:     {Path(report.out) / 'README.md'} "
+              f"manifest: {Path(report.out) / MANIFEST_FILE}\ncard:     {Path(report.out) / 'README.md'} "
               f"(datasets.load_dataset(\"{report.out}\") reads the folder)")
         if logs:
             print(f"logs:     {logs} (Ray's and vLLM's own output)")
