@@ -261,7 +261,7 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
             fail("mention_is_other_type", f"{entity_type} {mention!r} is a knowledge-graph {kind} name, not a "
                  f"{entity_type}")
         elif kind := mentions.other_type_word(mention, prompted):
-            fail("mention_is_other_type", f"{entity_type} {mention!r} names a {kind}, not a {entity_type}")
+            fail("mention_is_other_type", f"{entity_type} {mention!r} names another type ({kind}), not a {entity_type}")
         elif mention:
             # "Acute dacryoadenitis (ADE)": the name and its abbreviation are two mentions, as the corpora annotate.
             # Each part is judged as a mention of its own: in "Disease (LMD)" the name is only the type word.

@@ -92,8 +92,9 @@ REASONS: tuple[Reason, ...] = (
     Reason("mention_is_other_type", "mention", "the mention names another type: a knowledge-graph name of it "
            "(anatomy listed as a disease, a disease listed as a chemical), a head noun of it (receptor, gene, "
            "genotype, drug) or only a body part", '"spinal cord", "GABAA receptor", "bone" as Disease'),
-    Reason("mention_is_fragment", "mention", "NER: the mention is a piece of a sentence, not a name: it holds "
-           "': ' or a copula (is, was), starts with a preposition or conjunction, or ends with a function word",
+    Reason("mention_is_fragment", "mention", "NER: the mention is a piece of a sentence, not a name: a lone "
+           "modifier (acute, anterior), or it holds ': ' or a copula (is, was), starts with a preposition or "
+           "conjunction, or ends with a function word",
            '"A: Schizoid personality disorder (SPD) is a", "mental health condition that"'),
     Reason("mention_is_function_word", "mention", "the mention is a single letter or only function words, so "
            "as a whole word it would tag every article in the text", '"a", "A", "of the"'),
