@@ -4,7 +4,7 @@
 # --datasets ncbi-disease`, which it reads ClinGen-KG's generated set from:
 #   - set size and step budget: the same encoder trained on N *real* training sentences for the same 300 steps
 #     (N = ClinGen-KG's kept set), so the gap to ClinGen-KG is what its labels and texts cost;
-#   - step budget: ClinGen-KG's set trained for 3x the steps (900).
+#   - step budget: ClinGen-KG's set trained for 2x the steps (600).
 # Each run prints one line "<what> seed <s>: entity F1 <x>". Needs ../shared (the real NCBI training split).
 #   scripts/evidence_limits.sh [N] [SEEDS]    # defaults: ClinGen-KG's set size, "0 1"
 set -euo pipefail
@@ -50,10 +50,10 @@ for seed in $SEEDS; do
       --set training.fewshot_epochs="$EPOCHS" --set training.synthetic_stage=false --set training.seed="$seed" \
       --set training.storage_path="$OUT/ray_train" >/dev/null
     score "$model" "real $N sentences x $EPOCHS epochs ($STEPS steps) seed $seed"; }
-  model="$OUT/clingen-kg-900-steps-seed$seed"
+  model="$OUT/clingen-kg-600-steps-seed$seed"
   [ -f "$model/eval/evaluation.json" ] || {
     "$CLINGEN" train --config "$CONFIG" --train "$KG_DIR" --fewshot clingen/tasks/demos/ncbi-disease.jsonl \
-      --out "$model" --set training.total_steps=900 --set training.fewshot_epochs=5 --set training.seed="$seed" \
+      --out "$model" --set training.total_steps=600 --set training.fewshot_epochs=5 --set training.seed="$seed" \
       --set training.storage_path="$OUT/ray_train" >/dev/null
-    score "$model" "clingen-kg $KG_N examples, 900 steps, seed $seed"; }
+    score "$model" "clingen-kg $KG_N examples, 600 steps, seed $seed"; }
 done
