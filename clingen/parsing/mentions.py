@@ -51,11 +51,15 @@ PLACEHOLDER_WORDS = frozenset({word for words in TYPE_WORDS.values() for word in
                                  "frequency", "duration", "reason", "medication", "question", "claim", "evidence"})
 
 
+# Where a placeholder's words break: spaces, underscores, hyphens and camel case ("[DiseaseClass]", a zero-shot run).
+_PLACEHOLDER_WORD_BREAK = re.compile(r"[\s_\-]+|(?<=[a-z])(?=[A-Z])")
+
+
 def placeholder_in(text: str) -> str | None:
     """The first template placeholder in `text` ("[Disease_Name]", "{drug}", "<drug name>", "[...]"), else None."""
     for match in _BRACKETED.finditer(text):
         content = next(group for group in match.groups() if group is not None)
-        words = {word.casefold() for word in re.split(r"[\s_\-]+", content) if word}
+        words = {word.casefold() for word in _PLACEHOLDER_WORD_BREAK.split(content) if word}
         if "_" in content or content in ("...", "\u2026") or words & PLACEHOLDER_WORDS:
             return match.group()
     return None
@@ -117,7 +121,7 @@ def mention_problem(mention: str, generic: frozenset[str]) -> tuple[str, str] | 
     stripped = mention.strip()
     if placeholder_in(stripped) or stripped in ("...", "\u2026"):
         return "mention_is_placeholder", f"{stripped!r} is a template placeholder"
-    if _IDENTIFIER.match(stripped):
+    if _IDENTIFIER.match(stripped) or _camel_placeholder(stripped):
         return "mention_is_identifier", f"{stripped!r} is an identifier, not a name"
     if stripped in PRONOUNS or (stripped.istitle() and stripped.casefold() in PRONOUNS):
         return "mention_is_pronoun", f"{stripped!r} is a pronoun"
@@ -131,6 +135,12 @@ def mention_problem(mention: str, generic: frozenset[str]) -> tuple[str, str] | 
         if _forms(" ".join(words[:cut])) & generic and _NUMBERED.match(" ".join(words[cut:])):
             return "mention_is_label_word", f"{stripped!r} only names the type, not an entity"
     return None
+
+
+def _camel_placeholder(word: str) -> bool:
+    """A camel-case compound of placeholder words ("DiseaseClass", "DrugName"): the schema leaking into a reply."""
+    parts = _PLACEHOLDER_WORD_BREAK.split(word)
+    return " " not in word and len(parts) > 1 and all(part.casefold() in PLACEHOLDER_WORDS for part in parts)
 
 
 @dataclass(frozen=True)
@@ -211,6 +221,9 @@ _FRAGMENT_STARTS = frozenset("of to for with without by from as and or nor but i
                              "whom whose than".split())
 _FRAGMENT_ENDS = _FUNCTION_WORDS | frozenset("which who whom whose than that".split())
 _COPULAS = frozenset("is are was were".split())
+# A full stop after a word of three or more letters, then a capital: "Disease. Diseases, such as HIV-1" (a
+# zero-shot run). Abbreviations keep theirs: "St. Louis encephalitis", "E. coli".
+_SENTENCE_END = re.compile(r"[A-Za-z]{3,}\.\s+[A-Z]")
 # Modifiers that name no entity on their own ('anterior' from "localized anterior staphyloma", an evidence-cpu
 # run); none is a whole gold mention of NCBI-disease's or BC5CDR-disease's training split.
 _MODIFIERS = frozenset("anterior posterior lateral medial left right upper lower acute chronic severe mild rare "
@@ -220,14 +233,18 @@ _MODIFIERS = frozenset("anterior posterior lateral medial left right upper lower
 
 def fragment_problem(mention: str) -> str | None:
     """Why a listed NER mention is a piece of a sentence rather than a name ('A: Schizoid personality disorder
-    (SPD) is a', 'mental health condition that', 'and asthma', 'anterior'), else None: it is a lone modifier
-    ('acute', 'anterior'), holds a colon and a space or a copula ('is', 'was'), starts with a preposition or
-    conjunction, or ends with a function word. For NER only:
+    (SPD) is a', 'mental health condition that', 'and asthma', 'anterior', '2020'), else None: it has no
+    letters, is a lone modifier ('acute', 'anterior'), runs across a sentence end, holds a colon and a space or a
+    copula ('is', 'was'), starts with a preposition or conjunction, or ends with a function word. For NER only:
     attribute values are phrases ('by mouth', 'as needed')."""
     stripped = mention.strip()
     words = stripped.split()
+    if not any(char.isalpha() for char in stripped):
+        return f"{stripped!r} has no letters, so it names nothing"
     if len(words) == 1 and stripped.casefold() in _MODIFIERS:
         return f"{stripped!r} is only a modifier, not a name"
+    if _SENTENCE_END.search(stripped):
+        return f"{stripped!r} runs across a sentence end"
     if ": " in stripped:
         return f"{stripped!r} holds ': ', so it is more than a name"
     if len(words) > 1 and words[0] in _FRAGMENT_STARTS:

@@ -86,15 +86,15 @@ REASONS: tuple[Reason, ...] = (
     Reason("mention_is_label_word", "mention", "the mention is only the label's own name or type word",
            '"disease", "the disease", "Chemical"'),
     Reason("mention_is_placeholder", "mention", "the mention is a template placeholder", '"[Disease_Name]"'),
-    Reason("mention_is_identifier", "mention", "the mention is an identifier-like token",
-           '"Disease_Class", "tags_category_2"'),
+    Reason("mention_is_identifier", "mention", "the mention is an identifier-like token or a camel-case "
+           "compound of placeholder words", '"Disease_Class", "tags_category_2", "DiseaseClass"'),
     Reason("mention_is_pronoun", "mention", "the mention is a pronoun", '"it", "this", "they"'),
     Reason("mention_is_other_type", "mention", "the mention names another type: a knowledge-graph name of it "
            "(anatomy listed as a disease, a disease listed as a chemical), a head noun of it (receptor, gene, "
            "genotype, drug) or only a body part", '"spinal cord", "GABAA receptor", "bone" as Disease'),
-    Reason("mention_is_fragment", "mention", "NER: the mention is a piece of a sentence, not a name: a lone "
-           "modifier (acute, anterior), or it holds ': ' or a copula (is, was), starts with a preposition or "
-           "conjunction, or ends with a function word",
+    Reason("mention_is_fragment", "mention", "NER: the mention is a piece of a sentence, not a name: no "
+           "letters (2020), a lone modifier (acute, anterior), a sentence end inside it, ': ' or a copula (is, "
+           "was), a preposition or conjunction first, or a function word last",
            '"A: Schizoid personality disorder (SPD) is a", "mental health condition that"'),
     Reason("mention_is_function_word", "mention", "the mention is a single letter or only function words, so "
            "as a whole word it would tag every article in the text", '"a", "A", "of the"'),

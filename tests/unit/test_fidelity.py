@@ -592,3 +592,17 @@ def test_a_table_is_not_prose(text, table):
         result = parse_reply(NCBI, ner_row(strategy="few-shot"), json.dumps({"sentence": text, "entities": ["gout"]}),
                              ParseOptions(min_words=3))
         assert reasons(result) == ["table_text"]
+
+
+def test_zero_shot_artifacts_are_not_labelled():
+    # Read in a zero-shot NCBI run (evidence-cpu, 2026-12-07): a year, a camel-case type name and a mention that
+    # runs across sentences were kept as Disease mentions.
+    text = "Disease. Diseases. Diseases, such as HIV-1, rose in 2020; the DiseaseClass of gout is arthritis."
+    listed = ["Disease. Diseases. Diseases, such as HIV-1", "2020", "DiseaseClass", "HIV-1", "gout"]
+    result = parse_reply(NCBI, ner_row(strategy="zero-shot"), json.dumps({"sentence": text, "entities": listed}),
+                         ParseOptions(min_words=5))
+    assert [s.text for s in result.example.spans] == ["HIV-1", "gout"]
+    assert reasons(result) == ["mention_is_fragment", "mention_is_fragment", "mention_is_identifier"]
+    assert mentions.placeholder_in("Disease [DiseaseClass] is a global issue.") == "[DiseaseClass]"
+    assert mentions.placeholder_in("the [McArdle] case") is None
+    assert mentions.fragment_problem("St. Louis encephalitis") is None and mentions.fragment_problem("E. coli") is None
