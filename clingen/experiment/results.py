@@ -81,9 +81,27 @@ def gains(cells: list[dict], methods: list[str], datasets: list[str], reference:
     return out
 
 
-def gains_table(gain: dict, datasets: list[str], reference: str = REFERENCE) -> str:
-    """Markdown: each method's gain over the reference, in points, with its spread and the seeds' direction."""
-    lines = [f"| gain over {reference} (points) | " + " | ".join(datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
+KNOWLEDGE = "clingen-kg"
+# The prompting baselines the knowledge effect is measured against (the paper's Table 2 comparison).
+PROMPTING_BASELINES = ("zero-shot", "few-shot")
+
+
+def knowledge_gains(cells: list[dict], datasets: list[str]) -> dict:
+    """ClinGen-KG minus each prompting baseline (zero-shot, few-shot prompting), per training seed, as `gains`
+    computes it: {"over <baseline>": {dataset: {mean, std, n, up, down}}}. Empty without both methods' cells."""
+    out = {}
+    for baseline in PROMPTING_BASELINES:
+        row = gains(cells, [KNOWLEDGE], datasets, reference=baseline).get(KNOWLEDGE)
+        if row:
+            out[f"over {baseline}"] = row
+    return out
+
+
+def gains_table(gain: dict, datasets: list[str], reference: str = REFERENCE, title: str | None = None) -> str:
+    """Markdown: each row's gain (a method's over the reference, or as `title` says), in points, with its spread
+    and the seeds' direction."""
+    title = title or f"gain over {reference} (points)"
+    lines = [f"| {title} | " + " | ".join(datasets) + " |", "|" + "---|" * (len(datasets) + 1)]
     for method, row in gain.items():
         cells = []
         for dataset in datasets:
@@ -150,11 +168,13 @@ def bar_chart(table: dict, datasets: list[str], path: Path, title: str) -> None:
 
 
 def write_results(out: Path, cells: list[dict], methods: list[str], datasets: list[str], extra: dict) -> dict:
+    """results.json, results.md and results.png in `out`: the table, the gains over few-shot-only and the
+    knowledge effect (knowledge_gains) of the finished `cells`."""
     table = summarise(cells, methods, datasets)
-    gain = gains(cells, methods, datasets)
+    gain, knowledge = gains(cells, methods, datasets), knowledge_gains(cells, datasets)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"table": table, "gains": gain, "cells": cells, **extra}, indent=2,
-                                                 default=str))
+    (out / "results.json").write_text(json.dumps({"table": table, "gains": gain, "knowledge_gains": knowledge,
+                                                  "cells": cells, **extra}, indent=2, default=str))
     markdown = markdown_table(table, datasets)
     legend = ("Scores are the test split's primary metric x 100, mean ± std over training seeds; [n ex] = "
               "synthetic examples trained on (after filtering, for a filtered method); (k of n seeds) = a cell not "
@@ -163,6 +183,10 @@ def write_results(out: Path, cells: list[dict], methods: list[str], datasets: li
                    "data), mean ± std over the seeds both finished; (k/n up) = seeds that gained; * = beyond the "
                    "seed spread (every seed moved the same way and |mean| > std).")
     gain_md = f"\n\n{gains_table(gain, datasets)}\n\n{gain_legend}" if gain else ""
+    if knowledge:
+        gain_md += (f"\n\n{gains_table(knowledge, datasets, title=f'{KNOWLEDGE} gain (points)')}\n\n"
+                    f"The knowledge effect: {KNOWLEDGE} minus each prompting baseline on the same training seed, "
+                    "read as above.")
     (out / "results.md").write_text(f"# {out.name}\n\n{markdown}\n\n{legend}{gain_md}\n")
     bar_chart(table, datasets, out / "results.png", out.name)
     return {"table": table, "gains": gain, "markdown": markdown, "cells": cells}

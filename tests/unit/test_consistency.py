@@ -119,6 +119,24 @@ def test_gains_pair_each_method_with_few_shot_only_on_the_same_seed():
     assert "| zero-shot | +0.0 ± 2.8 (1/2 up) | n/a |" in table
 
 
+def test_the_knowledge_effect_is_clingen_kg_minus_each_prompting_baseline_per_seed(tmp_path):
+    from clingen.experiment.results import knowledge_gains, write_results
+    def cell(method, seed, value):
+        return {"method": method, "dataset": "ncbi-disease", "seed": seed, "status": "ok",
+                "primary": {"name": "f1", "value": value}}
+    cells = [cell("clingen-kg", 0, 0.269), cell("clingen-kg", 1, 0.308), cell("zero-shot", 0, 0.188),
+             cell("zero-shot", 1, 0.238), cell("few-shot-only", 0, 0.008), cell("few-shot-only", 1, 0.033)]
+    gain = knowledge_gains(cells, ["ncbi-disease"])
+    assert list(gain) == ["over zero-shot"]  # few-shot prompting was not run
+    assert gain["over zero-shot"]["ncbi-disease"]["mean"] == pytest.approx(0.0755)
+    written = write_results(tmp_path, cells, ["few-shot-only", "clingen-kg", "zero-shot"], ["ncbi-disease"], {})
+    markdown = (tmp_path / "results.md").read_text()
+    assert "| clingen-kg gain (points) | ncbi-disease |" in markdown
+    assert "| over zero-shot | +7.6 ± 0.8 (2/2 up) * |" in markdown
+    assert json.loads((tmp_path / "results.json").read_text())["knowledge_gains"]["over zero-shot"]
+    assert written["gains"]["clingen-kg"]["ncbi-disease"]["up"] == 2
+
+
 def test_an_experiment_can_run_in_parts(tmp_path):
     from clingen.experiment.run import selected
     data = {"out": str(tmp_path / "exp"), "seeds": [0, 1], "n_synthetic": 8, "methods": ["clingen-kg", "zero-shot"],
