@@ -94,11 +94,11 @@ class RowChecker:
         if spec.family == "ner":
             from clingen.kg.source import load_graph
             from clingen.parsing.gazetteer import Gazetteer
-            from clingen.parsing.mentions import OTHER_TYPES, other_type_names
+            from clingen.parsing.mentions import OTHER_TYPES, label_words, other_type_names
             graph = load_graph(config.kg)
             prompted = spec.kg_entity_type or spec.labels[0].name
             if config.generation.ner_label_completion:
-                gazetteer = Gazetteer(graph.names_of_type(prompted), spec.labels[0].name)
+                gazetteer = Gazetteer(graph.names_of_type(prompted), spec.labels[0].name, generic=label_words(spec))
             kinds = (prompted, *OTHER_TYPES.get(prompted, ()))
             other_types = other_type_names({kind: graph.names_of_type(kind) for kind in kinds
                                             if kind in graph.entity_types()}, prompted)

@@ -6,6 +6,7 @@ import pytest
 from clingen.config import load_config
 from clingen.datasets.records import Span
 from clingen.parsing.dedup import Deduplicator
+from clingen.parsing import mentions
 from clingen.parsing.gazetteer import Gazetteer
 from clingen.parsing.parsers import ParseOptions, extract_json_object, parse_reply
 from clingen.prompts.compose import PromptComposer
@@ -144,6 +145,14 @@ def test_label_outside_the_label_set_is_rejected():
 def test_json_extraction_tolerates_fences_and_prose():
     assert extract_json_object('```json\n{"a": {"b": 1}}\n```') == {"a": {"b": 1}}
     assert extract_json_object('x {bad} y {"ok": true}') == {"ok": True}
+
+
+def test_gazetteer_never_completes_a_label_word_or_a_heading():
+    # The Disease Ontology's root is named 'disease', and some graph names are headings with ': ' in them.
+    names = ["disease", "Syndrome", "Cataract: [hypermature] or [Morgagni]", "bronchial asthma"]
+    gazetteer = Gazetteer(names, "Disease", generic=mentions.label_words(get_task("ncbi-disease")))
+    spans = gazetteer.find("Bronchial asthma is a disease; the syndrome includes Cataract: [hypermature] or [Morgagni].", [])
+    assert [s.text for s in spans] == ["Bronchial asthma"]
 
 
 def test_gazetteer_case_rules():
