@@ -93,8 +93,8 @@ REASONS: tuple[Reason, ...] = (
            "(anatomy listed as a disease, a disease listed as a chemical), a head noun of it (receptor, gene, "
            "genotype, drug) or only a body part", '"spinal cord", "GABAA receptor", "bone" as Disease'),
     Reason("mention_is_fragment", "mention", "NER: the mention is a piece of a sentence, not a name: no "
-           "letters (2020), a lone modifier (acute, anterior), a sentence end inside it, ': ' or a copula (is, "
-           "was), a preposition or conjunction first, or a function word last",
+           "letters (2020), a lone modifier (acute, anterior), a sentence end inside it, ': ', a copula (is, "
+           "was) or a relative pronoun (that, which), a preposition or conjunction first, or a function word last",
            '"A: Schizoid personality disorder (SPD) is a", "mental health condition that"'),
     Reason("mention_is_function_word", "mention", "the mention is a single letter or only function words, so "
            "as a whole word it would tag every article in the text", '"a", "A", "of the"'),

@@ -606,3 +606,11 @@ def test_zero_shot_artifacts_are_not_labelled():
     assert mentions.placeholder_in("Disease [DiseaseClass] is a global issue.") == "[DiseaseClass]"
     assert mentions.placeholder_in("the [McArdle] case") is None
     assert mentions.fragment_problem("St. Louis encephalitis") is None and mentions.fragment_problem("E. coli") is None
+
+
+def test_a_mention_holding_a_relative_pronoun_is_a_clause():
+    # Read in a label-completion NCBI run (evidence-cpu, 2026-12-07).
+    assert mentions.fragment_problem("first disease that has been identified") == (
+        "'first disease that has been identified' holds the relative pronoun 'that', so it is a clause")
+    assert mentions.fragment_problem("disease which affects the brain") is not None
+    assert mentions.fragment_problem("Whipple disease") is None
