@@ -19,11 +19,14 @@ GENERATION_SECTIONS = ("task", "task_file", "seed", "kg", "prompts", "generator"
 # Every leaf field is declared with DataField or RunField, so that each says, next to its definition, whether it
 # can change what a step produces; fingerprints and result keys hash exactly the DataFields.
 _CHANGES_OUTPUT = "changes_output"
+_ADDED_LATER = "added_later"
 
 
-def DataField(*args, **kwargs) -> Any:  # noqa: N802 (used like pydantic's Field)
-    """A setting that can change what is produced (the rows, the model, the scores): part of every fingerprint."""
-    return Field(*args, json_schema_extra={_CHANGES_OUTPUT: True}, **kwargs)
+def DataField(*args, added_later: bool = False, **kwargs) -> Any:  # noqa: N802 (used like pydantic's Field)
+    """A setting that can change what is produced (the rows, the model, the scores): part of every fingerprint.
+    `added_later`: a setting added after results were keyed; at its default it is left out of the fingerprint,
+    so that every finished step keeps its key (tests/unit/test_pipeline.py pins them)."""
+    return Field(*args, json_schema_extra={_CHANGES_OUTPUT: True, _ADDED_LATER: added_later}, **kwargs)
 
 
 def RunField(*args, **kwargs) -> Any:  # noqa: N802
@@ -43,6 +46,11 @@ def field_kind(model: type[BaseModel], name: str) -> bool | str | None:
     return extra.get(_CHANGES_OUTPUT) if isinstance(extra, dict) else None
 
 
+def _added_later(model: type[BaseModel], name: str) -> bool:
+    extra = model.model_fields[name].json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get(_ADDED_LATER))
+
+
 def output_dump(model: BaseModel) -> dict:
     """`model` as JSON data without its RunFields, recursively: what fingerprints hash."""
     data = {}
@@ -52,7 +60,7 @@ def output_dump(model: BaseModel) -> dict:
             section = output_dump(value)
             if section:  # a section of RunFields only (cluster) adds nothing, so every result key stays the same
                 data[name] = section
-        elif kind is not False:
+        elif kind is not False and not (_added_later(type(model), name) and value == type(model).model_fields[name].default):
             data[name] = model.model_dump(mode="json", include={name})[name]
     return data
 
@@ -105,6 +113,13 @@ class PromptConfig(StrictModel):
     neighbours: int = DataField(0, ge=0, le=8, description="Related knowledge-graph entities named alongside "
                             "an entity topic (neighbourhood expansion).")
     neighbour_hops: int = DataField(1, ge=1, le=3, description="How far related entities may be.")
+    hard_negatives: int = DataField(0, ge=0, le=4, added_later=True, description="NER, clingen-kg: names of `hard_negative_type` "
+                                "each prompt asks the text to mention but not list (the topic's neighbours "
+                                "of that type first, then names drawn for the row), so the synthetic set "
+                                "holds them untagged as the real corpora do; a reply that lists one has that "
+                                "mention rejected (mention_is_other_type). 0: off.")
+    hard_negative_type: str = DataField("gene", added_later=True, description="Knowledge-graph entity type of the hard negatives "
+                                        "(NCBI-disease: 339 of its 940 test sentences name a gene).")
 
 
 class SamplingConfig(StrictModel):

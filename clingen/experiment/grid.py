@@ -33,6 +33,10 @@ class DatasetEntry(StrictModel):
                                         "when the generator copies demonstrations instead of writing about the "
                                         "topic (SmolLM2-135M on NER: 861 of 1,000 rows topic_missing with 2). "
                                         "Few-shot prompting always shows n_demos, as its definition requires.")
+    clingen_overrides: list[str] = Field(default_factory=list, description="key=value overrides for the ClinGen "
+                                         "methods only (clingen-kg and its completion and filtered variants, "
+                                         "clingen-llm), e.g. prompts.hard_negatives=1; the baselines keep their "
+                                         "sets and keys.")
 
 
 class ExperimentConfig(StrictModel):
@@ -72,14 +76,16 @@ def method_overrides(method: str, experiment: ExperimentConfig, entry: DatasetEn
     clingen_demos = demos if entry.clingen_n_demos is None else f"prompts.n_demos={entry.clingen_n_demos}"
     train_eval = ["training.fewshot_stage=true", "training.synthetic_stage=true"]
     if method in ("clingen-kg", "clingen-kg-completion", "clingen-kg-filtered"):
-        # The same generated set for all three: completion re-labels at parse time, filtering after it.
+        # The same prompts for all three: completion labels at parse time (a generation setting, so its set is
+        # generated again from them), filtering sets examples aside after generation.
         steps = "[styles, generate, filter, train, evaluate]" if method == "clingen-kg-filtered" else \
             "[styles, generate, train, evaluate]"
         extra = ["generation.ner_label_completion=true"] if method == "clingen-kg-completion" else []
-        return ["prompts.strategy=clingen-kg", clingen_demos, f"pipeline.steps={steps}", *extra, *train_eval]
+        return ["prompts.strategy=clingen-kg", clingen_demos, f"pipeline.steps={steps}", *extra, *train_eval,
+                *entry.clingen_overrides]
     if method == "clingen-llm":
         return ["prompts.strategy=clingen-llm", clingen_demos, "pipeline.steps=[styles, topics, generate, train, evaluate]",
-                *train_eval]
+                *train_eval, *entry.clingen_overrides]
     if method == "zero-shot":
         return ["prompts.strategy=zero-shot", "prompts.n_demos=0", "pipeline.steps=[generate, train, evaluate]",
                 *train_eval]

@@ -18,7 +18,7 @@ from clingen.prompts.compose import PromptComposer, second_step_messages
 from clingen.tasks.registry import get_task
 
 PROMPT_COLUMNS = ("row_id", "task", "strategy", "label", "topic", "style", "messages", "demo_ids", "related",
-                  "head", "tail", "followup", "json_schema")
+                  "hard_negatives", "head", "tail", "followup", "json_schema")
 
 
 def _columns(rows: list[dict], names: tuple[str, ...] | list[str]) -> dict[str, list]:

@@ -237,3 +237,41 @@ class NeighbourhoodSampler:
 
     def names(self, vertex: int, row: int) -> list[str]:
         return self.kg.labels[self.sample(vertex, row)].tolist()
+
+
+class HardNegativeSampler:
+    """Names of another entity type for a prompt to mention without labelling (NER hard negatives): the seed
+    entity's neighbours of that type first (a disease's genes), then names of the type drawn for the row, since
+    most entities have no such neighbour (134 of the embedded graph's 9,472 diseases have a gene). Names that are
+    also names of `exclude_type` (the task's own type) are never drawn: their label would be ambiguous."""
+
+    def __init__(self, kg: KnowledgeGraph, entity_type: str, exclude_type: str | None, limit: int,
+                 seed: int = 0, stream: int = 0):
+        if entity_type not in kg.entity_types():
+            raise EmptyCandidatesError(f"no entities of type {entity_type!r} in the knowledge graph; its types "
+                                       f"are {sorted(kg.entity_types())}")
+        own = ({str(name).casefold() for name in kg.labels[kg.vertices_of_type(exclude_type)]}
+               if exclude_type in kg.entity_types() else set())
+        candidates = kg.vertices_of_type(entity_type)
+        self.candidates = np.array([v for v in candidates if str(kg.labels[v]).casefold() not in own], dtype=np.int64)
+        if len(self.candidates) == 0:
+            raise EmptyCandidatesError(f"every {entity_type} name is also a {exclude_type} name")
+        self.kg, self.limit, self.seed, self.stream = kg, limit, seed, stream
+        self._neighbours = NeighbourhoodSampler(kg, 1, [entity_type], limit, seed, stream)
+        self._allowed = np.zeros(kg.graph.vcount(), dtype=bool)
+        self._allowed[self.candidates] = True
+
+    def sample_batch(self, vertices: np.ndarray, rows: np.ndarray) -> list[list[str]]:
+        """`limit` distinct names per (vertex, row), neighbours first; reproducible per row."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = []
+        for row, near in zip(rows, self._neighbours.sample_batch(vertices, rows)):
+            picked = [int(v) for v in near if self._allowed[v]]
+            draws = row_choice(self.seed, self.stream + 1, row * 64 + np.arange(4 * self.limit), len(self.candidates))
+            for v in self.candidates[draws]:
+                if len(picked) >= self.limit:
+                    break
+                if int(v) not in picked:
+                    picked.append(int(v))
+            out.append([str(self.kg.labels[v]) for v in picked])
+        return out

@@ -15,8 +15,8 @@ from clingen.parsing.parsers import ParseFailure, ParseOptions, ParseResult, Rep
 from clingen.tasks.spec import TaskSpec
 
 # The prompt-row fields a reply is checked against; stored with every outcome (reply_record) for reparse.
-CONTEXT_FIELDS = ("row_id", "task", "strategy", "label", "topic", "style", "demo_ids", "related", "head", "tail",
-                  "json_schema")
+CONTEXT_FIELDS = ("row_id", "task", "strategy", "label", "topic", "style", "demo_ids", "related",
+                  "hard_negatives", "head", "tail", "json_schema")
 
 
 @dataclass

@@ -200,8 +200,9 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
         raise _Reject("missing_field" if listed is None else "wrong_type", f"{key!r} must be a JSON list")
     row_id = int(row["row_id"])
     generic = mentions.label_words(spec)
-    items, failures = _typed_mentions(spec, listed, row_id, reply, generic, _item_max_chars(row, key),
-                                      options.other_type_names)
+    # Hard negatives: names of another type the prompt asked the text to mention but not to list.
+    other_types = options.other_type_names | {name.casefold(): _HARD_NEGATIVE for name in row.get("hard_negatives") or []}
+    items, failures = _typed_mentions(spec, listed, row_id, reply, generic, _item_max_chars(row, key), other_types)
     topic = row.get("topic") if row.get("strategy") in KG_STRATEGIES else None
     if topic and mentions.mention_problem(topic, generic):  # a graph name such as 'Syndrome' names no entity
         topic = None
@@ -228,7 +229,8 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
     """(type, mention) pairs from an NER entity list (one type) or an attribute list (typed objects, the type
     matched ignoring case), with a mention-level failure for each entry that is malformed, was cut at the
     schema's length limit, cannot be an entity (placeholder, identifier, pronoun, a label or type word), or is
-    a knowledge-graph name of another type (`other_types`; acronyms are not judged)."""
+    a knowledge-graph name of another type (`other_types`; acronyms are not judged, except the prompt's own
+    hard negatives, whose type is known)."""
     types = {label_key(name): name for name in spec.label_names}
     prompted = (spec.kg_entity_type or spec.labels[0].name.casefold()) if spec.family == "ner" else ""
     items, failures = [], []
@@ -257,9 +259,11 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
             fail(problem[0], f"{entity_type} {problem[1]}")
         elif spec.family == "ner" and (fragment := mentions.fragment_problem(mention)):
             fail("mention_is_fragment", f"{entity_type} {fragment}")
-        elif not is_acronym(mention) and (kind := other_types.get(mentions.without_determiner(mention).casefold())):
-            fail("mention_is_other_type", f"{entity_type} {mention!r} is a knowledge-graph {kind} name, not a "
-                 f"{entity_type}")
+        elif (kind := other_types.get(mentions.without_determiner(mention).casefold())) \
+                and (kind == _HARD_NEGATIVE or not is_acronym(mention)):
+            named = "a name the prompt gave as another type" if kind == _HARD_NEGATIVE else \
+                f"a knowledge-graph {kind} name"
+            fail("mention_is_other_type", f"{entity_type} {mention!r} is {named}, not a {entity_type}")
         elif kind := mentions.other_type_word(mention, prompted):
             fail("mention_is_other_type", f"{entity_type} {mention!r} names another type ({kind}), not a {entity_type}")
         elif mention:
@@ -276,6 +280,7 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
 
 
 _START = Span(0, 0, "", "")
+_HARD_NEGATIVE = "hard negative"  # the kind of a row's hard negatives among the other-type names
 
 
 def _end(text: str) -> Span:

@@ -17,8 +17,8 @@ from clingen.config import ClinGenConfig, PromptConfig
 from clingen.datasets.records import Record
 from clingen.errors import ConfigError
 from clingen.kg.graph import KnowledgeGraph
-from clingen.kg.sampling import (EntitySampler, NegativePairSampler, NeighbourhoodSampler, RelationPairSampler,
-                                 coverage_positions, row_choice, row_hash)
+from clingen.kg.sampling import (EntitySampler, HardNegativeSampler, NegativePairSampler, NeighbourhoodSampler,
+                                 RelationPairSampler, coverage_positions, row_choice, row_hash)
 from clingen.kg.names import natural_name
 from clingen.prompts import templates
 from clingen.prompts.demos import demos_by_label, load_demo_pool
@@ -26,6 +26,7 @@ from clingen.prompts.schemas import has_entity_pattern, reply_schema
 from clingen.tasks.spec import LabelSpec, TaskSpec
 
 _STYLE_STREAM, _DEMO_STREAM, _NEIGHBOUR_STREAM, _LLM_TOPIC_STREAM = 10_001, 20_001, 30_001, 40_001
+_HARD_NEGATIVE_STREAM = 50_001
 
 
 def _as_json(schema: dict | None) -> str | None:
@@ -45,6 +46,7 @@ class PromptRow:
     messages: list[dict]
     demo_ids: list[str] = field(default_factory=list)
     related: list[str] = field(default_factory=list)
+    hard_negatives: list[str] = field(default_factory=list)  # NER: names to mention but not list
     head: str | None = None
     tail: str | None = None
     followup: str | None = None  # pair tasks: the second step's prompt, with templates.SENTENCE_A_SLOT
@@ -142,7 +144,8 @@ class PromptComposer:
         return PromptRow(row_id=row, task=self.spec.name, strategy=self.config.strategy,
                          label=label.name if label else (self.spec.labels[0].name if self.spec.family == "ner" else None),
                          topic=topic.get("topic"), style=style, messages=[{"role": "user", "content": text}],
-                         demo_ids=[d.id for d in demos], related=topic.get("related", []), head=topic.get("head"),
+                         demo_ids=[d.id for d in demos], related=topic.get("related", []),
+                         hard_negatives=topic.get("hard_negatives", []), head=topic.get("head"),
                          tail=topic.get("tail"), followup=followup,
                          json_schema=self._reply_schema(topic.get("head"), topic.get("tail")))
 
@@ -151,7 +154,8 @@ class PromptComposer:
         if spec.family == "classification":
             return templates.classification(spec, label, subject, style, related, demos), None
         if spec.family == "ner":
-            return templates.ner(spec, subject, style, related, demos), None
+            return templates.ner(spec, subject, style, related, demos, topic.get("hard_negatives", []),
+                                 self.config.hard_negative_type), None
         if spec.family == "attribute":
             return templates.attribute(spec, subject, style, demos), None
         if spec.family == "relation":
@@ -191,8 +195,9 @@ class PromptComposer:
         labels = _NaturalNames(self.kg.labels)
         if isinstance(sampler, EntitySampler):
             vertices = sampler.sample(rows)
-            related = self._related(vertices, rows)
-            return [{"topic": label.topics.word(topic=labels[v]), "related": r} for v, r in zip(vertices, related)]
+            related, negatives = self._related(vertices, rows), self._hard_negatives(vertices, rows)
+            return [{"topic": label.topics.word(topic=labels[v]), "related": r, "hard_negatives": n}
+                    for v, r, n in zip(vertices, related, negatives)]
         heads, tails = sampler.sample(rows)
         if label.topics.swap:
             heads, tails = tails, heads
@@ -207,6 +212,15 @@ class PromptComposer:
                                                                 self.config.neighbours, self.seed, _NEIGHBOUR_STREAM)
         picked = self._samplers["neighbours"].sample_batch(vertices, rows)
         return [[natural_name(name) for name in self.kg.labels[p].tolist()] for p in picked]
+
+    def _hard_negatives(self, vertices: np.ndarray, rows: np.ndarray) -> list[list[str]]:
+        if self.config.hard_negatives == 0 or self.spec.family != "ner":
+            return [[] for _ in rows]
+        if "hard_negatives" not in self._samplers:
+            self._samplers["hard_negatives"] = HardNegativeSampler(
+                self.kg, self.config.hard_negative_type, self.spec.kg_entity_type or self.spec.labels[0].name.lower(),
+                self.config.hard_negatives, self.seed, _HARD_NEGATIVE_STREAM)
+        return self._samplers["hard_negatives"].sample_batch(vertices, rows)
 
     def _sampler(self, li: int, label: LabelSpec):
         if li not in self._samplers:

@@ -47,6 +47,16 @@ def _related_line(related: list[str], step: int) -> str:
     return f"\n{step}. where it is natural, also mention these related entities: {', '.join(related)}." if related else ""
 
 
+def _hard_negative_line(names: list[str], kind: str, spec: TaskSpec, step: int) -> str:
+    """'5. also mention the gene BRCA1; it is not a disease entity, so do not list it.' (NER hard negatives)"""
+    if not names:
+        return ""
+    if len(names) == 1:
+        return f"\n{step}. also mention the {kind} {names[0]}; it is not a {spec.domain} entity, so do not list it."
+    return (f"\n{step}. also mention the {kind}s {', '.join(names)}; they are not {spec.domain} entities, so do not "
+            f"list them.")
+
+
 def classification(spec: TaskSpec, label: LabelSpec, topic: str | None, style: str | None,
                    related: list[str], demos: list[str]) -> str:
     if topic is None and style is None:  # zero-shot (ZeroGen) and few-shot (DemoGen) baselines
@@ -61,17 +71,19 @@ def classification(spec: TaskSpec, label: LabelSpec, topic: str | None, style: s
     return f"{head}{_demo_block(demos)}\n\nLabel: {label.name}\nText:"
 
 
-def ner(spec: TaskSpec, topic: str | None, style: str | None, related: list[str], demos: list[str]) -> str:
+def ner(spec: TaskSpec, topic: str | None, style: str | None, related: list[str], demos: list[str],
+        hard_negatives: list[str] | None = None, hard_negative_type: str = "gene") -> str:
     description = spec.labels[0].description
     if topic is None and style is None:
         head = (f"Suppose you need to generate a sentence about {spec.domain}. Generate a sentence that "
                 f"mentions {spec.domain} entities ({description}), and list the {spec.domain} entities in it.")
     else:
+        negatives = _hard_negative_line(hard_negatives or [], hard_negative_type, spec, 4 + bool(related))
         head = (f"Suppose you need to generate a sentence about {spec.domain}. Your task is to:\n"
                 f"1. generate a sentence about {spec.domain} that mentions the {spec.domain} named '{topic}',\n"
                 f"2. the sentence should mimic the style of {style},\n"
                 f"3. list every {spec.domain} entity ({description}) in the sentence, exactly as written."
-                f"{_related_line(related, 4)}")
+                f"{_related_line(related, 4)}{negatives}")
     reply = '{"sentence": "...", "entities": ["...", "..."]}'
     return f"{head}\nReply with JSON only: {reply}{_demo_block(demos)}"
 

@@ -74,6 +74,22 @@ def test_a_dataset_can_set_the_clingen_methods_demonstrations_apart_from_few_sho
     assert by["gad", "clingen-kg", 0].config.prompts.n_demos == 2
 
 
+def test_clingen_overrides_reach_the_clingen_methods_and_leave_the_baselines_keys(tmp_path):
+    path = experiment_file(tmp_path)
+    plain = {(c.dataset, c.method, c.seed): c for c in build_cells(load_experiment(path))}
+    data = yaml.safe_load(path.read_text())
+    data["datasets"]["ncbi-disease"]["clingen_overrides"] = ["prompts.hard_negatives=1"]
+    path.write_text(yaml.safe_dump(data))
+    by = {(c.dataset, c.method, c.seed): c for c in build_cells(load_experiment(path))}
+    for method in ("clingen-kg", "clingen-kg-completion", "clingen-llm"):
+        assert by["ncbi-disease", method, 0].config.prompts.hard_negatives == 1
+    for method in ("zero-shot", "few-shot"):
+        cell = by["ncbi-disease", method, 0].config
+        assert cell.prompts.hard_negatives == 0
+        assert cell.config_hash() == plain["ncbi-disease", method, 0].config.config_hash()
+    assert by["gad", "clingen-kg", 0].config.prompts.hard_negatives == 0
+
+
 def test_experiment_config_errors_name_the_bad_value(tmp_path):
     with pytest.raises(ConfigError, match="methods.0"):
         load_experiment(experiment_file(tmp_path, methods=["clingen-kgg"]))

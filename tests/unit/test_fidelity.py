@@ -608,6 +608,19 @@ def test_zero_shot_artifacts_are_not_labelled():
     assert mentions.fragment_problem("St. Louis encephalitis") is None and mentions.fragment_problem("E. coli") is None
 
 
+def test_a_listed_hard_negative_is_rejected_and_stays_untagged_even_as_an_acronym():
+    row = ner_row("breast cancer", hard_negatives=["BRCA1"])
+    text = "Germline BRCA1 mutations raise the risk of breast cancer in carriers."
+    result = parse_reply(NCBI, row, json.dumps({"sentence": text, "entities": ["BRCA1", "breast cancer"]}),
+                         ParseOptions(min_words=5))
+    assert [s.text for s in result.example.spans] == ["breast cancer"]
+    assert reasons(result) == ["mention_is_other_type"]
+    assert result.failures[0].detail == "Disease 'BRCA1' is a name the prompt gave as another type, not a Disease"
+    kept = parse_reply(NCBI, ner_row(strategy="few-shot"), json.dumps({"sentence": text, "entities": ["BRCA1"]}),
+                       ParseOptions(min_words=5))
+    assert [s.text for s in kept.example.spans] == ["BRCA1"]  # without the row's hard negative, no rule knows
+
+
 def test_a_mention_holding_a_relative_pronoun_is_a_clause():
     # Read in a label-completion NCBI run (evidence-cpu, 2026-12-07).
     assert mentions.fragment_problem("first disease that has been identified") == (

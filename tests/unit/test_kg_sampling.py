@@ -4,7 +4,7 @@ import pytest
 
 from clingen.errors import EmptyCandidatesError
 from clingen.kg.graph import EDGE_SCHEMA, NODE_SCHEMA, KnowledgeGraph
-from clingen.kg.sampling import (EntitySampler, NegativePairSampler, NeighbourhoodSampler, RelationPairSampler,
+from clingen.kg.sampling import (EntitySampler, HardNegativeSampler, NegativePairSampler, NeighbourhoodSampler, RelationPairSampler,
                                  row_hash)
 
 pytestmark = pytest.mark.unit
@@ -124,3 +124,26 @@ def test_kg_sample_with_neighbours_lists_them_for_every_topic(capsys):
     assert main(["kg", "sample", "--type", "disease", "--n", "5", "--neighbours", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and all(2 <= len(line.split("\t")) <= 4 for line in lines), lines
+
+
+def test_hard_negatives_are_the_topics_neighbours_first_then_drawn_names():
+    kg = star_graph()
+    vertex = {kg.labels[v]: v for v in range(kg.graph.vcount())}
+    sampler = HardNegativeSampler(kg, "gene", "disease", limit=2, seed=1)
+    rows = np.arange(4)
+    names = sampler.sample_batch(np.array([vertex["d3"]] * 4), rows)
+    assert all(n[0] == "g3" and len(set(n)) == 2 and n[1].startswith("g") for n in names)  # its one gene first
+    assert sampler.sample_batch(np.array([vertex["d3"]] * 4), rows) == names  # a pure function of the row
+    hub = sampler.sample_batch(np.array([vertex["d0"]]), np.array([0]))[0]
+    assert len(hub) == 2 and set(hub) <= {f"g{i}" for i in range(10)}
+    with pytest.raises(EmptyCandidatesError, match="no entities of type 'pathway'"):
+        HardNegativeSampler(kg, "pathway", "disease", limit=1)
+
+
+def test_a_hard_negative_is_never_a_name_of_the_tasks_own_type():
+    kg = star_graph()
+    with pytest.raises(EmptyCandidatesError, match="every gene name is also a gene name"):
+        HardNegativeSampler(kg, "gene", "gene", limit=1)
+    names = {n for row in HardNegativeSampler(kg, "disease", "gene", limit=3).sample_batch(np.arange(5), np.arange(5))
+             for n in row}
+    assert names and all(n.startswith("d") for n in names)

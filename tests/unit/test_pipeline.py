@@ -211,3 +211,11 @@ def test_a_step_record_from_before_data_digests_is_trusted_as_it_is(tmp_path):
                                                   "outputs": {"model": "m"}}))
     assert StepRecord.read(tmp_path).data == {}
     assert read_done(tmp_path, "k", {"generate": "anything"}) == {"model": "m"}
+
+
+def test_a_setting_added_later_changes_the_fingerprint_only_away_from_its_default():
+    base = load_config(None)
+    assert "hard_negatives" not in base.hashed_dump()["prompts"]  # so finished runs keep their keys
+    assert load_config(None, ["prompts.hard_negatives=0"]).config_hash() == base.config_hash()
+    changed = load_config(None, ["prompts.hard_negatives=1"])
+    assert changed.config_hash() != base.config_hash() and changed.hashed_dump()["prompts"]["hard_negatives"] == 1

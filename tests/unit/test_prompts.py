@@ -129,6 +129,16 @@ def test_neighbourhood_expansion_names_related_entities():
     assert "4. where it is natural, also mention these related entities: dexamethasone, dyspnea." in rows[0].messages[0]["content"]
 
 
+def test_ner_hard_negatives_are_named_in_the_prompt_and_recorded_on_the_row():
+    rows = composer("ncbi-disease", "prompts.hard_negatives=1").compose(np.arange(3))
+    assert [(r.topic, r.hard_negatives) for r in rows] == [("asthma", ["IL13"]), ("breast cancer", ["BRCA1"]),
+                                                           ("gout", ["SLC2A9"])]
+    assert rows[1].messages[0]["content"].split("\n")[4] == (
+        "4. also mention the gene BRCA1; it is not a disease entity, so do not list it.")
+    assert composer("ncbi-disease").compose(np.arange(1))[0].hard_negatives == []
+    assert composer("hoc", "prompts.hard_negatives=1").compose(np.arange(1))[0].hard_negatives == []  # NER only
+
+
 @pytest.mark.parametrize("task", sorted(builtin_tasks()))
 def test_every_builtin_task_composes_on_the_default_graph(task, default_graph):
     config = load_config(overrides=[f"task={task}"])
