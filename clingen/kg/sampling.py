@@ -242,7 +242,9 @@ class NeighbourhoodSampler:
 class HardNegativeSampler:
     """Names of another entity type for a prompt to mention without labelling (NER hard negatives): the seed
     entity's neighbours of that type first (a disease's genes), then names of the type drawn for the row, since
-    most entities have no such neighbour (134 of the embedded graph's 9,472 diseases have a gene). Names that are
+    most entities have no such neighbour (134 of the embedded graph's 9,472 diseases have a gene). The drawn
+    names are weighted by degree (plus one), so well-studied genes (BRCA1, TP53) come up more than obscure ones
+    (FLJ35700), as in PubMed text. Names that are
     also names of `exclude_type` (the task's own type) are never drawn: their label would be ambiguous."""
 
     def __init__(self, kg: KnowledgeGraph, entity_type: str, exclude_type: str | None, limit: int,
@@ -260,6 +262,7 @@ class HardNegativeSampler:
         self._neighbours = NeighbourhoodSampler(kg, 1, [entity_type], limit, seed, stream)
         self._allowed = np.zeros(kg.graph.vcount(), dtype=bool)
         self._allowed[self.candidates] = True
+        self._cumulative = np.cumsum(np.asarray(kg.graph.degree(self.candidates.tolist()), dtype=np.float64) + 1.0)
 
     def sample_batch(self, vertices: np.ndarray, rows: np.ndarray) -> list[list[str]]:
         """`limit` distinct names per (vertex, row), neighbours first; reproducible per row."""
@@ -267,7 +270,8 @@ class HardNegativeSampler:
         out = []
         for row, near in zip(rows, self._neighbours.sample_batch(vertices, rows)):
             picked = [int(v) for v in near if self._allowed[v]]
-            draws = row_choice(self.seed, self.stream + 1, row * 64 + np.arange(4 * self.limit), len(self.candidates))
+            units = row_unit(self.seed, self.stream + 1, row * 64 + np.arange(4 * self.limit))
+            draws = np.searchsorted(self._cumulative, units * self._cumulative[-1], side="right")
             for v in self.candidates[draws]:
                 if len(picked) >= self.limit:
                     break
