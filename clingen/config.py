@@ -113,9 +113,10 @@ class PromptConfig(StrictModel):
     neighbours: int = DataField(0, ge=0, le=8, description="Related knowledge-graph entities named alongside "
                             "an entity topic (neighbourhood expansion).")
     neighbour_hops: int = DataField(1, ge=1, le=3, description="How far related entities may be.")
-    hard_negatives: int = DataField(0, ge=0, le=4, added_later=True, description="NER, clingen-kg: names of `hard_negative_type` "
-                                "each prompt asks the text to mention but not list (the topic's neighbours "
-                                "of that type first, then names drawn for the row), so the synthetic set "
+    hard_negatives: int = DataField(0, ge=0, le=4, added_later=True, description="NER, clingen-kg and clingen-llm: "
+                                "names of `hard_negative_type` each prompt asks the text to mention but not list (the "
+                                "topic's neighbours of that type first, then names drawn for the row; clingen-llm "
+                                "topics are no graph entity, so drawn names only), so the synthetic set "
                                 "holds them untagged as the real corpora do; a reply that lists one has that "
                                 "mention rejected (mention_is_other_type). 0: off.")
     hard_negative_type: str = DataField("gene", added_later=True, description="Knowledge-graph entity type of the hard negatives "

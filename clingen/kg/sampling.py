@@ -245,14 +245,15 @@ class HardNegativeSampler:
     most entities have no such neighbour (134 of the embedded graph's 9,472 diseases have a gene). The drawn
     names are weighted by degree (plus one), so well-studied genes (BRCA1, TP53) come up more than obscure ones
     (FLJ35700), as in PubMed text. Names that are
-    also names of `exclude_type` (the task's own type) are never drawn: their label would be ambiguous."""
+    also names of `exclude_type` (the task's own type), labels or synonyms, are never drawn: their label would be
+    ambiguous, and label completion (whose gazetteer holds the synonyms) would tag them ('WT1', 'SARS')."""
 
     def __init__(self, kg: KnowledgeGraph, entity_type: str, exclude_type: str | None, limit: int,
                  seed: int = 0, stream: int = 0):
         if entity_type not in kg.entity_types():
             raise EmptyCandidatesError(f"no entities of type {entity_type!r} in the knowledge graph; its types "
                                        f"are {sorted(kg.entity_types())}")
-        own = ({str(name).casefold() for name in kg.labels[kg.vertices_of_type(exclude_type)]}
+        own = ({str(name).casefold() for name in kg.names_of_type(exclude_type)}
                if exclude_type in kg.entity_types() else set())
         candidates = kg.vertices_of_type(entity_type)
         self.candidates = np.array([v for v in candidates if str(kg.labels[v]).casefold() not in own], dtype=np.int64)
@@ -264,11 +265,13 @@ class HardNegativeSampler:
         self._allowed[self.candidates] = True
         self._cumulative = np.cumsum(np.asarray(kg.graph.degree(self.candidates.tolist()), dtype=np.float64) + 1.0)
 
-    def sample_batch(self, vertices: np.ndarray, rows: np.ndarray) -> list[list[str]]:
-        """`limit` distinct names per (vertex, row), neighbours first; reproducible per row."""
+    def sample_batch(self, vertices: np.ndarray | None, rows: np.ndarray) -> list[list[str]]:
+        """`limit` distinct names per (vertex, row), neighbours first; reproducible per row. `vertices` None: a
+        topic that is no graph entity (clingen-llm), so drawn names only."""
         rows = np.asarray(rows, dtype=np.int64)
+        nearby = self._neighbours.sample_batch(vertices, rows) if vertices is not None else [()] * len(rows)
         out = []
-        for row, near in zip(rows, self._neighbours.sample_batch(vertices, rows)):
+        for row, near in zip(rows, nearby):
             picked = [int(v) for v in near if self._allowed[v]]
             units = row_unit(self.seed, self.stream + 1, row * 64 + np.arange(4 * self.limit))
             draws = np.searchsorted(self._cumulative, units * self._cumulative[-1], side="right")

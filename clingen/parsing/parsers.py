@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections import ChainMap
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 
 from clingen.datasets.records import (ClassificationExample, PairExample, Provenance, Record, RelationExample, Span,
@@ -201,7 +203,9 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
     row_id = int(row["row_id"])
     generic = mentions.label_words(spec)
     # Hard negatives: names of another type the prompt asked the text to mention but not to list.
-    other_types = options.other_type_names | {name.casefold(): _HARD_NEGATIVE for name in row.get("hard_negatives") or []}
+    # Looked up in front of the graph's names, not merged into a copy of them (tens of thousands) for every row.
+    negatives = {name.casefold(): _HARD_NEGATIVE for name in row.get("hard_negatives") or []}
+    other_types = ChainMap(negatives, options.other_type_names) if negatives else options.other_type_names
     items, failures = _typed_mentions(spec, listed, row_id, reply, generic, _item_max_chars(row, key), other_types)
     topic = row.get("topic") if row.get("strategy") in KG_STRATEGIES else None
     if topic and mentions.mention_problem(topic, generic):  # a graph name such as 'Syndrome' names no entity
@@ -224,7 +228,7 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
 
 
 def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic: frozenset[str],
-                    max_chars: int | None, other_types: dict[str, str]
+                    max_chars: int | None, other_types: Mapping[str, str]
                     ) -> tuple[list[tuple[str, str]], list[ParseFailure]]:
     """(type, mention) pairs from an NER entity list (one type) or an attribute list (typed objects, the type
     matched ignoring case), with a mention-level failure for each entry that is malformed, was cut at the

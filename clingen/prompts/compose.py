@@ -97,6 +97,8 @@ class PromptComposer:
         self.uses_demos = config.strategy != "zero-shot" and config.n_demos > 0
         if config.strategy == "clingen-kg" and kg is None:
             raise ConfigError("strategy clingen-kg needs a knowledge graph")
+        if self._wants_hard_negatives() and kg is None:
+            raise ConfigError("prompts.hard_negatives draws names from the knowledge graph, so it needs one")
         if config.strategy == "clingen-llm" and not topics:
             raise ConfigError("strategy clingen-llm needs LLM-proposed topics: run `clingen topics` and set "
                               "prompts.topics_file")
@@ -110,7 +112,9 @@ class PromptComposer:
     def from_config(cls, config: ClinGenConfig, spec: TaskSpec, kg: KnowledgeGraph | None = None) -> "PromptComposer":
         """Everything a composer needs, loaded from the config (the graph only when the strategy uses it)."""
         prompts = config.prompts
-        if kg is None and prompts.strategy == "clingen-kg":
+        needs_graph = prompts.strategy == "clingen-kg" or (prompts.hard_negatives > 0 and spec.family == "ner"
+                                                            and prompts.strategy == "clingen-llm")
+        if kg is None and needs_graph:
             from clingen.kg.source import load_graph
             kg = load_graph(config.kg)
         styles = read_lines(prompts.styles_file, "styles") if prompts.styles_file else None
@@ -190,7 +194,8 @@ class PromptComposer:
                 raise ConfigError(f"label {label.name!r} of task {self.spec.name} takes LLM-proposed topics; "
                                   "set prompts.topics_file")
             picks = coverage_positions(self.seed, _LLM_TOPIC_STREAM + li, rows, len(self.topics), self._topic_cache)
-            return [{"topic": self.topics[p]} for p in picks]
+            negatives = self._hard_negatives(None, rows)  # no topic vertex: drawn names only
+            return [{"topic": self.topics[p], "hard_negatives": n} for p, n in zip(picks, negatives)]
         sampler = self._sampler(li, label)
         labels = _NaturalNames(self.kg.labels)
         if isinstance(sampler, EntitySampler):
@@ -213,8 +218,13 @@ class PromptComposer:
         picked = self._samplers["neighbours"].sample_batch(vertices, rows)
         return [[natural_name(name) for name in self.kg.labels[p].tolist()] for p in picked]
 
-    def _hard_negatives(self, vertices: np.ndarray, rows: np.ndarray) -> list[list[str]]:
-        if self.config.hard_negatives == 0 or self.spec.family != "ner":
+    def _wants_hard_negatives(self) -> bool:
+        return self.config.hard_negatives > 0 and self.spec.family == "ner" and self.uses_topics
+
+    def _hard_negatives(self, vertices: np.ndarray | None, rows: np.ndarray) -> list[list[str]]:
+        """NER hard negatives per row: the topic vertex's neighbours of the type first (none when `vertices` is
+        None: an LLM-proposed topic), then names drawn for the row."""
+        if not self._wants_hard_negatives():
             return [[] for _ in rows]
         if "hard_negatives" not in self._samplers:
             self._samplers["hard_negatives"] = HardNegativeSampler(

@@ -51,6 +51,7 @@ def _hard_negative_line(names: list[str], kind: str, spec: TaskSpec, step: int) 
     """'5. also mention the gene BRCA1; it is not a disease entity, so do not list it.' (NER hard negatives)"""
     if not names:
         return ""
+    kind = kind.replace("_", " ")
     if len(names) == 1:
         return f"\n{step}. also mention the {kind} {names[0]}; it is not a {spec.domain} entity, so do not list it."
     return (f"\n{step}. also mention the {kind}s {', '.join(names)}; they are not {spec.domain} entities, so do not "

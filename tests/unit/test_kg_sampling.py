@@ -147,3 +147,13 @@ def test_a_hard_negative_is_never_a_name_of_the_tasks_own_type():
     names = {n for row in HardNegativeSampler(kg, "disease", "gene", limit=3).sample_batch(np.arange(5), np.arange(5))
              for n in row}
     assert names and all(n.startswith("d") for n in names)
+
+
+def test_a_hard_negative_is_never_a_synonym_of_the_tasks_own_type_and_needs_no_vertex():
+    # 'WT1' is a gene and a synonym of Wilms tumour: label completion would tag it as the disease it was to avoid.
+    nodes = pa.table({"id": ["D0", "G0", "G1"], "label": ["Wilms tumor", "WT1", "TP53"],
+                      "type": ["disease", "gene", "gene"], "synonyms": [["WT1"], [], []]}, schema=NODE_SCHEMA)
+    edges = pa.table({"head": ["D0"], "relation": ["associates"], "tail": ["G0"], "source": ["t"]}, schema=EDGE_SCHEMA)
+    sampler = HardNegativeSampler(KnowledgeGraph.from_tables(nodes, edges), "gene", "disease", limit=2)
+    assert sampler.sample_batch(np.array([0, 0]), np.arange(2)) == [["TP53"], ["TP53"]]  # its own gene left out
+    assert sampler.sample_batch(None, np.arange(2)) == [["TP53"], ["TP53"]]

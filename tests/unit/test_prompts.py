@@ -139,6 +139,19 @@ def test_ner_hard_negatives_are_named_in_the_prompt_and_recorded_on_the_row():
     assert composer("hoc", "prompts.hard_negatives=1").compose(np.arange(1))[0].hard_negatives == []  # NER only
 
 
+def test_llm_topics_get_drawn_hard_negatives_too(tmp_path):
+    # clingen_overrides reach clingen-llm as well: its topics are no graph vertex, so the names are drawn only.
+    topics = tmp_path / "topics.txt"
+    topics.write_text("asthma\ngout\n")
+    config = load_config(overrides=["seed=3", "prompts.n_demos=0", "prompts.strategy=clingen-llm",
+                                    f"prompts.topics_file={topics}", "prompts.hard_negatives=1"])
+    spec = get_task("ncbi-disease")
+    rows = PromptComposer.from_config(config, spec, tiny_graph()).compose(np.arange(4))
+    assert all(len(r.hard_negatives) == 1 and r.hard_negatives[0] in {"IL13", "BRCA1", "SLC2A9"} for r in rows)
+    assert f"4. also mention the gene {rows[0].hard_negatives[0]};" in rows[0].messages[0]["content"]
+    assert PromptComposer.from_config(config, spec).compose(np.arange(1))[0].hard_negatives  # loads the graph
+
+
 @pytest.mark.parametrize("task", sorted(builtin_tasks()))
 def test_every_builtin_task_composes_on_the_default_graph(task, default_graph):
     config = load_config(overrides=[f"task={task}"])

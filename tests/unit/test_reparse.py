@@ -244,3 +244,22 @@ def test_a_pair_row_keeps_both_replies_through_the_two_stream_stages():
     failures = json.loads(cut["failures"][0])
     assert [f["reason"] for f in failures] == ["truncated"] and failures[0]["step"] == 2
     assert json.loads(failures[0]["reply_record"])["replies"] == [first_reply, second_reply]
+
+
+def test_a_rows_hard_negatives_travel_with_it_and_a_reparse_still_rejects_one(tmp_path):
+    from dataclasses import fields
+
+    from clingen.generation.reparse import recheck_row
+    from clingen.generation.stages import PROMPT_COLUMNS
+    from clingen.parsing.checker import CONTEXT_FIELDS, RowChecker
+    from clingen.prompts.compose import PromptRow
+    assert PROMPT_COLUMNS == tuple(f.name for f in fields(PromptRow))  # the stream drops no prompt field
+    assert "hard_negatives" in CONTEXT_FIELDS and set(CONTEXT_FIELDS) <= set(PROMPT_COLUMNS)
+    record = ReplyRecord.start({**context(0), "strategy": "clingen-kg", "hard_negatives": ["BRCA1"]})
+    record.add(json.dumps({"sentence": "Germline BRCA1 mutations raise the risk of gout in carriers.",
+                           "entities": ["BRCA1", "gout"]}), ReplyEnd("stop", 30))
+    stored = ReplyRecord.from_json(record.to_json())
+    outcome = recheck_row(RowChecker(NCBI, ParseOptions(3, 120), {}, 1.0), NCBI,
+                          {"row_id": 0, "reply_record": stored.to_json()}, [], None)
+    assert [s["text"] for s in outcome.example["spans"]] == ["gout"]
+    assert [f["reason"] for f in outcome.failures] == ["mention_is_other_type"]
