@@ -235,52 +235,73 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
     schema's length limit, cannot be an entity (placeholder, identifier, pronoun, a label or type word), or is
     a knowledge-graph name of another type (`other_types`; acronyms are not judged, except the prompt's own
     hard negatives, whose type is known)."""
-    types = {label_key(name): name for name in spec.label_names}
     prompted = (spec.kg_entity_type or spec.labels[0].name.casefold()) if spec.family == "ner" else ""
     items, failures = [], []
-
-    def fail(reason: str, detail: str) -> None:
-        failures.append(ParseFailure(row_id, reason, detail, raw))
     for entry in listed:
-        if spec.family == "ner" and isinstance(entry, str) and entry.strip():
-            # Models often list "X," or "X." : the punctuation is not part of the entity.
-            entity_type, mention = spec.labels[0].name, entry.strip().strip(",.;:").strip()
-        elif spec.family == "attribute" and isinstance(entry, dict) and isinstance(entry.get("text"), str) \
-                and entry["text"].strip():
-            entity_type, mention = types.get(label_key(str(entry.get("type")))), entry["text"].strip()
-            if entity_type is None:
-                fail("attribute_type_unknown", f"attribute type {entry.get('type')!r} is not one of {spec.label_names}")
-                continue
-        else:
-            fail("entity_malformed", f"list entry {entry!r} is not a non-empty "
-                 f"{'string' if spec.family == 'ner' else 'type/text object'}")
+        entity_type, mention, problem = _read_entry(spec, entry)
+        original = entry if isinstance(entry, str) else entry["text"] if problem is None else ""
+        if problem is None and max_chars is not None and len(original) >= max_chars:
+            problem = ("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
+        problem = problem or _mention_problem(spec, entity_type, mention, generic, other_types, prompted)
+        if problem:
+            failures.append(ParseFailure(row_id, *problem, raw))
             continue
-        original = entry if isinstance(entry, str) else entry["text"]
-        problem = mentions.mention_problem(mention, generic) if mention else None
-        if max_chars is not None and len(original) >= max_chars:
-            fail("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
-        elif problem:
-            fail(problem[0], f"{entity_type} {problem[1]}")
-        elif spec.family == "ner" and (fragment := mentions.fragment_problem(mention)):
-            fail("mention_is_fragment", f"{entity_type} {fragment}")
-        elif (kind := other_types.get(mentions.without_determiner(mention).casefold())) \
-                and (kind == _HARD_NEGATIVE or not is_acronym(mention)):
-            named = "a name the prompt gave as another type" if kind == _HARD_NEGATIVE else \
-                f"a knowledge-graph {kind} name"
-            fail("mention_is_other_type", f"{entity_type} {mention!r} is {named}, not a {entity_type}")
-        elif kind := mentions.other_type_word(mention, prompted):
-            fail("mention_is_other_type", f"{entity_type} {mention!r} names another type ({kind}), not a {entity_type}")
-        elif mention:
-            # "Acute dacryoadenitis (ADE)": the name and its abbreviation are two mentions, as the corpora annotate.
-            # Each part is judged as a mention of its own: in "Disease (LMD)" the name is only the type word.
-            abbreviated = _ABBREVIATED.fullmatch(mention)
-            for part in abbreviated.groups() if abbreviated else (mention,):
-                problem = mentions.mention_problem(part, generic) if part != mention else None
-                if problem:
-                    fail(problem[0], f"{entity_type} {problem[1]} (in {mention!r})")
-                else:
-                    items.append((entity_type, part))
+        # "Acute dacryoadenitis (ADE)": the name and its abbreviation are two mentions, as the corpora annotate.
+        # Each part is judged as a mention of its own: in "Disease (LMD)" the name is only the type word.
+        abbreviated = _ABBREVIATED.fullmatch(mention)
+        for part in abbreviated.groups() if abbreviated else (mention,):
+            problem = _part_problem(entity_type, part, generic, other_types) if part != mention else None
+            if problem:
+                failures.append(ParseFailure(row_id, problem[0], f"{problem[1]} (in {mention!r})", raw))
+            else:
+                items.append((entity_type, part))
     return items, failures
+
+
+def _read_entry(spec: TaskSpec, entry) -> tuple[str | None, str, tuple[str, str] | None]:
+    """(entity type, mention, None) of one listed entry, or a (reason, detail) problem when it is malformed."""
+    if spec.family == "ner" and isinstance(entry, str) and entry.strip():
+        # Models often list "X," or "X." : the punctuation is not part of the entity.
+        return spec.labels[0].name, entry.strip().strip(",.;:").strip(), None
+    if spec.family == "attribute" and isinstance(entry, dict) and isinstance(entry.get("text"), str) \
+            and entry["text"].strip():
+        entity_type = {label_key(name): name for name in spec.label_names}.get(label_key(str(entry.get("type"))))
+        if entity_type is None:
+            return None, "", ("attribute_type_unknown",
+                              f"attribute type {entry.get('type')!r} is not one of {spec.label_names}")
+        return entity_type, entry["text"].strip(), None
+    return None, "", ("entity_malformed", f"list entry {entry!r} is not a non-empty "
+                      f"{'string' if spec.family == 'ner' else 'type/text object'}")
+
+
+def _mention_problem(spec: TaskSpec, entity_type: str, mention: str, generic: frozenset[str],
+                     other_types: Mapping[str, str], prompted: str) -> tuple[str, str] | None:
+    """(reason, detail) when a whole listed mention cannot be an entity of `entity_type`, else None."""
+    problem = mentions.mention_problem(mention, generic) if mention else None
+    if problem:
+        return problem[0], f"{entity_type} {problem[1]}"
+    if spec.family == "ner" and mention and (fragment := mentions.fragment_problem(mention)):
+        return "mention_is_fragment", f"{entity_type} {fragment}"
+    kind = other_types.get(mentions.without_determiner(mention).casefold())
+    if kind and (kind == _HARD_NEGATIVE or not is_acronym(mention)):
+        named = "a name the prompt gave as another type" if kind == _HARD_NEGATIVE else f"a knowledge-graph {kind} name"
+        return "mention_is_other_type", f"{entity_type} {mention!r} is {named}, not a {entity_type}"
+    if kind := mentions.other_type_word(mention, prompted):
+        return "mention_is_other_type", f"{entity_type} {mention!r} names another type ({kind}), not a {entity_type}"
+    return None if mention else ("entity_malformed", f"{entity_type} mention is empty")
+
+
+def _part_problem(entity_type: str, part: str, generic: frozenset[str], other_types: Mapping[str, str]
+                  ) -> tuple[str, str] | None:
+    """A name or abbreviation inside "Name (ABBR)": only the type word ('Disease (LMD)'), or the prompt's own
+    hard negative made the abbreviation ('Hypoglossal Nerve Injuries (SNRK)', SNRK the prompt's gene)."""
+    problem = mentions.mention_problem(part, generic)
+    if problem:
+        return problem[0], f"{entity_type} {problem[1]}"
+    if other_types.get(part.casefold()) == _HARD_NEGATIVE:
+        return "mention_is_other_type", f"{entity_type} {part!r} is a name the prompt gave as another type, not a " \
+            f"{entity_type}"
+    return None
 
 
 _START = Span(0, 0, "", "")

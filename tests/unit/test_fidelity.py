@@ -619,6 +619,13 @@ def test_a_listed_hard_negative_is_rejected_and_stays_untagged_even_as_an_acrony
     kept = parse_reply(NCBI, ner_row(strategy="few-shot"), json.dumps({"sentence": text, "entities": ["BRCA1"]}),
                        ParseOptions(min_words=5))
     assert [s.text for s in kept.example.spans] == ["BRCA1"]  # without the row's hard negative, no rule knows
+    # Read in a hard-negative run: the model made the prompt's gene the disease's abbreviation.
+    text = "The Hypoglossal Nerve Injuries (SNRK) are a neurological disorder of the tongue."
+    result = parse_reply(NCBI, ner_row("Hypoglossal Nerve Injuries", hard_negatives=["SNRK"]),
+                         json.dumps({"sentence": text, "entities": ["Hypoglossal Nerve Injuries (SNRK)"]}),
+                         ParseOptions(min_words=5))
+    assert [s.text for s in result.example.spans] == ["Hypoglossal Nerve Injuries"]
+    assert reasons(result) == ["mention_is_other_type"]
 
 
 def test_a_mention_holding_a_relative_pronoun_is_a_clause():
