@@ -239,9 +239,10 @@ def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic
     items, failures = [], []
     for entry in listed:
         entity_type, mention, problem = _read_entry(spec, entry)
-        original = entry if isinstance(entry, str) else entry["text"] if problem is None else ""
-        if problem is None and max_chars is not None and len(original) >= max_chars:
-            problem = ("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
+        if problem is None and max_chars is not None:
+            original = entry if isinstance(entry, str) else entry["text"]
+            if len(original) >= max_chars:
+                problem = ("entity_truncated", f"{entity_type} {original!r} fills the schema's maxLength of {max_chars}")
         problem = problem or _mention_problem(spec, entity_type, mention, generic, other_types, prompted)
         if problem:
             failures.append(ParseFailure(row_id, *problem, raw))
@@ -280,7 +281,7 @@ def _mention_problem(spec: TaskSpec, entity_type: str, mention: str, generic: fr
     problem = mentions.mention_problem(mention, generic) if mention else None
     if problem:
         return problem[0], f"{entity_type} {problem[1]}"
-    if spec.family == "ner" and mention and (fragment := mentions.fragment_problem(mention)):
+    if spec.family == "ner" and (fragment := mentions.fragment_problem(mention)):  # '' too: it has no letters
         return "mention_is_fragment", f"{entity_type} {fragment}"
     kind = other_types.get(mentions.without_determiner(mention).casefold())
     if kind and (kind == _HARD_NEGATIVE or not is_acronym(mention)):
@@ -288,7 +289,7 @@ def _mention_problem(spec: TaskSpec, entity_type: str, mention: str, generic: fr
         return "mention_is_other_type", f"{entity_type} {mention!r} is {named}, not a {entity_type}"
     if kind := mentions.other_type_word(mention, prompted):
         return "mention_is_other_type", f"{entity_type} {mention!r} names another type ({kind}), not a {entity_type}"
-    return None if mention else ("entity_malformed", f"{entity_type} mention is empty")
+    return None
 
 
 def _part_problem(entity_type: str, part: str, generic: frozenset[str], other_types: Mapping[str, str]

@@ -29,6 +29,11 @@ _STYLE_STREAM, _DEMO_STREAM, _NEIGHBOUR_STREAM, _LLM_TOPIC_STREAM = 10_001, 20_0
 _HARD_NEGATIVE_STREAM = 50_001
 
 
+def _wants_hard_negatives(config: PromptConfig, spec: TaskSpec) -> bool:
+    """Hard negatives apply to NER prompts of the strategies with topics (clingen-kg, clingen-llm)."""
+    return config.hard_negatives > 0 and spec.family == "ner" and config.strategy in ("clingen-kg", "clingen-llm")
+
+
 def _as_json(schema: dict | None) -> str | None:
     return json.dumps(schema) if schema is not None else None
 
@@ -97,7 +102,7 @@ class PromptComposer:
         self.uses_demos = config.strategy != "zero-shot" and config.n_demos > 0
         if config.strategy == "clingen-kg" and kg is None:
             raise ConfigError("strategy clingen-kg needs a knowledge graph")
-        if self._wants_hard_negatives() and kg is None:
+        if _wants_hard_negatives(config, spec) and kg is None:
             raise ConfigError("prompts.hard_negatives draws names from the knowledge graph, so it needs one")
         if config.strategy == "clingen-llm" and not topics:
             raise ConfigError("strategy clingen-llm needs LLM-proposed topics: run `clingen topics` and set "
@@ -112,9 +117,7 @@ class PromptComposer:
     def from_config(cls, config: ClinGenConfig, spec: TaskSpec, kg: KnowledgeGraph | None = None) -> "PromptComposer":
         """Everything a composer needs, loaded from the config (the graph only when the strategy uses it)."""
         prompts = config.prompts
-        needs_graph = prompts.strategy == "clingen-kg" or (prompts.hard_negatives > 0 and spec.family == "ner"
-                                                            and prompts.strategy == "clingen-llm")
-        if kg is None and needs_graph:
+        if kg is None and (prompts.strategy == "clingen-kg" or _wants_hard_negatives(prompts, spec)):
             from clingen.kg.source import load_graph
             kg = load_graph(config.kg)
         styles = read_lines(prompts.styles_file, "styles") if prompts.styles_file else None
@@ -218,13 +221,10 @@ class PromptComposer:
         picked = self._samplers["neighbours"].sample_batch(vertices, rows)
         return [[natural_name(name) for name in self.kg.labels[p].tolist()] for p in picked]
 
-    def _wants_hard_negatives(self) -> bool:
-        return self.config.hard_negatives > 0 and self.spec.family == "ner" and self.uses_topics
-
     def _hard_negatives(self, vertices: np.ndarray | None, rows: np.ndarray) -> list[list[str]]:
         """NER hard negatives per row: the topic vertex's neighbours of the type first (none when `vertices` is
         None: an LLM-proposed topic), then names drawn for the row."""
-        if not self._wants_hard_negatives():
+        if not _wants_hard_negatives(self.config, self.spec):
             return [[] for _ in rows]
         if "hard_negatives" not in self._samplers:
             self._samplers["hard_negatives"] = HardNegativeSampler(

@@ -634,3 +634,12 @@ def test_a_mention_holding_a_relative_pronoun_is_a_clause():
         "'first disease that has been identified' holds the relative pronoun 'that', so it is a clause")
     assert mentions.fragment_problem("disease which affects the brain") is not None
     assert mentions.fragment_problem("Whipple disease") is None
+
+
+def test_an_entry_that_is_only_punctuation_is_a_recorded_fragment():
+    text = "Patients with gout were seen in the clinic today."
+    result = parse_reply(NCBI, ner_row(strategy="few-shot"), json.dumps({"sentence": text, "entities": ["gout", ","]}),
+                         ParseOptions(min_words=3))
+    assert [s.text for s in result.example.spans] == ["gout"]
+    assert [(f.reason, f.detail) for f in result.failures] == [
+        ("mention_is_fragment", "Disease '' has no letters, so it names nothing")]
