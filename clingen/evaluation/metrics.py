@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from seqeval.metrics import classification_report as seqeval_report
 from seqeval.scheme import IOB2
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
@@ -16,8 +17,19 @@ from clingen.datasets.records import to_iob2
 from clingen.errors import ConfigError, DataFormatError
 from clingen.tasks.spec import TaskSpec
 
-# seqeval's report mixes these aggregate rows in with the per-type rows.
-_SEQEVAL_AVERAGES = ("micro avg", "macro avg", "weighted avg")
+# Macro averages run over the labels that occur in gold or predictions, as scikit-learn's default
+# (labels=unique_labels(y_true, y_pred)) does: a label absent from both has F1 = 0/0, and counting it as 0
+# would cap a perfect model below 1.0 on any subset that lacks a label (a perfect PUBHEALTH model scored 0.75
+# on a subset with 3 of its 4 labels). zero_division=NaN is scikit-learn's documented way to leave such a
+# label out of the average while the per-label table still lists it.
+_LEAVE_OUT = np.nan
+
+
+def _undefined_ratio(nothing_anywhere: bool) -> float:
+    """The value of a pooled (micro) ratio that is 0/0: 1.0 when neither gold nor predictions hold anything
+    to score (nothing to find and nothing wrongly claimed, so a perfect prediction scores 1.0), else 0.0
+    (e.g. precision when nothing was predicted though gold has positives)."""
+    return 1.0 if nothing_anywhere else 0.0
 
 
 def _check_lengths(gold: Sequence[Any], pred: Sequence[Any], what: str = "examples") -> None:
@@ -42,39 +54,52 @@ def _per_label(precision: Sequence[float], recall: Sequence[float], f1: Sequence
 
 
 def single_label_metrics(gold: list[str], pred: list[str], labels: list[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 over `labels`, per-label precision/recall/F1/support and the confusion matrix
-    (rows gold, columns predicted, both in `labels` order)."""
+    """Accuracy, macro-F1, per-label precision/recall/F1/support for every label of `labels` and the
+    confusion matrix (rows gold, columns predicted, both in `labels` order). Macro-F1 averages over the
+    labels that occur in gold or predictions (see _LEAVE_OUT), which is scikit-learn's default."""
     _check_lengths(gold, pred)
     _check_known(gold, labels, "gold")
     _check_known(pred, labels, "predicted")
     labels = list(labels)
     p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, average=None, zero_division=0)
-    matrix = confusion_matrix(gold, pred, labels=labels)
+    with warnings.catch_warnings():
+        # A one-label task's 1x1 matrix: sklearn warns to pass labels=, which is passed.
+        warnings.filterwarnings("ignore", message="A single label was found")
+        matrix = confusion_matrix(gold, pred, labels=labels)
     return {
         "accuracy": float(accuracy_score(gold, pred)),
-        "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro", zero_division=_LEAVE_OUT)),
         "per_label": _per_label(p, r, f, s, labels),
         "confusion_matrix": {"labels": labels, "matrix": matrix.tolist()},
     }
 
 
 def multi_label_metrics(gold: list[list[str]], pred: list[list[str]], labels: list[str]) -> dict[str, Any]:
-    """Micro/macro precision-recall-F1 over the multi-hot label matrix, per-label figures and exact-match
-    (subset) accuracy."""
+    """Micro precision/recall/F1 over the multi-hot label matrix, macro-F1 over the labels that occur in gold
+    or predictions (see _LEAVE_OUT), per-label figures for every label of `labels` and exact-match (subset)
+    accuracy. When no example has a label on either side, every pooled figure is 1.0 (_undefined_ratio)."""
     _check_lengths(gold, pred)
     for index, (gold_set, pred_set) in enumerate(zip(gold, pred)):
         _check_known(list(gold_set), labels, f"gold (example {index})")
         _check_known(list(pred_set), labels, f"predicted (example {index})")
     binarizer = MultiLabelBinarizer(classes=list(labels))
     gold_hot, pred_hot = binarizer.fit_transform(gold), binarizer.transform(pred)
-    p, r, f, s = precision_recall_fscore_support(gold_hot, pred_hot, average=None, zero_division=0)
-    micro_p, micro_r, micro_f, _ = precision_recall_fscore_support(gold_hot, pred_hot, average="micro",
-                                                                   zero_division=0)
+    # scikit-learn reads a one-column indicator as a binary target with classes 0 and 1, where the task's one
+    # label is class 1 (unnamed, its figures would be those of class 0, "label absent"); a wider indicator is
+    # multilabel and `labels` are its column indices.
+    columns = [1] if len(labels) == 1 else list(range(len(labels)))
+    nothing_anywhere = not (gold_hot.any() or pred_hot.any())
+    p, r, f, s = precision_recall_fscore_support(gold_hot, pred_hot, labels=columns, average=None, zero_division=0)
+    micro_p, micro_r, micro_f, _ = precision_recall_fscore_support(
+        gold_hot, pred_hot, labels=columns, average="micro", zero_division=_undefined_ratio(nothing_anywhere))
+    # With no label anywhere every label is left out of the macro mean, which would be a mean of nothing.
+    macro_f = 1.0 if nothing_anywhere else f1_score(gold_hot, pred_hot, labels=columns, average="macro",
+                                                    zero_division=_LEAVE_OUT)
     return {
         "micro_f1": float(micro_f),
         "micro_precision": float(micro_p),
         "micro_recall": float(micro_r),
-        "macro_f1": float(f1_score(gold_hot, pred_hot, average="macro", zero_division=0)),
+        "macro_f1": float(macro_f),
         "subset_accuracy": float(accuracy_score(gold_hot, pred_hot)),
         "per_label": _per_label(p, r, f, s, list(labels)),
     }
@@ -93,26 +118,39 @@ def _check_tag_syntax(sequences: Sequence[Sequence[str]], side: str) -> list[lis
     return normalised
 
 
+def _aliased(sequences: list[list[str]], alias: dict[str, str]) -> list[list[str]]:
+    return [[tag if tag == "O" else tag[:2] + alias[tag[2:]] for tag in tags] for tags in sequences]
+
+
+def _seqeval_report(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> tuple[dict, list[str], list[dict]]:
+    """seqeval's strict IOB2 report on IOB2 tags, its micro row, and the per-type rows with their types in
+    name order. seqeval strips "-" off a type's ends ("B--x" and "B-x-" are both type "x", and "I-x" would
+    continue a "B--x" entity), so each type goes in under a plain alias and keeps its own name and entities."""
+    types = sorted({tag[2:] for tags in (*gold_tags, *pred_tags) for tag in tags if tag != "O"})
+    alias = {name: f"T{index}" for index, name in enumerate(types)}
+    # In IOB2 every non-O tag belongs to an entity, so no type means no entity on either side.
+    with warnings.catch_warnings():
+        # With no entity at all seqeval's macro average is a mean of nothing; only the micro row is used.
+        warnings.simplefilter("ignore", RuntimeWarning)
+        report = seqeval_report(_aliased(gold_tags, alias), _aliased(pred_tags, alias), output_dict=True,
+                                mode="strict", scheme=IOB2, zero_division=int(_undefined_ratio(not types)))
+    return report["micro avg"], types, [report[alias[name]] for name in types]
+
+
 def ner_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[str, Any]:
     """Strict entity-level precision, recall and F1 (seqeval, IOB2): an entity counts only when its type and
     both boundaries match, so a wrong boundary is one false positive and one false negative. Tags may be IOB1
     or IOB2: both sides are first read with records.to_iob2, so the entities scored are those of
-    records.bio_to_spans and of serving's decode_entities. Raises DataFormatError on unequal lengths or a
-    tag that is not O, B-<type> or I-<type>."""
+    records.bio_to_spans and of serving's decode_entities. Per-type rows cover the types that occur in gold or
+    predictions; with no entity on either side precision, recall and F1 are 1.0 (_undefined_ratio). Raises
+    DataFormatError on unequal lengths or a tag that is not O, B-<type> or I-<type>."""
     _check_lengths(gold_tags, pred_tags, "sentences")
     for index, (gold, pred) in enumerate(zip(gold_tags, pred_tags)):
         if len(gold) != len(pred):
             raise DataFormatError(f"sentence {index}: {len(gold)} gold tags but {len(pred)} predicted tags; "
                                   f"expected one predicted tag per token")
     gold_tags, pred_tags = _check_tag_syntax(gold_tags, "gold"), _check_tag_syntax(pred_tags, "predicted")
-    with warnings.catch_warnings():
-        # With no entity at all seqeval's macro average is a mean of nothing; only the micro row is used.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        report = seqeval_report(gold_tags, pred_tags, output_dict=True, mode="strict", scheme=IOB2,
-                                zero_division=0)
-    types = sorted(name for name in report if name not in _SEQEVAL_AVERAGES)
-    rows = [report[name] for name in types]
-    micro = report["micro avg"]
+    micro, types, rows = _seqeval_report(gold_tags, pred_tags)
     return {
         "precision": float(micro["precision"]),
         "recall": float(micro["recall"]),
@@ -125,13 +163,16 @@ def ner_metrics(gold_tags: list[list[str]], pred_tags: list[list[str]]) -> dict[
 def relation_metrics(gold: list[str], pred: list[str], labels: list[str],
                      negative_labels: list[str]) -> dict[str, Any]:
     """single_label_metrics plus `positive_f1`, the micro-F1 over the positive (relation) classes only: the
-    literature's relation-extraction metric, equal to the positive class's F1 for a binary task."""
+    literature's relation-extraction metric, equal to the positive class's F1 for a binary task. When neither
+    gold nor predictions hold a positive label (a subset of negatives, all predicted negative) it is 1.0."""
     positive = [label for label in labels if label not in set(negative_labels)]
     if not positive:
         raise ConfigError(f"every relation label {list(labels)} is a negative label {list(negative_labels)}; "
                           f"positive_f1 needs at least one positive label")
     result = single_label_metrics(gold, pred, labels)
-    result["positive_f1"] = float(f1_score(gold, pred, labels=positive, average="micro", zero_division=0))
+    no_positive = not set(positive) & (set(gold) | set(pred))
+    result["positive_f1"] = float(f1_score(gold, pred, labels=positive, average="micro",
+                                           zero_division=_undefined_ratio(no_positive)))
     result["positive_labels"] = positive
     result["negative_labels"] = [label for label in labels if label in set(negative_labels)]
     return result

@@ -76,12 +76,15 @@ def test_reader_evaluation_and_serving_agree_on_random_tag_sequences() -> None:
         served = decode_entities(words, pred, text)
         assert {(e["start"], e["end"], e["type"]) for e in served} == reader, case
         assert all(text[e["start"]:e["end"]] == e["text"] for e in served)
-        # strict scoring counts exactly the reader's entities: its precision/recall are set overlaps
+        # strict scoring counts exactly the reader's entities: its precision/recall are set overlaps (0/0 is
+        # 1.0 only when neither side has an entity: nothing to find and nothing wrongly claimed)
         gold_entities = _entities(bio_to_spans(tokens, gold, text))
         hits = len(gold_entities & reader)
         result = ner_metrics([gold], [pred])
-        assert result["precision"] == pytest.approx(hits / len(reader) if reader else 0.0), case
-        assert result["recall"] == pytest.approx(hits / len(gold_entities) if gold_entities else 0.0), case
+        precision = hits / len(reader) if reader else float(not gold_entities)
+        recall = hits / len(gold_entities) if gold_entities else float(not reader)
+        assert result["precision"] == pytest.approx(precision), case
+        assert result["recall"] == pytest.approx(recall), case
 
 
 def test_training_reads_iob1_tags_as_their_iob2_form() -> None:

@@ -28,18 +28,21 @@ def test_confusion_matrix_rows_are_gold_and_unseen_labels_count_zero():
     result = single_label_metrics(["x", "y", "y", "z"], ["y", "y", "x", "y"], ["x", "y", "z", "w"])
     assert result["confusion_matrix"]["matrix"] == [[0, 1, 0, 0], [1, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]]
     assert result["per_label"]["w"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
-    # y: tp=1 fp=2 fn=1 -> p=1/3 r=1/2 f1=0.4; macro-F1 averages every listed label, "w" included.
-    assert result["macro_f1"] == pytest.approx(0.4 / 4)
+    # y: tp=1 fp=2 fn=1 -> p=1/3 r=1/2 f1=0.4; x and z score 0. Macro-F1 averages the labels that occur in
+    # gold or predictions (x, y, z); "w", absent from both, is listed per label but left out of the mean.
+    assert result["macro_f1"] == pytest.approx(0.4 / 3)
 
 
 def test_multi_label_known_answer():
     gold = [["a", "b"], ["a"], []]
     pred = [["a"], ["a", "b"], []]
     result = multi_label_metrics(gold, pred, ["a", "b", "c"])
-    # a: tp=2; b: tp=0 fp=1 fn=1; c: nothing -> micro p=2/3 r=2/3 f1=2/3; macro=(1+0+0)/3
+    # a: tp=2; b: tp=0 fp=1 fn=1; c: nothing -> micro p=2/3 r=2/3 f1=2/3; macro=(1+0)/2 (c, absent from
+    # gold and predictions, is left out of the mean)
     assert result["micro_f1"] == pytest.approx(2 / 3)
     assert result["micro_precision"] == pytest.approx(2 / 3)
-    assert result["macro_f1"] == pytest.approx(1 / 3)
+    assert result["macro_f1"] == pytest.approx(1 / 2)
+    assert result["per_label"]["c"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 0}
     assert result["subset_accuracy"] == pytest.approx(1 / 3)
     assert result["per_label"]["b"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     assert result["per_label"]["a"]["support"] == 2
