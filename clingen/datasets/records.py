@@ -253,15 +253,27 @@ def spans_to_bio(text: str, spans: Iterable[Span], split_at_spans: bool = False)
     tokens = tokenize(text)
     if split_at_spans:
         tokens = split_at(tokens, [offset for span in spans for offset in (span.start, span.end)])
-    tags = ["O"] * len(tokens)
+    tags, _ = tags_from_spans([(start, end) for _, start, end in tokens], spans)
+    return [token for token, _, _ in tokens], tags
+
+
+def tags_from_spans(offsets: Sequence[tuple[int, int]], spans: Iterable[Span]) -> tuple[list[str], list[Span]]:
+    """BIO tags of tokens at the character offsets given, from the spans (sorted by start, longer first), and
+    the spans that the tags show. A token overlapping a span is tagged with it; BIO cannot nest, so a span
+    that covers no token or a token already tagged by an earlier span is left out of the tags (and of the
+    spans returned). The one rule `spans_to_bio` and the readers (once a task's label_map has picked its
+    types) share."""
+    tags = ["O"] * len(offsets)
+    shown = []
     for span in sorted(spans, key=lambda s: (s.start, -s.end)):
-        covered = [i for i, (_, start, end) in enumerate(tokens) if start < span.end and end > span.start]
+        covered = [i for i, (start, end) in enumerate(offsets) if start < span.end and end > span.start]
         if not covered or any(tags[i] != "O" for i in covered):
             continue
         tags[covered[0]] = f"B-{span.type}"
         for i in covered[1:]:
             tags[i] = f"I-{span.type}"
-    return [token for token, _, _ in tokens], tags
+        shown.append(span)
+    return tags, shown
 
 
 def token_offsets(tokens: list[str], text: str | None) -> tuple[str, list[tuple[int, int]]]:

@@ -49,7 +49,8 @@ def test_an_unknown_format_is_named_with_the_formats_read(tmp_path):
 def test_a_file_of_another_family_is_refused_with_the_formats_that_fit():
     with pytest.raises(DataFormatError, match=r"mini\.tsv is in the conll format .* holds ner or attribute data; a "
                                               r"relation task reads \['pubtator', 'chemprot-biocreative', "
-                                              r"'relation-tsv', 'clingen-jsonl', 'clingen-parquet'\]"):
+                                              r"'relation-tsv', 'relation-jsonl', 'clingen-jsonl', "
+                                              r"'clingen-parquet'\]"):
         read_task_split(get_task("gad"), FIXTURES / "conll" / "mini.tsv")
 
 

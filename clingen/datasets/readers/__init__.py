@@ -1,8 +1,8 @@
 """Datasets stage: readers of the real datasets as they are published, into ClinGen records.
 
-The reader is chosen by the file (CoNLL/IOB, PubTator, ChemProt, BioBERT/BLURB relation TSV, HoC, LitCovid,
-MEDIQA-RQE, MedNLI/MEDIQA-NLI, PUBHEALTH, HealthVer, MQP, CASI), and the labels are mapped to a task's by its
-label_map.
+The reader is chosen by the file (CoNLL/IOB, PubTator, ChemProt, BioBERT/BLURB relation TSV, relation JSON lines,
+HoC, LitCovid, MEDIQA-RQE, MedNLI/MEDIQA-NLI, PUBHEALTH, HealthVer, MQP, CASI), and the labels are mapped to a
+task's by its label_map.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from clingen.datasets.records import ClassificationExample, PairExample, Record,
 from clingen.datasets.readers.chemprot import read_chemprot
 from clingen.datasets.readers.conll import UNTYPED, read_conll, read_conll_data
 from clingen.datasets.readers.corpora import (HOC_SPLITS, hoc_split_of, read_casi_jsonl, read_hoc_data,
-                                              read_mediqa_rqe_data, read_nli_jsonl, read_records)
-from clingen.datasets.readers.detect import FORMATS, detect_format
+                                              read_mediqa_rqe_data, read_nli_jsonl, read_records,
+                                              read_relation_jsonl)
+from clingen.datasets.readers.detect import FORMATS, detect_format, formats_of
 from clingen.datasets.readers.fewshot import fewshot_classes, fewshot_sample, teaching_examples
 from clingen.datasets.readers.labels import map_labels, raw_labels
 from clingen.datasets.readers.pubtator import read_pubtator
@@ -63,7 +64,9 @@ def _reader(name: str, path: Path, family: str, split: str, masks: dict[str, str
     readers = {
         "conll": lambda: read_conll_data(path), "pubtator": lambda: read_pubtator(path, family, **masks),
         "chemprot-biocreative": lambda: read_chemprot(path, **masks),
-        "relation-tsv": lambda: read_relation_tsv(path), "hoc": lambda: read_hoc_data(path, split),
+        "relation-tsv": lambda: read_relation_tsv(path, **masks),
+        "relation-jsonl": lambda: read_relation_jsonl(path, **masks),
+        "hoc": lambda: read_hoc_data(path, split),
         "litcovid-csv": lambda: read_litcovid(path), "mediqa-rqe-xml": lambda: read_mediqa_rqe_data(path),
         "nli-jsonl": lambda: read_nli_jsonl(path), "pubhealth-tsv": lambda: read_pubhealth(path),
         "healthver-csv": lambda: read_healthver(path), "mqp-csv": lambda: read_mqp(path),
@@ -74,19 +77,21 @@ def _reader(name: str, path: Path, family: str, split: str, masks: dict[str, str
 
 
 def read_real_file(path: str | Path, family: str, split: str = "all", head_mask: str | None = None,
-                   tail_mask: str | None = None, attribute_types: frozenset[str] | None = None) -> RealData:
+                   tail_mask: str | None = None, attribute_types: frozenset[str] | None = None,
+                   task: str | None = None) -> RealData:
     """A real file (or HoC / ChemProt folder) in its detected format, labels as the dataset names them.
     family decides what a format serving several families gives (PubTator: NER sentences or relation
     instances); split is HoC's document split; the masks replace the entities of converted relation
     instances (defaults: @CHEMICAL$ with @DISEASE$ for PubTator, with @GENE$ for ChemProt);
     attribute_types: for CASI, the label_key forms of the keys that are attributes (None: every key holding
-    strings). Raises DataFormatError when the format holds data of another family."""
+    strings); task: the task's name, for messages. Raises DataFormatError when the format holds data of another
+    family, and when no format the family reads fits (see detect_format)."""
     path = Path(path)
-    name = detect_format(path)
+    name = detect_format(path, family, task)
     if family not in FORMATS[name].families:
-        fitting = [f.name for f in FORMATS.values() if family in f.families]
         raise DataFormatError(f"{path} is in the {name} format ({FORMATS[name].description}), which holds "
-                              f"{' or '.join(FORMATS[name].families)} data; a {family} task reads {fitting}")
+                              f"{' or '.join(FORMATS[name].families)} data; a {family} task reads "
+                              f"{formats_of(family)}")
     masks = {key: value for key, value in (("head_mask", head_mask), ("tail_mask", tail_mask)) if value}
     return _reader(name, path, family, split, masks, attribute_types)()
 
@@ -133,7 +138,7 @@ def read_task_data(spec, path: str | Path, split: str = "all") -> TaskData:
     the task's masks, and for a split that gives no example (NER, attributes, multi-label: none with an
     entity or a label of the task), naming what the file held."""
     attribute_types = frozenset(spec.dataset_labels()) if spec.family == "attribute" else None
-    data = read_real_file(path, spec.family, split, spec.head_mask, spec.tail_mask, attribute_types)
+    data = read_real_file(path, spec.family, split, spec.head_mask, spec.tail_mask, attribute_types, spec.name)
     records, notes = map_labels(data, spec)
     problems = data.problems + notes + _mask_problems(spec, data)
     _refuse_empty(spec, data, records, problems, split)

@@ -1,7 +1,7 @@
 """Datasets stage: readers of the real datasets published as corpora of their own shape.
 
-HoC (a text and a label file per abstract), MEDIQA-RQE XML, MedNLI / MEDIQA-NLI JSON lines, CASI medication
-attributes (JSON lines) and ClinGen's own record files.
+HoC (a text and a label file per abstract), MEDIQA-RQE XML, MedNLI / MEDIQA-NLI JSON lines, relation instances as
+JSON lines, CASI medication attributes (JSON lines) and ClinGen's own record files.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Collection
 from pathlib import Path
 
-from clingen.datasets.records import (ClassificationExample, PairExample, Span, ner_example_from_spans,
-                                      read_parquet, record_type_for)
+from clingen.datasets.records import (ClassificationExample, PairExample, RelationExample, Span,
+                                      ner_example_from_spans, read_parquet, record_type_for)
+from clingen.datasets.readers.markers import masks_for_markers
 from clingen.datasets.readers.text import Location, RealData, read_lines, read_text
 from clingen.errors import DataFormatError, UnknownNameError
 from clingen.tasks.spec import label_key
@@ -25,9 +26,9 @@ _HOC_LABEL_SEPARATOR = re.compile(r"\s*AND\s*")
 _HOC_NO_LABEL = "NULL"
 HOC_SPLITS = ("train", "dev", "test", "all")
 NLI_FIELDS = ("sentence1", "sentence2", "gold_label")
-_CASI_TEXT_KEYS = ("text", "sentence")
+_TEXT_KEYS = ("text", "sentence")
 _CASI_LIST_KEYS = ("attributes", "entities")
-_CASI_ID_KEY = "id"
+_ID_KEY = "id"
 # Letters and digits: an attribute string is placed only where it is not part of a longer word.
 _WORD_CHAR = re.compile(r"[^\W_]")
 
@@ -148,6 +149,35 @@ def read_nli_jsonl(path: str | Path) -> RealData:
     return data
 
 
+def _relation_label(path: Path, line_number: int, row: dict) -> str:
+    """The label of a relation line as written: a string, or an integer (GAD's 0/1) as its digits."""
+    label = row.get("label")
+    if isinstance(label, int) and not isinstance(label, bool):
+        return str(label)
+    if not isinstance(label, str) or not label.strip():
+        raise DataFormatError(f"{path}:{line_number}: label {label!r}; expected a non-empty string (or an integer "
+                              f"such as 0/1)")
+    return label.strip()
+
+
+def read_relation_jsonl(path: str | Path, head_mask: str | None = None, tail_mask: str | None = None) -> RealData:
+    """Relation instances as JSON lines (SciBERT's ChemProt copy and its kind): a `text` (or `sentence`)
+    string whose two entities are masked (@CHEMICAL$ ... @GENE$) or marked inline (<< >> and [[ ]], <e1> and
+    <e2>: masked with the task's masks, see markers.masks_for_markers), a `label` (see `_relation_label`)
+    and optionally an `id`; other keys (`metadata`) are ignored. Ids: `id`, else "<file stem>-<line>"."""
+    path = Path(path)
+    data = RealData(path, "relation-jsonl", [], [])
+    for line_number, row in _json_lines(path):
+        text = next((row[key] for key in _TEXT_KEYS if isinstance(row.get(key), str)), None)
+        if not text or not text.strip():
+            raise DataFormatError(f"{path}:{line_number}: no text; expected a \"text\" (or \"sentence\") string")
+        row_id = row.get(_ID_KEY)
+        row_id = str(row_id) if isinstance(row_id, (str, int)) and str(row_id) else f"{path.stem}-{line_number}"
+        data.examples.append(RelationExample(row_id, text.strip(), _relation_label(path, line_number, row)))
+        data.locations.append(Location(path, line_number))
+    return masks_for_markers(data, head_mask, tail_mask) if head_mask and tail_mask else data
+
+
 def _casi_mentions(path: Path, line_number: int, row: dict, types: Collection[str] | None,
                    ignored: set[str]) -> list[tuple[str, str]]:
     """(type, text) pairs of one CASI line: an `attributes`/`entities` list of {type, text} objects, else one
@@ -163,7 +193,7 @@ def _casi_mentions(path: Path, line_number: int, row: dict, types: Collection[st
         return [(str(item["type"]), str(item["text"])) for item in listed]
     pairs = []
     for key, value in row.items():
-        if key in (*_CASI_TEXT_KEYS, _CASI_ID_KEY):
+        if key in (*_TEXT_KEYS, _ID_KEY):
             continue
         values = [value] if isinstance(value, str) else value
         strings = isinstance(values, list) and all(isinstance(v, str) for v in values)
@@ -217,12 +247,12 @@ def read_casi_jsonl(path: str | Path, attribute_types: Collection[str] | None = 
     ignored: set[str] = set()
     types = None if attribute_types is None else set(attribute_types)
     for line_number, row in _json_lines(path):
-        text = next((row[key] for key in _CASI_TEXT_KEYS if isinstance(row.get(key), str)), None)
+        text = next((row[key] for key in _TEXT_KEYS if isinstance(row.get(key), str)), None)
         if not text or not text.strip():
             raise DataFormatError(f"{path}:{line_number}: no text; expected a \"text\" (or \"sentence\") string")
         spans: list[Span] = []
         missing += _place(text, _casi_mentions(path, line_number, row, types, ignored), spans)
-        row_id = str(row.get(_CASI_ID_KEY, f"{path.stem}-{line_number}"))
+        row_id = str(row.get(_ID_KEY, f"{path.stem}-{line_number}"))
         data.examples.append(ner_example_from_spans(row_id, text, spans, split_at_spans=True))
         data.locations.append(Location(path, line_number))
     if missing:

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import replace
 
-from clingen.datasets.records import ClassificationExample, NERExample, PairExample, Record, RelationExample
+from clingen.datasets.records import (ClassificationExample, NERExample, PairExample, Record, RelationExample,
+                                      tags_from_spans, token_offsets)
 from clingen.datasets.readers.conll import UNTYPED
 from clingen.datasets.readers.text import Location, RealData
 from clingen.errors import DataFormatError
@@ -48,22 +49,32 @@ def _refuse_unknown(data: RealData, spec: TaskSpec, lookup: dict[str, str | None
                           f"{data.path}: {shown}; known: {known} (the task's labels and its label_map)")
 
 
-def _map_ner(record: NERExample, lookup: dict[str, str | None], dropped: Counter) -> NERExample:
-    def target(kind: str) -> str | None:
-        return lookup[label_key(kind)]
-    tags = []
-    for tag in record.tags:
-        kind = None if tag == "O" else target(tag[2:])
-        tags.append(f"{tag[:2]}{kind}" if kind else "O")
-    dropped.update(span.type for span in record.spans if target(span.type) is None)
-    spans = [replace(span, type=target(span.type)) for span in record.spans if target(span.type) is not None]
-    return replace(record, tags=tags, spans=spans)
+def _map_ner(record: NERExample, lookup: dict[str, str | None], dropped: Counter, hidden: Counter) -> NERExample:
+    """The example with its spans renamed to the task's types, those the label_map drops removed, and its tags
+    made again on its own tokens from the spans left: overlapping mentions are resolved only now, among the
+    task's types, so that a Chemical nested in a Disease mention survives for a chemical task (the reader
+    keeps every mention). A span the tags cannot show (it nests in or overlaps an earlier one) is left out
+    and counted in `hidden`, so spans and tags say the same."""
+    kept = []
+    for span in record.spans:
+        kind = lookup[label_key(span.type)]
+        if kind is None:
+            dropped[span.type] += 1
+        else:
+            kept.append(replace(span, type=kind))
+    _, offsets = token_offsets(record.tokens, record.text)
+    tags, shown = tags_from_spans(offsets, kept)
+    hidden.update(Counter(span.type for span in kept) - Counter(span.type for span in shown))
+    return replace(record, tags=tags, spans=sorted(shown, key=lambda s: (s.start, -s.end)))
 
 
-def _map_one(record: Record, spec: TaskSpec, lookup: dict[str, str | None], dropped: Counter,
+def _map_one(record: Record, spec: TaskSpec, lookup: dict[str, str | None], dropped: Counter, hidden: Counter,
              where: Location) -> Record:
     if isinstance(record, NERExample):
-        return _map_ner(record, lookup, dropped)
+        try:
+            return _map_ner(record, lookup, dropped, hidden)
+        except DataFormatError as exc:
+            raise DataFormatError(f"{where}: example {record.id!r}: {exc}") from None
     if isinstance(record, (RelationExample, PairExample)):
         return replace(record, label=lookup[label_key(record.label)])
     mapped = {lookup[label_key(name)] for name in record.labels}
@@ -83,7 +94,11 @@ def map_labels(data: RealData, spec: TaskSpec) -> tuple[list[Record], list[str]]
     found = Counter(name for record in data.examples for name in raw_labels(record))
     _refuse_unknown(data, spec, lookup, found)
     dropped: Counter = Counter()
-    records = [_map_one(record, spec, lookup, dropped, where) for record, where in zip(data.examples, data.locations)]
+    hidden: Counter = Counter()
+    records = [_map_one(record, spec, lookup, dropped, hidden, where)
+               for record, where in zip(data.examples, data.locations)]
     notes = [f"{count} {name!r} {'mention' if spec.family in ('ner', 'attribute') else 'label'}(s) dropped: "
              f"label_map says {name!r} is not a class of task {spec.name}" for name, count in sorted(dropped.items())]
+    notes += [f"{count} {name!r} mention(s) nest in or overlap an earlier mention of the task's types and are left "
+              f"out (BIO cannot nest: the outer, earlier one stays)" for name, count in sorted(hidden.items())]
     return records, notes

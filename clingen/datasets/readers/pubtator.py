@@ -93,8 +93,14 @@ def _documents(path: Path) -> list[_Document]:
 
 
 def _check_offsets(path: Path, document: _Document) -> None:
+    """Every mention reads its text at its offsets, and starts and ends with a character that is not white
+    space (a token can then start and end where it does, so that tags and spans agree)."""
     text = document.text
     for mention in document.mentions:
+        if not mention.text.strip() or mention.text != mention.text.strip():
+            raise DataFormatError(f"{path}:{mention.line}: mention {mention.text!r} at {mention.start}-{mention.end} "
+                                  f"is empty or starts or ends with white space; expected the offsets of the "
+                                  f"mention's first and last characters")
         if text[mention.start:mention.end] != mention.text:
             raise DataFormatError(f"{path}:{mention.line}: mention {mention.text!r} at {mention.start}-{mention.end} "
                                   f"reads {text[mention.start:mention.end]!r} in the document; expected offsets into "
@@ -117,24 +123,27 @@ def read_pubtator(path: str | Path, family: str = "relation", head_mask: str = C
 
 
 def _ner_examples(path: Path, documents: list[_Document]) -> RealData:
-    """One example per sentence, the mentions inside it as spans; tokens are split at mention boundaries so
-    that the tags say what the spans say ("APC" in "APC2")."""
+    """One example per sentence with every mention inside it as a span, types as written, nested and
+    overlapping mentions included: which of them the tags show is decided once a task's label_map has picked
+    its types (labels.map_labels), so that a Chemical nested in a Disease mention ("Nicotine" in "Nicotine
+    dependence") is kept for a chemical task. Here the tags show what BIO can (the outer, earlier mention).
+    Tokens are split at every mention boundary so that the tags can say exactly what the spans say ("APC" in
+    "APC2"). A mention that lies in no sentence (it runs from the title into the abstract) is counted."""
     data = RealData(path, "pubtator", [], [], found=_contents(documents))
-    overlapping = 0
+    outside = 0
     for document in documents:
+        placed = 0
         for index, (start, end) in enumerate(document.sentences()):
-            spans: list[Span] = []
-            for m in sorted((m for m in document.mentions if start <= m.start and m.end <= end),
-                            key=lambda m: (m.start, -m.end)):
-                if spans and m.start < spans[-1].end:  # BIO cannot nest: the outer (earlier, longer) one stays
-                    overlapping += 1
-                    continue
-                spans.append(Span(m.start - start, m.end - start, m.type, m.text))
+            inside = [m for m in document.mentions if start <= m.start and m.end <= end]
+            placed += len(inside)
+            spans = [Span(m.start - start, m.end - start, m.type, m.text) for m in inside]
             data.examples.append(ner_example_from_spans(f"{document.pmid}-{index}", document.text[start:end], spans,
                                                         split_at_spans=True))
             data.locations.append(Location(path, document.line, f"PMID {document.pmid}, sentence {index + 1}"))
-    if overlapping:
-        data.problems.append(f"{overlapping} mention(s) overlap an earlier one and are left out (BIO cannot nest)")
+        outside += len(document.mentions) - placed
+    if outside:
+        data.problems.append(f"{outside} mention(s) run from the title into the abstract (the title is a sentence of "
+                             f"its own) and are left out")
     return data
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clingen.datasets.records import ClassificationExample, PairExample, RelationExample
+from clingen.datasets.readers.markers import masks_for_markers
 from clingen.datasets.readers.text import Location, RealData, csv_rows, header_index, read_lines
 from clingen.errors import DataFormatError
 
@@ -26,11 +27,12 @@ def _relation_header(lines: list[str]) -> list[str] | None:
     return fields if fields in RELATION_TSV_HEADERS else None
 
 
-def read_relation_tsv(path: str | Path) -> RealData:
+def read_relation_tsv(path: str | Path, head_mask: str | None = None, tail_mask: str | None = None) -> RealData:
     """A BioBERT/BLURB relation TSV (GAD, CDR, ChemProt): `sentence<TAB>label`, or `index<TAB>sentence<TAB>label`,
     with or without the header line naming those columns. Entities stay masked in the text (@GENE$, ...);
-    labels are kept as written (0/1, CPR:4, false, INHIBITOR, ...). Ids are "<file stem>-<index column>", else
-    "<file stem>-<row index from 0>". Blank lines are skipped; a row with another number of fields, an empty
+    with a task's masks, entities marked inline (<< >> and [[ ]], <e1> and <e2>) are masked with them (see
+    markers.masks_for_markers). Labels are kept as written (0/1, CPR:4, false, INHIBITOR, ...). Ids are
+    "<file stem>-<index column>", else "<file stem>-<row index from 0>". Blank lines are skipped; a row with another number of fields, an empty
     sentence or an empty label raises DataFormatError naming file:line."""
     path = Path(path)
     lines = read_lines(path)
@@ -49,7 +51,7 @@ def read_relation_tsv(path: str | Path) -> RealData:
         row_id = fields[0].strip() if width == 3 else str(len(data.examples))
         data.examples.append(RelationExample(f"{path.stem}-{row_id}", fields[-2].strip(), fields[-1].strip()))
         data.locations.append(Location(path, line_number))
-    return data
+    return masks_for_markers(data, head_mask, tail_mask) if head_mask and tail_mask else data
 
 
 def read_pubhealth(path: str | Path) -> RealData:
