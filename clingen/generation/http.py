@@ -13,8 +13,10 @@ from clingen._imports import require
 from clingen.config import GeneratorConfig
 from clingen.errors import ConfigError
 from clingen.generation.processors import LIGHT_STAGE_CPUS, sampling_params
+from clingen.parsing.reasoning import reasoning_block
 
 _LIGHT_STAGE = {"num_cpus": LIGHT_STAGE_CPUS}
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 def chat_payload(config: GeneratorConfig, row: dict) -> dict:
@@ -38,7 +40,8 @@ def failed_reply(message: str) -> dict:
 
 
 def reply_from_response(response: dict | None) -> dict:
-    """generated_text, token counts, finish_reason and an error (or None) from one chat-completions response.
+    """generated_text (the message's reasoning, if any, as a <think> block, then its content; "" for null
+    content), token counts, finish_reason and an error (or None) from one chat-completions response.
     A response is an error only when its error field is set (or it is an error object): Ray Data unifies the
     columns of a batch, so the good replies of a batch that also holds an error carry `"error": None`."""
     if not isinstance(response, dict):
@@ -49,13 +52,27 @@ def reply_from_response(response: dict | None) -> dict:
         return failed_reply(f"endpoint error: {str(message)[:1000]}")
     try:
         choice = response["choices"][0]
-        text = choice["message"]["content"] or ""
+        message = choice["message"]
+        content = message["content"]
     except (KeyError, IndexError, TypeError):
         return failed_reply(f"response has no choices[0].message.content: {str(response)[:500]}")
+    if content is not None and not isinstance(content, str):
+        return failed_reply(f"choices[0].message.content is a {type(content).__name__}, expected a string or "
+                            f"null: {str(content)[:500]}")
     usage = response.get("usage") or {}
+    # A reasoning parser's output goes back in front of the answer, as the model wrote it: the reply is stored
+    # whole, and the parsers leave it out of extraction and tell a reply that is only reasoning (content null).
+    text = reasoning_block(reasoning_of(message)) + (content or "")
     return {"generated_text": text, "num_input_tokens": int(usage.get("prompt_tokens") or 0),
             "num_generated_tokens": int(usage.get("completion_tokens") or 0),
             "finish_reason": choice.get("finish_reason"), "__inference_error__": None}
+
+
+def reasoning_of(message) -> str:
+    """The reasoning a server parsed out of a chat message: vLLM's and DeepSeek's `reasoning_content`, or the
+    `reasoning` field of newer vLLM and OpenRouter ("" when neither holds text)."""
+    fields = (message.get(name) for name in REASONING_FIELDS) if isinstance(message, dict) else ()
+    return next((value for value in fields if isinstance(value, str) and value), "")
 
 
 def _headers(config: GeneratorConfig) -> dict | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from clingen.config import ClinGenConfig
 from clingen.parsing.mentions import label_words, mention_problem
+from clingen.parsing.reasoning import split_reasoning
 from clingen.prompts.demos import load_demo_pool
 from clingen.prompts.knowledge import (JSON_ONLY, STYLE_PROMPT_DEMOS, clean_proposed_list, list_schema,
                                        split_list_reply, style_prompt, topic_prompt, write_list_file)
@@ -36,7 +37,9 @@ def _ask(config: ClinGenConfig, messages: list[dict], requests: int, max_items: 
     if len(errors) == len(replies):
         from clingen.generation.job import GenerationFailed
         raise GenerationFailed(f"every proposal request failed; first error: {errors[0]}")
-    return [r["generated_text"] for r in sorted(replies, key=lambda r: r["row_id"]) if not r.get("__inference_error__")]
+    # A reasoning model's thinking (its drafts of the list included) is no part of the proposed list.
+    return [split_reasoning(r["generated_text"]).answer for r in sorted(replies, key=lambda r: r["row_id"])
+            if not r.get("__inference_error__")]
 
 
 def propose_topics(config: ClinGenConfig, entity_type: str, n: int, out: Path, quiet: bool = False) -> list[str]:

@@ -1,5 +1,5 @@
-"""Text-level label-fidelity rules (parsing/filtering stage): storable text, no talk about the task, relation
-entities present, pair texts that are not copies.
+"""Text-level label-fidelity rules (parsing/filtering stage): storable text, no talk about the task (as an
+assistant, naming its own label, about the prompt), relation entities present, pair texts that are not copies.
 
 Pure functions; the parsers turn what they find into rejection reasons (clingen/parsing/reasons.py)."""
 
@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 from clingen.parsing.dedup import shingles
-from clingen.parsing.mentions import TYPE_WORDS, find_mentions
+from clingen.parsing.mentions import TYPE_WORDS, find_mentions, placeholder_in
 from clingen.prompts.templates import INSTRUCTION_PHRASES
 from clingen.tasks.spec import TaskSpec
 
@@ -19,13 +19,23 @@ from clingen.tasks.spec import TaskSpec
 META_PHRASES = ("this sentence", "the following sentence", "the above sentence", "the sentence above",
                 "the sentence below", "this is a sentence", "here is a sentence", "here is the sentence",
                 "a sentence about", "a sentence that", "generated sentence", "sentence about", "sentence for",
-                "the json", "json object", "as an ai", "example of a sentence", "example sentence",
+                "the json", "json object", "example of a sentence", "example sentence",
                 "based on the provided")
 # A field of the reply format or the prompt echoed as text ("sentence: ...", "Disease class: gastric"), and
 # a name quoted the way the prompt quotes it ("the disease named 'typhus'").
 _META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|style)\s*:"),
                   re.compile(r"(?i)(?<!\w)\w+ (?:class|entity)\s*:"),  # ("Blood type:", "Drug name:" are real)
                   re.compile(r"(?i)(?<!\w)named\s+['\"\u2018\u201c]"))
+# The text wrapped as an item or an answer ("Sentence 1:", "Label: ADE", "The sentence is: '...'", "Output:") or
+# as a list of quoted strings ("['...', 'DNA']"). ("open-label:" is trial wording; "Here's a question:" opens
+# real MEDIQA-RQE questions, so "question" is not a wrapper.)
+_WRAPPED = r"(?:generated\s+|new\s+|final\s+|revised\s+)?(?:sentence|text|example|output|answer|response|passage)"
+_WRAPPER_PATTERNS = (
+    re.compile(r"(?i)(?<![\w-])(?:sentence|text|example|item)s?\s*#?\s*\d+\s*:"),
+    re.compile(r"(?i)(?<![\w-])labels?\s*:"),
+    re.compile(rf"(?i)^\W*(?:the\s+)?{_WRAPPED}\s*(?:is|reads|would be)?\s*:"),
+    re.compile(rf"(?i)(?<!\w)the\s+{_WRAPPED}\s+(?:is|reads|would be)\s*[:\"'\u201c\u2018]"),
+    re.compile(r"\[\s*(['\"])[^'\"\]\n]*\1\s*(?:,\s*(['\"])[^'\"\]\n]*\2\s*)+\]"))
 _WORDS = re.compile(r"[^\W_]+")
 # Names the prompts give the two texts of a pair; a text that uses them is about the prompt.
 _LETTERED_ROLES = ("sentence A", "sentence B", "question A", "question B", "text A", "text B")
@@ -106,7 +116,8 @@ def pair_copy_share(text_a: str, text_b: str) -> float:
 
 def meta_phrase(spec: TaskSpec, text: str, style: str | None = None) -> str | None:
     """The phrase by which `text` talks about the task instead of the domain, else None: generic phrases
-    ("this sentence", "the JSON"), echoed fields ("sentence:"), a name quoted as the prompt quotes it, the prompt's
+    ("this sentence", "the JSON"), echoed fields ("sentence:"), the text wrapped as an item or an answer
+    (wrapper_phrase: "Sentence 1:", "The sentence is:"), a name quoted as the prompt quotes it, the prompt's
     own instruction words, the prompt's `style` named as the text itself ("the genetics research summary is
     about..."), six words in a row of a label's definition, and for pairs the texts' names ("question A", "the
     premise")."""
@@ -117,7 +128,7 @@ def meta_phrase(spec: TaskSpec, text: str, style: str | None = None) -> str | No
         for phrase in phrases:
             if _phrases_pattern((phrase,)).search(folded):
                 return phrase
-    for pattern in (*_META_PATTERNS, *_type_word_patterns(spec)):
+    for pattern in (*_META_PATTERNS, *_WRAPPER_PATTERNS, *_type_word_patterns(spec)):
         match = pattern.search(text)
         if match:
             return match.group()
@@ -131,6 +142,118 @@ def meta_phrase(spec: TaskSpec, text: str, style: str | None = None) -> str | No
             return role
     # ("the hypothesis" is left out: "the hypothesis of sepsis was ruled out" is a clinical note.)
     return "the premise" if "premise" in spec.pair_roles and re.search(r"(?<!\w)the premise(?!\w)", folded) else None
+
+
+def wrapper_phrase(text: str) -> str | None:
+    """The words by which `text` wraps itself as an item or an answer ("Sentence 1:", "The sentence is:", "Label:",
+    a list of quoted strings), else None; part of meta_phrase."""
+    return next((match.group() for pattern in _WRAPPER_PATTERNS if (match := pattern.search(text))), None)
+
+
+# ----- talk as a chat assistant -------------------------------------------------------------------------------
+# What an assistant offers ("Here is a short clinical note:"). Not "question" or "one": "Here's a question:",
+# "OK, here's one." and "Here is a nursing home patient" open real MEDIQA-RQE questions (written by doctors).
+_ARTEFACT = (r"(?:sentences?|texts?|examples?|notes?|reports?|paragraphs?|passages?|summary|summaries|"
+             r"descriptions?|responses?|versions?|samples?|excerpts?|snippets?|statements?|outputs?|records?)")
+_ASSISTANT_PATTERNS = (
+    # "Here is a brief discharge note for no_ADE:", "Below are three sentences", "Here you go:"
+    re.compile(rf"(?i)^\W*(?:here(?:'s|\u2019s|\s+is|\s+are)|below\s+(?:is|are))\s+(?:[^\s:.]+\s+){{0,5}}?"
+               rf"{_ARTEFACT}(?!\w)"),
+    re.compile(r"(?i)^\W*here\s+you\s+(?:go|are)(?!\w)"),
+    # "Sure!", "Certainly! Here ...", "Of course, here is ..." ("Certainly, further studies..." is real prose)
+    re.compile(r"(?i)^\W*(?:sure|certainly|of course|absolutely|gladly)\s*(?:!|[,.:]\s*(?:here|i\b|i'|let me|below))"),
+    re.compile(r"(?i)^\W*sure\s*[,.:]"),
+    # "I'll generate a sentence ...", "Let me create an example"
+    re.compile(rf"(?i)(?<!\w)(?:i|i'll|i\u2019ll|i will|let me)\s+(?:\w+\s+)?(?:generate|create|compose)\s+"
+               rf"(?:[^\s:.]+\s+){{0,3}}?{_ARTEFACT}(?!\w)"),
+)
+# Anywhere in the text (whole words, case-folded). ("I'd be happy with that", "How can I help my child" are in
+# real MEDIQA-RQE questions; "let me know if you" is a patient's wording too.)
+ASSISTANT_PHRASES = ("as an ai", "as a language model", "an ai language model", "i am an ai", "i'm an ai",
+                     "ready to help", "ready to assist", "what is your task", "what's your task",
+                     "how can i help you", "how can i assist", "happy to help", "glad to help", "happy to assist",
+                     "hope this helps", "feel free to ask", "i cannot generate", "i can't generate")
+
+
+def assistant_phrase(text: str) -> str | None:
+    """The words by which `text` talks as a chat assistant to the user instead of being domain text ("Here is a
+    clinical note:", "Sure!", "I'm ready to help. What is your task?", "As an AI"), else None."""
+    folded = _fold(text).replace("\u2019", "'")
+    if _phrases_pattern(ASSISTANT_PHRASES).search(folded):  # one search for the common case, a text with none
+        return next(phrase for phrase in ASSISTANT_PHRASES if _phrases_pattern((phrase,)).search(folded))
+    for pattern in _ASSISTANT_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            return match.group().strip()
+    return None
+
+
+# ----- the text names its own label --------------------------------------------------------------------------
+def label_named(spec: TaskSpec, text: str) -> str | None:
+    """Where `text` names one of the task's labels as the task writes it, else None: an identifier label
+    (no_ADE, Has_relation: an underscore) anywhere, ignoring case; any label as written in parentheses or
+    brackets ("(ADE)", "[Disease]"), in quotes ("'neutral'") or after 'label'/'class'/'category' ("labelled as
+    Entail"). A label that is an ordinary word counts only there: "cancer" in a cancer text is domain text, and
+    "adverse drug event (ADE)" defines an abbreviation, as real text does."""
+    for pattern in _label_patterns(tuple(spec.label_names)):
+        for match in pattern.finditer(text):
+            if not _defines_abbreviation(text, match):
+                return match.group()
+    return None
+
+
+_QUOTES = "'\"\u2018\u2019\u201c\u201d"
+
+
+@functools.lru_cache(maxsize=64)
+def _label_patterns(labels: tuple[str, ...]) -> tuple[re.Pattern, ...]:
+    patterns = []
+    for label in labels:
+        name = re.escape(label)
+        if "_" in label:
+            patterns.append(re.compile(rf"(?i)(?<![\w-]){name}(?![\w-])"))
+        patterns.append(re.compile(rf"[(\[]\s*(?P<abbr>{name})\s*[)\]]|[{_QUOTES}]{name}[{_QUOTES}]"
+                                   rf"|(?i:(?<!\w)(?:label(?:l?ed)?|labels|class(?:ified)?|categor(?:y|i[sz]ed))\s*"
+                                   rf"(?:as\s+|:\s*|=\s*|is\s+))[(\[{_QUOTES}]?{name}(?!\w)"))
+    return tuple(patterns)
+
+
+def _defines_abbreviation(text: str, match: re.Match) -> bool:
+    """Whether a parenthesised acronym follows the words it abbreviates ("adverse drug event (ADE)")."""
+    abbreviation = match.groupdict().get("abbr")
+    if not abbreviation or not abbreviation.isalpha() or not abbreviation.isupper():
+        return False
+    words = re.findall(r"[^\W\d_]+", text[:match.start()])[-len(abbreviation):]
+    return "".join(word[0] for word in words).casefold() == abbreviation.casefold()
+
+
+# ----- every rule on a text's content, in the order the parsers apply them --------------------------------------
+TASK_TALK_REASONS = ("assistant_text", "label_in_text", "meta_text")
+
+
+def text_problem(spec: TaskSpec, text: str, style: str | None = None) -> tuple[str, str] | None:
+    """(reason, detail) for the first content rule `text` breaks, else None: a template placeholder, talk as an
+    assistant, its own label named, talk about the task, a repetitive list, a table. The parsers reject a row by
+    it and `clingen audit` counts kept texts by it, so both judge a text alike."""
+    placeholder = placeholder_in(text)
+    if placeholder:
+        return "placeholder_text", f"the text holds the template placeholder {placeholder!r}"
+    assistant = assistant_phrase(text)
+    if assistant:
+        return "assistant_text", f"the text talks as an assistant ({assistant!r})"
+    label = label_named(spec, text)
+    if label:
+        return "label_in_text", f"the text names its label ({label!r})"
+    meta = meta_phrase(spec, text, style)
+    if meta:
+        return "meta_text", f"the text talks about the task ({meta!r})"
+    repeated = repetition(text)
+    if repeated:
+        return "repetitive_text", f"the text repeats itself: {repeated}"
+    table = table_row(text)
+    if table:
+        return "table_text", f"the text is a table, not prose: {table}"
+    return None
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,7 +1,8 @@
 """Label-fidelity audit (datasets -> quality): how far a run's kept labels are supported by their text.
 
-NER topics labelled where they occur, kept spans that are knowledge-graph names rather than generic words or
-placeholders, relation entities present, pairs that are not near-copies.
+Kept texts that break generation's content rules (placeholders, talk as an assistant, about their own label or
+about the task), NER topics labelled where they occur, kept spans that are knowledge-graph names rather than
+generic words or placeholders, relation entities present, pairs that are not near-copies.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ def audit_run(out: str) -> dict[str, Any]:
     result: dict[str, Any] = {"out": out, "task": spec.name, "family": spec.family,
                               "strategy": config.prompts.strategy, "rows_done": manifest.counts.rows_done,
                               "examples": len(examples)}
-    texts = [e["text"] if "text" in e else f"{e['text_a']} {e['text_b']}" for e in examples]
-    result["placeholder_texts"] = sum(1 for t in texts if mentions.placeholder_in(t))
-    result["meta_texts"] = sum(1 for t in texts if fidelity.meta_phrase(spec, t))
+    result.update(audit_texts(spec, examples))
     if spec.family in ("ner", "attribute"):
         result.update(audit_ner(spec, examples, _kg_names(config, spec)))
     elif spec.family == "relation":
@@ -47,6 +46,26 @@ def audit_run(out: str) -> dict[str, Any]:
         result.update(near_copy_pairs=copies, near_copy_share=_share(copies, len(examples)),
                       pair_copy_threshold=threshold)
     return result
+
+
+def audit_texts(spec: TaskSpec, examples: list[dict]) -> dict[str, Any]:
+    """Kept examples whose text breaks a content rule of generation (fidelity.text_problem, the parsers' own
+    check, with the example's prompt style; a pair by either text), by reason: `texts_by_reason`, and the
+    `placeholder_texts` and the `meta_texts` (texts about the task: as an assistant, naming their label, about
+    the prompt) among them. A run generated under older rules can hold such texts; `clingen reparse` rejects
+    them."""
+    by_reason: Counter = Counter()
+    flagged: list[str] = []
+    for example in examples:
+        texts = [example["text"]] if "text" in example else [example["text_a"], example["text_b"]]
+        problem = next((p for p in (fidelity.text_problem(spec, t, example.get("style")) for t in texts) if p), None)
+        if problem:
+            by_reason[problem[0]] += 1
+            if len(flagged) < 20:
+                flagged.append(f"{example.get('id')}: {problem[0]}: {problem[1]}")
+    return {"placeholder_texts": by_reason["placeholder_text"],
+            "meta_texts": sum(by_reason[reason] for reason in fidelity.TASK_TALK_REASONS),
+            "texts_by_reason": dict(sorted(by_reason.items())), "flagged_texts": flagged}
 
 
 def audit_ner(spec: TaskSpec, examples: list[dict], kg_names: set[str]) -> dict[str, Any]:
@@ -106,6 +125,10 @@ def format_audit(result: dict[str, Any]) -> str:
     lines = [f"{result['task']} ({result['family']}, {result['strategy']}): {result['examples']} examples kept "
              f"from {result['rows_done']} rows",
              f"texts with a placeholder: {result['placeholder_texts']}; texts about the task: {result['meta_texts']}"]
+    by_reason = result.get("texts_by_reason") or {}
+    if by_reason:
+        lines.append("kept texts that today's rules reject: " + ", ".join(f"{k} {v}" for k, v in by_reason.items()))
+        lines += [f"  flagged: {item}" for item in result.get("flagged_texts", [])]
     if "spans" in result:
         shares = result["span_share_by_kind"]
         lines.append(f"topic labelled where it occurs: {result['topic_labelled']}/{result['topic_occurs']} "
