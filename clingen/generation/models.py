@@ -5,6 +5,7 @@ starts."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 
@@ -48,6 +49,18 @@ def check_chat_template(model_dir: str) -> None:
     if not has_template:
         raise ConfigError(f"model {model_dir} has no chat template (tokenizer_config.json 'chat_template' or "
                           f"chat_template.jinja); ClinGen sends chat messages, so use an instruction-tuned model")
+
+
+@functools.lru_cache(maxsize=4)  # once per worker process: the prompt stage tokenizes every row with it
+def engine_tokenizer(model_source: str, tokenizer: str | None = None, trust_remote_code: bool = False):
+    """The tokenizer the vLLM engine of `model_source` uses (engine argument `tokenizer` when set, else the
+    model's own), loaded as vLLM loads it: transformers' AutoTokenizer."""
+    transformers = require("transformers")
+    source = tokenizer or model_source
+    try:
+        return transformers.AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the tokenizer of generator model {source!r}: {exc}") from None
 
 
 def check_engine_kwargs(engine_kwargs: dict) -> None:

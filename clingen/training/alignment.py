@@ -46,7 +46,9 @@ class WordAlignment:
     still start at the word.
     shared_pieces[w]: for a word without a piece of its own, the first piece of an earlier word that
     overlaps it (a piece merged across a boundary with no space, as byte-level BPE's "(+" over the words
-    "(" and "+"); None otherwise. Such a word can only continue the entity of the word that owns the piece.
+    "(" and "+"), or for a word whose characters the tokenizer dropped (a combining accent, a zero-width space)
+    glued to the word before, that word's piece; None otherwise. Such a word can only continue the entity of
+    the word that owns the piece.
     truncated: truncation cut pieces off; the words it cut have neither own nor shared piece."""
 
     piece_words: tuple[int | None, ...]
@@ -93,10 +95,16 @@ def align(piece_offsets: Sequence[tuple[int, int]], word_offsets: WordOffsets, t
         if word is not None and own[word] is None:
             own[word] = position
     shared: list[int | None] = [None] * len(word_offsets)
+    kept_end = max((end for start, end in piece_offsets if end > start), default=0)  # truncation cuts after it
     for word, (start, end) in enumerate(word_offsets):
         if own[word] is None:
             shared[word] = next((position for position, (p_start, p_end) in enumerate(piece_offsets)
                                  if p_start < end and p_end > start and piece_words[position] is not None), None)
+        if own[word] is None and shared[word] is None and word and word_offsets[word - 1][1] == start \
+                and (start < kept_end or not truncated):
+            # The tokenizer dropped the word's characters (BERT strips a combining accent, "e" + U+0301, and
+            # zero-width or control characters): glued to the word before, it goes with that word's piece.
+            shared[word] = own[word - 1] if own[word - 1] is not None else shared[word - 1]
     return WordAlignment(piece_words, tuple(own), tuple(shared), truncated)
 
 

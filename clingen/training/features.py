@@ -38,14 +38,19 @@ class Featurizer:
         if self.spec.family == "pair":
             encoded, truncated = self.tokenize([r.text_a for r in records], [r.text_b for r in records])
         elif self.spec.family == "relation":
-            encoded, truncated = self.tokenize([encode_relation_text(r.text, r.head, r.tail, self.spec)
-                                                for r in records])
+            encoded, truncated = self.tokenize([self._relation_text(r) for r in records])
         else:
             encoded, truncated = self.tokenize([r.text for r in records])
         return {**_model_inputs(encoded), "labels": labels, "truncated": truncated}
 
     def tokenize(self, first: list, second: list | None = None, **extra: Any) -> tuple[Any, list[bool]]:
         return tokenize_truncated(self.tokenizer, self.max_length, first, second, **extra)
+
+    def _relation_text(self, record: RelationExample) -> str:
+        try:
+            return encode_relation_text(record.text, record.head, record.tail, self.spec)
+        except DataFormatError as exc:
+            raise DataFormatError(f"relation example {record.id!r}: {exc}") from None
 
     def _as_record(self, record: Any) -> Any:
         expected = RECORD_TYPES[self.spec.family]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from clingen.errors import UnknownNameError
+from clingen.errors import DataFormatError, UnknownNameError
+from clingen.parsing.mentions import find_mentions
 from clingen.tasks.spec import TaskSpec
 
 HEAD_MARKERS = ("[E1]", "[/E1]")
@@ -61,31 +61,54 @@ def label_space(spec: TaskSpec) -> LabelSpace:
     return LabelSpace(tuple(spec.label_names), bool(spec.multi_label), "sequence", spec.family)
 
 
-def _whole_word(term: str) -> str:
-    # Lookarounds rather than \b so that terms starting or ending with punctuation ("IL-6", "(+)-x") still
-    # match only as whole words.
-    return rf"(?<!\w){re.escape(term)}(?!\w)"
+@dataclass(frozen=True)
+class RelationMention:
+    """One occurrence of a relation's head or tail in a text: characters [start, end) and the role."""
+
+    start: int
+    end: int
+    role: Literal["head", "tail"]
+
+
+def relation_mentions(text: str, head: str | None, tail: str | None) -> list[RelationMention]:
+    """The occurrences of head and tail in `text` that the model input marks, left to right, never overlapping.
+    Found by the parser's own matcher (parsing.mentions.find_mentions: whole words, acronyms with their case,
+    so the gene MET is not the verb "met"), so training and serving mark exactly what the parse stage accepted
+    as the entity. Where occurrences overlap (a name inside the other name), the leftmost wins, then the
+    longer, then the head."""
+    found = [RelationMention(start, end, role) for role, name in (("head", head), ("tail", tail))
+             if name and name.strip() for start, end in find_mentions(text, name)]
+    found.sort(key=lambda m: (m.start, -(m.end - m.start), m.role != "head"))
+    kept: list[RelationMention] = []
+    for mention in found:
+        if not kept or mention.start >= kept[-1].end:
+            kept.append(mention)
+    return kept
 
 
 def encode_relation_text(text: str, head: str | None, tail: str | None, spec: HasMasks) -> str:
-    """The model input of a relation example: every whole-word, case-insensitive occurrence of head and
-    tail replaced by the spec's masks (@GENE$ ... as in the GAD/CDR/ChemProt data), or wrapped in
-    [E1] ... [/E1] / [E2] ... [/E2] markers when the spec has no mask. Already-masked text (head and
-    tail None) is returned unchanged."""
-    terms = {key: term for key, term in (("head", head), ("tail", tail)) if term and term.strip()}
-    if not terms:
-        return text
-    # One pass over both terms, longer first, so that a tail inside the head (or inside a mask just
-    # written) is never replaced a second time.
-    ordered = sorted(terms.items(), key=lambda item: -len(item[1]))
-    pattern = re.compile("|".join(f"(?P<{key}>{_whole_word(term)})" for key, term in ordered), re.IGNORECASE)
-
-    def replace(match: re.Match) -> str:
-        role = match.lastgroup
+    """The model input of a relation example: every occurrence of head and tail (relation_mentions) replaced
+    by the spec's masks (@GENE$ ... as in the GAD/CDR/ChemProt data), or wrapped in [E1] ... [/E1] /
+    [E2] ... [/E2] markers when the spec has no mask. Already-masked text (head and tail None) is returned
+    unchanged. Raises DataFormatError when a given name is found nowhere and its mask is not in the text
+    either: the model would be fed a text without that entity marked."""
+    mentions = relation_mentions(text, head, tail)
+    for role, name in (("head", head), ("tail", tail)):
         mask = spec.head_mask if role == "head" else spec.tail_mask
-        if mask:
-            return mask
-        opening, closing = HEAD_MARKERS if role == "head" else TAIL_MARKERS
-        return f"{opening} {match.group()} {closing}"
+        if name and name.strip() and not any(m.role == role for m in mentions) and not (mask and mask in text):
+            where = "occurs only inside the other entity's name" if find_mentions(text, name) else "does not occur"
+            raise DataFormatError(f"relation {role} {name!r} {where} in the text {text[:200]!r}; expected it as a "
+                                  f"whole word (acronyms in their case)" + (f" or the mask {mask}" if mask else ""))
+    pieces, at = [], 0
+    for mention in mentions:
+        pieces += [text[at:mention.start], _marked(text[mention.start:mention.end], mention.role, spec)]
+        at = mention.end
+    return "".join(pieces) + text[at:]
 
-    return pattern.sub(replace, text)
+
+def _marked(surface: str, role: str, spec: HasMasks) -> str:
+    mask = spec.head_mask if role == "head" else spec.tail_mask
+    if mask:
+        return mask
+    opening, closing = HEAD_MARKERS if role == "head" else TAIL_MARKERS
+    return f"{opening} {surface} {closing}"
