@@ -13,6 +13,7 @@ from clingen.generation.manifest import Manifest, build_manifest
 from clingen.generation.reparse import reparse_run
 from clingen.generation.store import OutputStore, Progress
 from clingen.tasks.registry import get_task
+from tests.helpers_load import assert_loads_as_folder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -36,6 +37,7 @@ def test_ner_generation_writes_shards_failures_and_manifest(ray_local, smollm2_d
     config = load_config(overrides=["task=ncbi-disease", "generation.n=16", "generation.shard_rows=6",
                                     f"generation.out={out}", "generator.model.max_model_len=1536"])
     report = run_generation(config)
+    assert_loads_as_folder(out)
     manifest = check_no_gaps_no_duplicates(out, 16)
     assert report.complete and manifest.complete
     counts = manifest.counts
@@ -63,6 +65,7 @@ def test_ner_generation_writes_shards_failures_and_manifest(ray_local, smollm2_d
     assert again.manifest.runs[-1].rows == 0 and again.manifest.counts == counts
     # Re-checking the stored replies with the same rules changes nothing.
     reparsed = reparse_run(out)
+    assert_loads_as_folder(out)  # the same folder name again, after the reparse swapped a version in
     assert reparsed.after["examples"] == counts.examples
     # (Duplicates are re-found in row order, not arrival order: a pair of near-copies may trade places.)
     assert reparsed.changes.get("recovered", 0) == reparsed.changes.get("newly_rejected", 0)
@@ -74,6 +77,7 @@ def test_pair_task_runs_both_steps_in_one_stream(ray_local, smollm2_dir, tmp_pat
                                     "generation.min_words=3", "generator.model.max_model_len=1536"])
     report = run_generation(config)
     check_no_gaps_no_duplicates(out, 8)
+    assert_loads_as_folder(out)
     store = OutputStore(out)
     examples = store.read_examples()
     rows = examples.to_pylist() if examples is not None else []

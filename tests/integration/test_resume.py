@@ -15,6 +15,7 @@ from clingen.config import load_config
 from clingen.errors import ConfigError
 from clingen.generation.job import run_generation
 from clingen.generation.store import OutputStore
+from tests.helpers_load import assert_loads_as_folder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 N = 48
@@ -86,3 +87,4 @@ def test_killed_run_resumes_without_duplicates_or_gaps(smollm2_dir, tmp_path):
     [aside] = manifest.set_aside
     assert aside["part"] == "part-000000" and aside["rows"] == len(lost)
     assert (out / aside["moved_to"] / "data/part-000000.parquet").is_file()
+    assert_loads_as_folder(out)
