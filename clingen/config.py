@@ -212,6 +212,11 @@ class GenerationConfig(StrictModel):
                                        "(small models copy them instead of writing new text).")
     ner_label_completion: bool = DataField(False, description="NER: also tag knowledge-graph names of the "
                                        "task's entity type that the model did not list.")
+    ner_name_evidence: bool = DataField(True, added_later=True, description="NER (disease types): reject a "
+                                        "row that lists a mention with no evidence of being a name of the type "
+                                        "(reason mention_unverified): not a knowledge-graph name, not headed by "
+                                        "one or by a disease noun or word form, not an abbreviation the text "
+                                        "defines (clingen/parsing/evidence.py).")
     require_topic: bool | None = DataField(None, description="NER/attributes: reject a row whose text lacks its "
                                        "sampled topic (reason topic_missing). None: on for the knowledge-graph "
                                        "strategy (clingen-kg), whose topic is a known name of the prompted "

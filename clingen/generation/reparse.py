@@ -50,7 +50,8 @@ class ReparseReport:
 
 # The settings a reparse may change: how replies are judged, never what was asked or which run this is.
 PARSE_SETTINGS = tuple(f"generation.{name}" for name in (
-    "min_words", "max_words", "dedup_threshold", "demo_copy_threshold", "ner_label_completion", "require_topic",
+    "min_words", "max_words", "dedup_threshold", "demo_copy_threshold", "ner_label_completion", "ner_name_evidence",
+    "require_topic",
     "pair_copy_threshold"))
 
 

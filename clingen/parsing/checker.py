@@ -90,22 +90,25 @@ class RowChecker:
         """The checker of a run: its parse settings, its knowledge-graph gazetteer (when label completion is on)
         and its demonstration pool (for the copy filter)."""
         from clingen.prompts.demos import load_demo_pool
-        gazetteer, other_types = None, {}
+        gazetteer, other_types, evidence = None, {}, None
         if spec.family == "ner":
             from clingen.kg.source import load_graph
+            from clingen.parsing.evidence import EVIDENCE_TYPES, FORM_SUFFIXES, NameEvidence
             from clingen.parsing.gazetteer import Gazetteer
             from clingen.parsing.mentions import OTHER_TYPES, label_words, other_type_names
             graph = load_graph(config.kg)
             prompted = spec.kg_entity_type or spec.labels[0].name
             if config.generation.ner_label_completion:
                 gazetteer = Gazetteer(graph.names_of_type(prompted), spec.labels[0].name, generic=label_words(spec))
-            kinds = (prompted, *OTHER_TYPES.get(prompted, ()))
-            other_types = other_type_names({kind: graph.names_of_type(kind) for kind in kinds
-                                            if kind in graph.entity_types()}, prompted)
+            kinds = (prompted, *OTHER_TYPES.get(prompted, ()), *EVIDENCE_TYPES.get(prompted, ()))
+            names = {kind: graph.names_of_type(kind) for kind in dict.fromkeys(kinds) if kind in graph.entity_types()}
+            other_types = other_type_names(names, prompted)
+            if config.generation.ner_name_evidence and prompted in FORM_SUFFIXES and names.get(prompted):
+                evidence = NameEvidence.from_names_by_type(names, prompted)
         generation = config.generation
         options = ParseOptions(generation.min_words, generation.max_words, model_name, gazetteer,
                                generation.require_topic, generation.pair_copy_threshold,
-                               config.generator.model.sampling.max_tokens, other_types)
+                               config.generator.model.sampling.max_tokens, other_types, evidence)
         pool = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
         return cls(spec, options, {demo.id: text_of(demo.to_row()) for demo in pool},
                    generation.demo_copy_threshold)

@@ -17,7 +17,9 @@ from clingen.datasets.records import (ClassificationExample, PairExample, Proven
                                       ner_example_from_spans)
 from clingen.kg.names import is_acronym
 from clingen.parsing import fidelity, mentions
+from clingen.parsing.evidence import NameEvidence
 from clingen.parsing.gazetteer import Gazetteer
+from clingen.parsing.reasoning import SplitReply, split_reasoning
 from clingen.parsing.reasons import BY_NAME
 from clingen.tasks.spec import TaskSpec, label_key
 
@@ -63,6 +65,8 @@ class ParseOptions:
     max_tokens: int | None = None  # the reply budget: a reply that used all of it was cut off
     # NER: casefolded knowledge-graph names of other types -> type (mentions.other_type_names)
     other_type_names: dict[str, str] = field(default_factory=dict)
+    # NER: what makes a listed mention a name of the prompted type (None: not judged)
+    evidence: NameEvidence | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,8 @@ def _max_chars(row: dict, name: str) -> int | None:
 
 def _check_text(spec: TaskSpec, row: dict, text: str, options: ParseOptions, name: str = "sentence") -> str:
     """The row-level checks every family's text passes: storable characters, not cut at the schema's length
-    limit, the word bounds, no template placeholder, and no talk about the task."""
+    limit, the word bounds, and fidelity.text_problem's content rules (no template placeholder, no talk as an
+    assistant, about its own label or about the task, prose)."""
     bad = fidelity.bad_characters(text)
     if bad:
         raise _Reject("bad_characters", f"the text holds a {bad}, which cannot be stored")
@@ -134,18 +139,9 @@ def _check_text(spec: TaskSpec, row: dict, text: str, options: ParseOptions, nam
         raise _Reject("too_short", f"{words} words, fewer than the minimum {options.min_words}")
     if words > options.max_words:
         raise _Reject("too_long", f"{words} words, more than the maximum {options.max_words}")
-    placeholder = mentions.placeholder_in(text)
-    if placeholder:
-        raise _Reject("placeholder_text", f"the text holds the template placeholder {placeholder!r}")
-    meta = fidelity.meta_phrase(spec, text, row.get("style"))
-    if meta:
-        raise _Reject("meta_text", f"the text talks about the task ({meta!r})")
-    repeated = fidelity.repetition(text)
-    if repeated:
-        raise _Reject("repetitive_text", f"the text repeats itself: {repeated}")
-    table = fidelity.table_row(text)
-    if table:
-        raise _Reject("table_text", f"the text is a table, not prose: {table}")
+    problem = fidelity.text_problem(spec, text, row.get("style"))
+    if problem:
+        raise _Reject(*problem)
     return text
 
 
@@ -216,6 +212,7 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
     # The topic is a name of the task's first label (NER: its one type; CASI: the medication).
     spans, issues = mentions.label_spans(text, items, (spec.labels[0].name, topic) if topic else None)
     failures += [ParseFailure(row_id, issue.reason, issue.detail, reply) for issue in issues]
+    _check_evidence(options.evidence, text, spans, failures)
     if options.gazetteer is not None:
         spans += options.gazetteer.find(text, spans)
     if not spans:
@@ -225,6 +222,19 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
         raise _Reject("no_context", f"the text is nothing but its {key} {[s.text for s in spans]}", failures)
     example = ner_example_from_spans(_example_id(row), text, spans, _provenance(row, options), split_at_spans=True)
     return ParseResult(example, failures=failures)
+
+
+def _check_evidence(evidence: NameEvidence | None, text: str, spans: list[Span], failures: list[ParseFailure]
+                    ) -> None:
+    """Reject the row when a labelled span has no evidence of being a name of the type: dropping only that span
+    would leave a real name untagged if it is one, and teach the model that it is not."""
+    if evidence is None:
+        return
+    unverified = [span.text for span in spans if evidence.kind(span.text, text) is None]
+    if unverified:
+        raise _Reject("mention_unverified", f"{unverified} {'is' if len(unverified) == 1 else 'are'} not a "
+                      f"knowledge-graph {evidence.entity_type} name, headed by one, of a {evidence.entity_type}'s "
+                      f"word form, or an abbreviation the text defines", failures)
 
 
 def _typed_mentions(spec: TaskSpec, listed: list, row_id: int, raw: str, generic: frozenset[str],
@@ -333,6 +343,22 @@ def _example_id(row: dict) -> str:
     return f"{row['task']}-{int(row['row_id']):08d}"
 
 
+def _reply_problem(reply: SplitReply, end: ReplyEnd | None, options: ParseOptions) -> tuple[str, str] | None:
+    """(reason, detail) when the reply as a whole gives no answer to parse, else None: only reasoning (cut inside
+    it, or no answer after it), cut at the token limit (an empty reply too: null content with finish_reason
+    'length' was cut, not empty), or no text."""
+    cut = _truncation(end, options)
+    if reply.only_reasoning:
+        how = "stopped inside its reasoning (never closed)" if reply.unclosed else "has no answer after its reasoning"
+        return "reasoning_only", f"the reply {how}; {len(reply.reasoning)} characters of reasoning" + \
+            (f"; {cut}" if cut else "")
+    if cut:
+        return "truncated", cut + ("" if reply.answer.strip() else ", with no text")
+    if not reply.answer.strip():
+        return "empty_reply", "the model returned no text"
+    return None
+
+
 def _truncation(end: ReplyEnd | None, options: ParseOptions) -> str | None:
     if end is None:
         return None
@@ -347,25 +373,27 @@ def _truncation(end: ReplyEnd | None, options: ParseOptions) -> str | None:
 def parse_reply(spec: TaskSpec, row: dict, reply: str | None, options: ParseOptions,
                 end: ReplyEnd | None = None) -> ParseResult:
     """Parse one reply to the prompt `row` (a PromptRow dict; pair second steps also carry 'sentence_a'),
-    ended as `end` says. Never raises on bad model output: every rejection is a ParseFailure with the raw text."""
+    ended as `end` says. The family parser reads the reply's answer only, never its reasoning
+    (clingen/parsing/reasoning.py). Never raises on bad model output: every rejection is a ParseFailure with the
+    raw text."""
     step = 2 if row.get("sentence_a") is not None else 1
     raw = reply or ""
     row_id = int(row["row_id"])
-    if not raw.strip():
-        return ParseResult(failures=[ParseFailure(row_id, "empty_reply", "the model returned no text", raw, step)])
     if row.get("label") is not None and row["label"] not in spec.label_names:
         return ParseResult(failures=[ParseFailure(row_id, "unknown_label", f"label {row['label']!r} "
                                                   f"is not one of {spec.label_names}", raw, step)])
-    cut = _truncation(end, options)
-    if cut:
-        return ParseResult(failures=[ParseFailure(row_id, "truncated", cut, raw, step)])
+    split = split_reasoning(raw)  # a reasoning model's thinking (drafts included) never feeds extraction
+    problem = _reply_problem(split, end, options)
+    if problem:
+        return ParseResult(failures=[ParseFailure(row_id, *problem, raw, step)])
     try:
-        result = _PARSERS[spec.family](spec, row, raw, options)
+        result = _PARSERS[spec.family](spec, row, split.answer, options)
     except _Reject as reject:
-        found = [ParseFailure(f.row_id, f.reason, f.detail, f.raw, step) for f in reject.found]
+        found = [ParseFailure(f.row_id, f.reason, f.detail, raw, step) for f in reject.found]
         return ParseResult(failures=found + [ParseFailure(row_id, reject.reason, reject.detail, raw, step)])
     except Exception as exc:  # a parser bug must cost one recorded row, not a whole run
         detail = f"{type(exc).__name__}: {str(exc)[:500]}"
         return ParseResult(failures=[ParseFailure(row_id, "parser_error", detail, raw, step)])
-    result.failures = [ParseFailure(f.row_id, f.reason, f.detail, f.raw, step) for f in result.failures]
+    # Every failure quotes the whole reply, reasoning included, as the generator returned it.
+    result.failures = [ParseFailure(f.row_id, f.reason, f.detail, raw, step) for f in result.failures]
     return result

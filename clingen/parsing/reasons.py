@@ -26,8 +26,11 @@ REASONS: tuple[Reason, ...] = (
     Reason("generation_error", "retry", "the generator returned an error for this row (retried by the next run)",
            'HTTP 400 {"error": {"message": "prompt is too long"}}'),
     Reason("empty_reply", "row", "the reply (or its text field) is empty", '""'),
+    Reason("reasoning_only", "row", "the reply is only a reasoning model's thinking (<think> blocks or the "
+           "response's reasoning field), with no answer after it, or it stopped inside its reasoning (cut at the "
+           "token limit); the thinking never feeds extraction", '<think>Draft {"sentence": "..."} ... (cut)'),
     Reason("truncated", "row", "the reply stopped at the token limit (finish_reason 'length', or as many "
-           "generated tokens as max_tokens) or its text fills the schema's maximum length",
+           "generated tokens as max_tokens), with or without text, or its text fills the schema's maximum length",
            '{"sentence": "Mutations in this gene are associated with the'),
     Reason("no_json", "row", "no JSON object that can be read in a reply that must be JSON (nested too deep, "
            "or a number too long for Python, counts as none)", "Sure, here is a sentence."),
@@ -44,8 +47,15 @@ REASONS: tuple[Reason, ...] = (
            "reply); recorded so that one reply cannot stop a run", "RecursionError in a library"),
     Reason("placeholder_text", "row", "the text holds a template placeholder ([...], {...}, <...>)",
            "The [Disease_Name] is a [Disease_Class] that causes ..."),
+    Reason("assistant_text", "row", "the text talks as a chat assistant instead of being domain text (opens "
+           "with 'Here is a ...' or 'Sure!', offers help, names itself an AI)",
+           "I'm ready to help. What is your task?"),
+    Reason("label_in_text", "row", "the text names its own label as the task writes it: an identifier "
+           "(no_ADE, Has_relation), or a label in parentheses, quotes or after 'label'",
+           "The patient had a rash after amoxicillin (ADE)."),
     Reason("meta_text", "row", "the text talks about the task instead of the domain (question A, this "
-           "sentence, the JSON, the prompt's own instruction words)",
+           "sentence, the JSON, the prompt's own instruction words) or wraps the text as a list or field "
+           "(Sentence 1:, The sentence is:, ['...', '...'])",
            "The answer to question B is not an answer to question A."),
     Reason("repetitive_text", "row", "the text is a repetitive list, not prose: under half of its words (8 or "
            "more) are distinct", "Cancer, Cancer, Liver Cancer, Cancer, Lymphoma, Cancer, Cancer, Cancer"),
@@ -57,6 +67,11 @@ REASONS: tuple[Reason, ...] = (
            "context", '{"sentence": "Childhood central nervous system germinoma", ...}'),
     Reason("topic_missing", "row", "NER/attributes, knowledge-graph strategies: the sampled topic does not "
            "occur in the text (generation.require_topic)", 'topic "gout", sentence about asthma'),
+    Reason("mention_unverified", "row", "NER (disease types): a labelled mention has no evidence of being a name "
+           "of the type: it is not a knowledge-graph name of it, not headed by one or by a noun or word form of "
+           "the type, nor an abbreviation the text defines (generation.ner_name_evidence; the row goes, since "
+           "dropping only the mention would leave a real name untagged)",
+           '"EINOCENTER ENSEMBLY", "new treatment for elephantiasis", "Emerging Disease", "teeth"'),
     Reason("relation_entity_missing", "row", "relations: a sampled entity appears neither by name nor by the "
            "real data's mask (exactly, once)", 'head "BRCA1" absent and no "@GENE$" in the sentence'),
     Reason("relation_roles_swapped", "row", "relations: one entity is called by the other role's type word, so "

@@ -1,0 +1,241 @@
+"""Name evidence (parsing/filtering stage): is a listed NER mention a name of the prompted type?
+
+Word lists can say what a mention is not (a pronoun, a placeholder, a body part); they cannot say that an
+invented string ('EINOCENTER ENSEMBLY') or a clause holding the topic ('new treatment for elephantiasis') is not a
+disease. This module asks for positive evidence instead, from the knowledge graph's names of the type:
+
+- ``graph_name``: the mention is a graph name of the type (or of a type the corpora annotate as it: symptoms and
+  side effects for diseases), up to case, separators, a plural and a leading article;
+- ``ends_with_graph_name``: its head phrase (the words before a preposition) ends with such a name and what comes
+  before it are modifiers ('type 2 diabetes mellitus', 'hereditary breast cancer of the young'); a bare type word
+  such as 'disease' is not a name, so 'Emerging Disease' needs more than its head;
+- ``type_word_with_name``: a bare type word after a specific modifier: an eponym the graph does not hold
+  ('Pendred syndrome'), a symbol ('VHL disease') or a word that qualifies many graph names of the type
+  ('autosomal recessive disorder'), but not a generic one ('Emerging Disease', 'rare disorders', 'chronic disease');
+- ``head_noun``: its head is a noun that heads many graph names of the type ('tumor', 'carcinoma', 'deficiency'),
+  the form the NCBI-disease and BC5CDR guidelines annotate for disease mentions ('VLCAD deficiency');
+- ``word_form``: its head has the form of a disease word: a medical suffix ('-itis', '-osis', '-oma', '-emia',
+  '-pathy') or the adjective of a graph name ('hypertensive' of 'hypertension');
+- ``defined_abbreviation``: an abbreviation the text defines for a mention with evidence ('... dystrophy (DMD)'),
+  or an acronym that is itself a graph name of the type ('ALS').
+
+A listed mention with none of these is `mention_unverified`: its row goes to the failures, since dropping only the
+mention would leave a real name untagged and teach the model that it is not one.
+
+Measured on the gold training mentions (tests/unit/test_name_evidence.py pins it): of NCBI-disease's
+5,134 and BC5CDR-disease's 4,182, every mention but 6.7% and 7.3% has evidence (acronyms aside: most are
+defined in an earlier sentence of their abstract).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Iterable
+
+from clingen.kg.names import is_acronym, natural_name
+
+# Types whose names count as evidence for a prompted type: the corpora annotate symptoms and side effects as
+# diseases ('pain', 'nausea', 'hepatotoxicity': 1,194 of BC5CDR-disease's gold mentions had no evidence without them).
+EVIDENCE_TYPES: dict[str, tuple[str, ...]] = {
+    "disease": ("disease", "symptom", "side_effect"),
+    "chemical": ("chemical",),
+}
+# Medical word endings of diseases ('arthritis', 'fibrosis', 'melanoma', 'anaemia', 'neuropathy').
+_DISEASE_SUFFIXES = ("itis", "itides", "osis", "oses", "oma", "omas", "omata", "emia", "aemia", "pathy", "pathies",
+                     "algia", "plasia", "trophy", "ectasia", "megaly", "rrhea", "rrhoea", "penia", "cytosis", "iasis",
+                     "ism", "isms", "uria", "plegia", "paresis", "toxicity", "toxicities")
+FORM_SUFFIXES: dict[str, tuple[str, ...]] = {"disease": _DISEASE_SUFFIXES}
+# Words that only name the type: a head of them is no evidence ('Emerging Disease', 'rare disorders').
+TYPE_HEADS: dict[str, frozenset[str]] = {
+    "disease": frozenset("disease disorder condition illness syndrome sickness ailment".split()),
+    "chemical": frozenset("chemical drug compound medication medicine substance agent".split()),
+}
+# Modifiers that say how a disease behaves, not which one it is: before a bare type word they name no disease
+# ('Emerging Disease', 'a chronic condition'). The graph's own rare qualifiers ('emerging': 1 name) are below
+# MIN_MODIFIER_NAMES anyway; these are common in graph names but generic.
+_GENERIC_MODIFIERS = frozenset("acute chronic severe mild rare common unknown new novel emerging other specific "
+                               "multiple complex major minor fatal serious certain various different similar related "
+                               "primary secondary late early progressive".split())
+MIN_MODIFIER_NAMES = 3
+# Last words of graph names that are qualifiers, not nouns heading a name ('Anemia NOS', 'Fever (finding)',
+# 'Hypertension, Aggravated', 'Diabetes Mellitus, Type 1'), nor body parts ('Cancer of skin').
+_NOT_HEADS = frozenset("nos unspecified finding findings type due increased decreased abnormal positive negative "
+                       "aggravated acute chronic congenital cell cells level levels count skin lung site other "
+                       "disorder disease syndrome".split())
+_PREPOSITIONS = frozenset("of in for with to on from by".split())
+_ARTICLES = frozenset("the a an".split())
+_SEPARATORS = re.compile(r"[\s\-/,]+")
+_QUALIFIER = re.compile(r"\s*[\[(][^\])]*[\])]")  # '(disorder)', '[ambiguous]'
+# A head must lead this many graph names to count as evidence of its own: 3 keeps rare heads out; a single-word
+# mention must be a head of many (20: 'tumor' leads 831, 'teeth' 3).
+MIN_HEAD_NAMES, MIN_BARE_HEAD_NAMES = 3, 20
+# The adjective of a name ('epileptic' of 'epilepsy') shares all but its last three letters with it (at least 5).
+_MIN_STEM_WORD = 7
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in _SEPARATORS.split(text.strip().strip(".;:")) if word.strip("()'\"")]
+
+
+def _key(words: Iterable[str]) -> tuple[str, ...]:
+    # "Parkinson's disease" is the graph's "Parkinson Disease"; "Thomsen's" and "Thomsens" are one word too.
+    return tuple(re.sub(r"'s$|'$", "", word.strip("()\"").casefold()).strip("'") for word in words)
+
+
+def _singulars(word: str) -> set[str]:
+    """The word and its singular candidates ('tumors', 'diseases' -> 'disease', 'deficiencies', "Wilson's")."""
+    forms = {word}
+    if word.endswith("'s"):
+        forms.add(word[:-2])
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        forms |= {word[:-1], word[:-2]}
+    if word.endswith("ies"):
+        forms.add(word[:-3] + "y")
+    return forms
+
+
+def _head_phrase(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words before the first preposition: the head of 'deficiency of the VLCAD protein' is 'deficiency'."""
+    return words[:next((i for i, word in enumerate(words) if i and word in _PREPOSITIONS), len(words))]
+
+
+class NameEvidence:
+    """Positive evidence that a mention is a name of one entity type, from that type's graph names."""
+
+    def __init__(self, names: Iterable[str], entity_type: str):
+        self.entity_type = entity_type
+        self._type_heads = TYPE_HEADS.get(entity_type, frozenset())
+        self._suffixes = FORM_SUFFIXES.get(entity_type, ())
+        self._names: set[tuple[str, ...]] = set()
+        self._acronyms: set[str] = set()
+        heads: Counter[str] = Counter()
+        self._vocabulary: Counter[str] = Counter()
+        for name in names:
+            self._vocabulary.update(set(_key(_words(_QUALIFIER.sub("", name)))))
+            for form in {name, natural_name(name)}:
+                words = _key(_words(_QUALIFIER.sub("", form)))
+                if not words:
+                    continue
+                self._names.add(words)
+                head = _head_phrase(words)[-1]
+                if head.isalpha() and head not in _NOT_HEADS:
+                    heads[head] += 1
+            if " " not in name.strip() and is_acronym(name.strip()):
+                self._acronyms.add(name.strip())
+        self._heads = {head: count for head, count in heads.items() if count >= MIN_HEAD_NAMES}
+        self._single_words = sorted(words[0] for words in self._names if len(words) == 1)
+
+    @classmethod
+    def from_names_by_type(cls, names_by_type: dict[str, list[str]], entity_type: str) -> "NameEvidence":
+        """The evidence of `entity_type` from the names of its EVIDENCE_TYPES found in `names_by_type`."""
+        kinds = EVIDENCE_TYPES.get(entity_type, (entity_type,))
+        return cls([name for kind in kinds for name in names_by_type.get(kind, [])], entity_type)
+
+    def _is_name(self, words: tuple[str, ...]) -> bool:
+        return any(words[:-1] + (form,) in self._names for form in _singulars(words[-1]))
+
+    def _is_adjective_of_name(self, word: str) -> bool:
+        if len(word) < _MIN_STEM_WORD:
+            return False
+        stem = word[:max(5, len(word) - 3)]
+        at = bisect.bisect_left(self._single_words, stem)
+        return at < len(self._single_words) and self._single_words[at].startswith(stem)
+
+    def kind(self, mention: str, text: str = "") -> str | None:
+        """The kind of evidence that `mention` (as listed in a reply whose sentence is `text`) is a name of the
+        type, or None when it has none."""
+        stripped = mention.strip().strip(".,;:")
+        if stripped and " " not in stripped and is_acronym(stripped):
+            return self._abbreviation_kind(stripped, text)
+        written = _words(stripped)
+        if len(written) > 1 and written[0].casefold() in _ARTICLES:
+            written = written[1:]
+        if not written:
+            return None
+        words = _key(written)
+        if self._is_name(words):
+            return "graph_name"
+        inner = self._longest_inner_name(words)
+        if inner is not None and inner < len(words) and words[inner] not in _PREPOSITIONS:
+            # Words after a name head the mention ('acute gastritis patients', 'asthma research'): the name is
+            # only their modifier, so the mention is what those words are.
+            # A name before a bare type word is what makes it specific ('hereditary polyposis cancer syndrome').
+            after = _head_phrase(words[inner:])
+            return "type_word_with_name" if after[-1] in self._type_heads else self._head_kind(after[-1], len(words))
+        head_phrase = _head_phrase(words)
+        head = head_phrase[-1]
+        for start in range(len(head_phrase)):
+            if self._is_name(head_phrase[start:]) and (start < len(head_phrase) - 1 or head not in self._type_heads):
+                return "ends_with_graph_name"
+        if head in self._type_heads or _singulars(head) & self._type_heads:
+            modifiers = [word for word in written[:len(head_phrase) - 1]]
+            return "type_word_with_name" if any(self._is_specific(word) for word in modifiers) else None
+        return self._head_kind(head, len(words))
+
+    def _head_kind(self, head: str, n_words: int) -> str | None:
+        """'head_noun' or 'word_form' when the head word of an `n_words`-word mention is evidence, else None."""
+        forms = _singulars(head)
+        if any(self._heads.get(form, 0) >= (MIN_HEAD_NAMES if n_words > 1 else MIN_BARE_HEAD_NAMES)
+               for form in forms):
+            return "head_noun"
+        if self._suffixes and (any(form.endswith(self._suffixes) for form in forms)
+                               or self._is_adjective_of_name(head)):
+            return "word_form"
+        return None
+
+    def _longest_inner_name(self, words: tuple[str, ...]) -> int | None:
+        """Where the longest graph name inside `words` ends (an index into words), or None when none is. A bare
+        type word ('disease') is no name here."""
+        best: tuple[int, int] = (0, 0)
+        for start in range(len(words)):
+            for end in range(len(words), start + (best[1] - best[0]), -1):
+                if not (end - start == 1 and words[start] in self._type_heads) and self._is_name(words[start:end]):
+                    best = (start, end)
+                    break
+        return best[1] if best[1] else None
+
+    def _is_specific(self, modifier: str) -> bool:
+        """Whether a modifier before a bare type word says which entity it is: a symbol ('VHL', 'X-linked' has
+        none), an eponym the graph does not know ('Pendred'), or a qualifier of many graph names."""
+        key = _key([modifier])[0]
+        if key in _GENERIC_MODIFIERS:
+            return False
+        if is_acronym(modifier) or any(char.isdigit() for char in modifier) or modifier.endswith(("'s", "s'")):
+            return True
+        if modifier[:1].isupper() and self._vocabulary[key] == 0:
+            return True
+        return self._vocabulary[key] >= MIN_MODIFIER_NAMES
+
+    def _abbreviation_kind(self, acronym: str, text: str) -> str | None:
+        if acronym in self._acronyms:
+            return "graph_name"
+        long_form = defined_long_form(acronym, text)
+        if long_form and not is_acronym(long_form) and self.kind(long_form, "") is not None:
+            return "defined_abbreviation"
+        return None
+
+
+def defined_long_form(acronym: str, text: str) -> str | None:
+    """The words the text defines `acronym` for, as in 'Duchenne muscular dystrophy (DMD)': the shortest run of
+    words just before '(ACRONYM' whose first word starts with the acronym's first letter and that holds its letters
+    in order (Schwartz and Hearst's rule, 2003), else None."""
+    letters = [char.casefold() for char in acronym if char.isalnum()]
+    for match in re.finditer(rf"\(\s*{re.escape(acronym)}\s*[),;]", text):
+        before = text[:match.start()].split()[-(len(letters) + 4):]
+        for start in range(len(before) - 1, -1, -1):
+            candidate = " ".join(before[start:]).strip(",;:")
+            if candidate[:1].casefold() == letters[0] and _letters_in_order(letters, candidate.casefold()):
+                return candidate
+    return None
+
+
+def _letters_in_order(letters: list[str], words: str) -> bool:
+    at = 0
+    for letter in letters:
+        at = words.find(letter, at)
+        if at < 0:
+            return False
+        at += 1
+    return True
