@@ -23,7 +23,7 @@ A listed mention with none of these is `mention_unverified`: its row goes to the
 mention would leave a real name untagged and teach the model that it is not one.
 
 Measured on the gold training mentions (tests/unit/test_name_evidence.py pins it): of NCBI-disease's
-5,134 and BC5CDR-disease's 4,182, every mention but 6.7% and 7.3% has evidence (acronyms aside: most are
+5,134 and BC5CDR-disease's 4,182, every mention but 7.0% and 8.2% has evidence (acronyms aside: most are
 defined in an earlier sentence of their abstract).
 """
 
@@ -34,6 +34,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
+from clingen.datasets.records import Span
 from clingen.kg.names import is_acronym, natural_name
 
 # Types whose names count as evidence for a prompted type: the corpora annotate symptoms and side effects as
@@ -57,8 +58,13 @@ TYPE_HEADS: dict[str, frozenset[str]] = {
 # MIN_MODIFIER_NAMES anyway; these are common in graph names but generic.
 _GENERIC_MODIFIERS = frozenset("acute chronic severe mild rare common unknown new novel emerging other specific "
                                "multiple complex major minor fatal serious certain various different similar related "
-                               "primary secondary late early progressive".split())
+                               "primary secondary late early progressive medical clinical deadly debilitating preventable".split())
 MIN_MODIFIER_NAMES = 3
+_CLASS_WORDS = frozenset("disease disorder syndrome".split())
+# Words of graph names that never qualify a class mention in running text ('the', 'of', 'and', 'with', 'this').
+_NOT_QUALIFIERS = frozenset("the a an of and or with without in on at to for from by as is are was were be this "
+                            "that these those such its their his her our my your which what who any some each every "
+                            "no not other another many several few most all both".split())
 # Last words of graph names that are qualifiers, not nouns heading a name ('Anemia NOS', 'Fever (finding)',
 # 'Hypertension, Aggravated', 'Diabetes Mellitus, Type 1'), nor body parts ('Cancer of skin').
 _NOT_HEADS = frozenset("nos unspecified finding findings type due increased decreased abnormal positive negative "
@@ -73,6 +79,8 @@ _QUALIFIER = re.compile(r"\s*[\[(][^\])]*[\])]")  # '(disorder)', '[ambiguous]'
 MIN_HEAD_NAMES, MIN_BARE_HEAD_NAMES = 3, 20
 # The adjective of a name ('epileptic' of 'epilepsy') shares all but its last three letters with it (at least 5).
 _MIN_STEM_WORD = 7
+# Only adjectives: an invented word that shares a graph name's stem ('encephalitozus', a README run) is none.
+_ADJECTIVE_ENDINGS = ("ic", "ical", "ive", "al", "ed", "oid", "ous", "ar", "ary", "otic", "tic")
 
 
 def _words(text: str) -> list[str]:
@@ -94,6 +102,20 @@ def _singulars(word: str) -> set[str]:
     if word.endswith("ies"):
         forms.add(word[:-3] + "y")
     return forms
+
+
+# A subtype qualifier: 'type II', '1B', 'A', 'IVA' after a name ('spinocerebellar ataxia 6', 'Atelosteogenesis type
+# II', 'von Willebrand disease type B') or 'type II' before one ('type II GD').
+_SUBTYPE = re.compile(r"^(?:type|subtype|group|class|grade|stage|form|[ivx]+[a-d]?|\d+[a-z]?|[a-z])$")
+
+
+def _without_subtype(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The words without a subtype qualifier at either end ('type ii gd' -> 'gd'); at least one word is left."""
+    while len(words) > 1 and _SUBTYPE.match(words[-1]):
+        words = words[:-1]
+    while len(words) > 1 and _SUBTYPE.match(words[0]) and (words[0] == "type" or _SUBTYPE.match(words[1])):
+        words = words[1:]
+    return words
 
 
 def _head_phrase(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -118,9 +140,10 @@ class NameEvidence:
                 words = _key(_words(_QUALIFIER.sub("", form)))
                 if not words:
                     continue
-                self._names.add(words)
+                # Graph names are often plural ('Seizures', MeSH): their singular is the same name.
+                self._names |= {words[:-1] + (form,) for form in _singulars(words[-1])}
                 head = _head_phrase(words)[-1]
-                if head.isalpha() and head not in _NOT_HEADS:
+                if head.isalpha() and len(head) > 2 and head not in _NOT_HEADS:  # 'Hepatitis A': 'a' heads nothing
                     heads[head] += 1
             if " " not in name.strip() and is_acronym(name.strip()):
                 self._acronyms.add(name.strip())
@@ -133,11 +156,15 @@ class NameEvidence:
         kinds = EVIDENCE_TYPES.get(entity_type, (entity_type,))
         return cls([name for kind in kinds for name in names_by_type.get(kind, [])], entity_type)
 
+    def _is_type_word(self, word: str) -> bool:
+        """'disease', 'Diseases', 'disorders': a word that only names the type."""
+        return bool(_singulars(word.casefold()) & self._type_heads)
+
     def _is_name(self, words: tuple[str, ...]) -> bool:
         return any(words[:-1] + (form,) in self._names for form in _singulars(words[-1]))
 
     def _is_adjective_of_name(self, word: str) -> bool:
-        if len(word) < _MIN_STEM_WORD:
+        if len(word) < _MIN_STEM_WORD or not word.endswith(_ADJECTIVE_ENDINGS):
             return False
         stem = word[:max(5, len(word) - 3)]
         at = bisect.bisect_left(self._single_words, stem)
@@ -155,21 +182,23 @@ class NameEvidence:
         if not written:
             return None
         words = _key(written)
-        if self._is_name(words):
+        if self._is_name(words) or self._is_name(_without_subtype(words)):
             return "graph_name"
+        words = _without_subtype(words)
         inner = self._longest_inner_name(words)
         if inner is not None and inner < len(words) and words[inner] not in _PREPOSITIONS:
             # Words after a name head the mention ('acute gastritis patients', 'asthma research'): the name is
             # only their modifier, so the mention is what those words are.
             # A name before a bare type word is what makes it specific ('hereditary polyposis cancer syndrome').
             after = _head_phrase(words[inner:])
-            return "type_word_with_name" if after[-1] in self._type_heads else self._head_kind(after[-1], len(words))
+            return "type_word_with_name" if self._is_type_word(after[-1]) else self._head_kind(after[-1], len(words))
         head_phrase = _head_phrase(words)
         head = head_phrase[-1]
         for start in range(len(head_phrase)):
-            if self._is_name(head_phrase[start:]) and (start < len(head_phrase) - 1 or head not in self._type_heads):
-                return "ends_with_graph_name"
-        if head in self._type_heads or _singulars(head) & self._type_heads:
+            # A type word is no modifier: 'Disease Parturient Paresis' is the prompt's type glued to the name.
+            if self._is_name(head_phrase[start:]) and (start < len(head_phrase) - 1 or not self._is_type_word(head)):
+                return None if any(self._is_type_word(word) for word in head_phrase[:start]) else "ends_with_graph_name"
+        if self._is_type_word(head):
             modifiers = [word for word in written[:len(head_phrase) - 1]]
             return "type_word_with_name" if any(self._is_specific(word) for word in modifiers) else None
         return self._head_kind(head, len(words))
@@ -191,7 +220,7 @@ class NameEvidence:
         best: tuple[int, int] = (0, 0)
         for start in range(len(words)):
             for end in range(len(words), start + (best[1] - best[0]), -1):
-                if not (end - start == 1 and words[start] in self._type_heads) and self._is_name(words[start:end]):
+                if not (end - start == 1 and self._is_type_word(words[start])) and self._is_name(words[start:end]):
                     best = (start, end)
                     break
         return best[1] if best[1] else None
@@ -208,6 +237,48 @@ class NameEvidence:
             return True
         return self._vocabulary[key] >= MIN_MODIFIER_NAMES
 
+    def class_spans(self, text: str, spans: list[Span], label: str) -> list[Span]:
+        """Spans for the disease-class mentions of `text` that no span covers: a type word after qualifiers that
+        qualify many graph names of the type ('a rare neurodegenerative disorder' -> 'neurodegenerative
+        disorder', 'genetic disorders', 'parasitic disease'), as NCBI-disease annotates classes. Generic words
+        ('rare', 'serious', 'this') are left out. Label completion's part for names the graph lists only as
+        classes ('Genetic Diseases, Inborn')."""
+        if not self._type_heads:
+            return []
+        taken = [(span.start, span.end) for span in spans]
+        found: list[Span] = []
+        for match in self._type_word_pattern().finditer(text):
+            start = match.start()
+            for word in reversed(list(re.finditer(r"\S+", text[:match.start()]))[-4:]):
+                # Only whole words right before it: 'disease, genetic disorder' does not reach back over the comma.
+                if text[word.end():start].strip() or not self._is_qualifier(word.group()):
+                    break
+                start = word.start()
+            if start == match.start() or not all(match.end() <= a or start >= b for a, b in taken):
+                continue
+            found.append(Span(start, match.end(), label, text[start:match.end()]))
+            taken.append((start, match.end()))
+        return found
+
+    def _type_word_pattern(self) -> re.Pattern:
+        # Only the words the corpora annotate classes with: 'genetic disorder', not 'medical condition'.
+        words = "|".join(sorted(self._type_heads & _CLASS_WORDS, key=len, reverse=True))
+        return re.compile(rf"(?i)(?<![\w-])(?:{words})(?:s|es)?(?![\w-])")
+
+    def _is_qualifier(self, word: str) -> bool:
+        if not re.fullmatch(r"[^\W\d_][\w'-]*", word):  # punctuation ends the class mention
+            return False
+        key = _key([word])[0]
+        return key not in _GENERIC_MODIFIERS and key not in _NOT_QUALIFIERS and \
+            self._vocabulary[key] >= MIN_MODIFIER_NAMES and not self._is_type_word(key)
+
+    def is_generic_class(self, mention: str) -> bool:
+        """Whether a mention is only generic modifiers and a type word ('rare disease', the graph's 'Rare
+        Diseases'): a class of no disease in particular, which label completion must not tag."""
+        words = _key(_words(mention))
+        return bool(words) and self._is_type_word(words[-1]) and all(
+            word in _GENERIC_MODIFIERS or word in _NOT_QUALIFIERS for word in words[:-1])
+
     def _abbreviation_kind(self, acronym: str, text: str) -> str | None:
         if acronym in self._acronyms:
             return "graph_name"
@@ -215,6 +286,31 @@ class NameEvidence:
         if long_form and not is_acronym(long_form) and self.kind(long_form, "") is not None:
             return "defined_abbreviation"
         return None
+
+
+_DEFINITION = re.compile(r"\s*\(\s*([A-Za-z][A-Za-z0-9\-]{1,9})\s*[),;]")
+
+
+def abbreviation_spans(text: str, spans: list[Span]) -> list[Span]:
+    """Spans for the abbreviations the text defines for labelled names ('Adrenogenital Syndrome (ADS)': every
+    free whole-word 'ADS'), of the name's type: the abbreviation of a name is a name, and left untagged it would
+    teach the model that it is not one. Only acronyms whose letters fit the name (defined_long_form) count."""
+    taken = [(span.start, span.end) for span in spans]
+    found: list[Span] = []
+    for span in spans:
+        match = _DEFINITION.match(text, span.end)
+        if not match or not is_acronym(match.group(1)):
+            continue
+        acronym = match.group(1)
+        # The long form ends where the span does, just before the parenthesis: its letters must fit the acronym.
+        if defined_long_form(acronym, text[:match.end()]) is None:
+            continue
+        for occurrence in re.finditer(rf"(?<![\w-]){re.escape(acronym)}(?![\w-])", text):
+            start, end = occurrence.span()
+            if all(end <= a or start >= b for a, b in taken):
+                found.append(Span(start, end, span.type, acronym))
+                taken.append((start, end))
+    return found
 
 
 def defined_long_form(acronym: str, text: str) -> str | None:

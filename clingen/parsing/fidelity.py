@@ -20,12 +20,17 @@ META_PHRASES = ("this sentence", "the following sentence", "the above sentence",
                 "the sentence below", "this is a sentence", "here is a sentence", "here is the sentence",
                 "a sentence about", "a sentence that", "generated sentence", "sentence about", "sentence for",
                 "the json", "json object", "example of a sentence", "example sentence",
-                "based on the provided")
+                "based on the provided",
+                # README runs of SmolLM2-135M, 2026-12-07: "Example of disease sentences that include the disease
+                # name 'gingival disease' in the text.", "The sentence you requested is indeed ..."
+                "disease sentences", "the disease name", "you requested", "in the text")
 # A field of the reply format or the prompt echoed as text ("sentence: ...", "Disease class: gastric"), and
 # a name quoted the way the prompt quotes it ("the disease named 'typhus'").
 _META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|style)\s*:"),
                   re.compile(r"(?i)(?<!\w)\w+ (?:class|entity)\s*:"),  # ("Blood type:", "Drug name:" are real)
-                  re.compile(r"(?i)(?<!\w)named\s+['\"\u2018\u201c]"))
+                  re.compile(r"(?i)(?<!\w)named\s+['\"\u2018\u201c]"),
+                  # "Here is the complete list of diseases" after the first sentence, too
+                  re.compile(r"(?i)(?:^|[.!?]\s+)here\s+(?:is|are)\s+(?:the|a)\s+(?:\w+\s+)?list\b"))
 # The text wrapped as an item or an answer ("Sentence 1:", "Label: ADE", "The sentence is: '...'", "Output:") or
 # as a list of quoted strings ("['...', 'DNA']"). ("open-label:" is trial wording; "Here's a question:" opens
 # real MEDIQA-RQE questions, so "question" is not a wrapper.)
@@ -172,7 +177,10 @@ _ASSISTANT_PATTERNS = (
 ASSISTANT_PHRASES = ("as an ai", "as a language model", "an ai language model", "i am an ai", "i'm an ai",
                      "ready to help", "ready to assist", "what is your task", "what's your task",
                      "how can i help you", "how can i assist", "happy to help", "glad to help", "happy to assist",
-                     "hope this helps", "feel free to ask", "i cannot generate", "i can't generate")
+                     "hope this helps", "feel free to ask", "i cannot generate", "i can't generate",
+                     # "..., please specify the disease you're referring to, as it appears to be a medical text"
+                     # (a README run of SmolLM2-135M, 2026-12-07)
+                     "you're referring to", "you are referring to", "please specify the")
 
 
 def assistant_phrase(text: str) -> str | None:
@@ -285,12 +293,31 @@ def _type_words(spec: TaskSpec) -> set[str]:
     return {word for key in list(words) for word in (key, *TYPE_WORDS.get(key, ()))}
 
 
+# Sentences for the repetition rule: a stop and a space, or the end ("Snake Bites Disease. Snakes Bites Diseases.").
+# Only after a word of three letters: "Punica granatum L. var. spinosa" and "1." are not sentence ends.
+_SENTENCE_BREAK = re.compile(r"(?<=[^\W\d_]{3}[.!?])\s+")
+# A sentence of at most this many words is a fragment; the sentence rules judge texts of at most _SHORT_TEXT words
+# (a long real abstract may repeat a phrase; 1 of HoC's 1,294 training abstracts did).
+_FRAGMENT_WORDS, _SHORT_TEXT = 4, 40
+
+
 def repetition(text: str, min_words: int = 8, min_distinct: float = 0.5) -> str | None:
-    """Why a text is a repetitive list rather than prose ("Cancer, Cancer, Liver Cancer, Cancer, ..."): fewer
-    than `min_distinct` of its words (of at least `min_words`) distinct; else None."""
+    """Why a text is a repetitive list rather than prose: fewer than `min_distinct` of its words (of at least
+    `min_words`) distinct ("Cancer, Cancer, Liver Cancer, Cancer, ..."); a sentence said twice; or two or more
+    sentences of at most four words each, a list of names rather than prose ("1. disease. medical. chronic
+    granulomatous disease.", "Disease. Small Cell Carcinoma. Small Cell Carcinoma.", README runs); else None."""
     words = _WORDS.findall(text.casefold())
     if len(words) >= min_words and len(set(words)) < min_distinct * len(words):
         return f"{len(set(words))} distinct words of {len(words)}"
+    if len(words) > _SHORT_TEXT or "?" in text:  # short questions are prose: "Creatine. What is it?" (MEDIQA-RQE)
+        return None
+    sentences = [_WORDS.findall(s.casefold()) for s in _SENTENCE_BREAK.split(text.strip()) if _WORDS.search(s)]
+    said = [" ".join(s) for s in sentences]
+    twice = next((s for i, s in enumerate(said) if s in said[:i] and len(sentences[i]) > 1), None)
+    if twice:
+        return f"the sentence {twice!r} twice"
+    if len(sentences) > 1 and all(len(s) <= _FRAGMENT_WORDS for s in sentences):
+        return f"{len(sentences)} sentences of at most {_FRAGMENT_WORDS} words: a list, not prose"
     return None
 
 

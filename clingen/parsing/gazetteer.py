@@ -11,6 +11,18 @@ from clingen.parsing.mentions import fragment_problem, mention_problem
 CASE_SENSITIVE_BELOW = 5
 
 
+def _number_forms(word: str) -> set[str]:
+    """The word, its singular when it is a plural ('infections', 'diseases'), and its plural in -s when it ends
+    in a letter ('tumor' -> 'tumors'); words ending in -ss, -us or -is keep their number ('abscess', 'fibrosis')."""
+    if not word.isalpha() or len(word) < 4 or word.endswith(("ss", "us", "is")):
+        return {word}
+    if word.endswith("ies"):
+        return {word, word[:-3] + "y"}
+    if word.endswith("s"):
+        return {word, word[:-1]}
+    return {word, word + "s"}
+
+
 class Gazetteer:
     """Longest-match lookup of multi-word names over the text's tokens (names of up to `max_tokens` tokens).
 
@@ -31,7 +43,11 @@ class Gazetteer:
                 continue
             if len(name) < CASE_SENSITIVE_BELOW:
                 self._exact.add(tokens)
-            self._by_first.setdefault(tokens[0].lower(), set()).add(tuple(t.lower() for t in tokens))
+                forms = {tokens}
+            else:  # 'Bacterial Infections' (MeSH) is written 'bacterial infection' too, and 'tumor' as 'tumors'
+                forms = {tokens[:-1] + (last,) for last in _number_forms(tokens[-1])}
+            for form in forms:
+                self._by_first.setdefault(form[0].lower(), set()).add(tuple(t.lower() for t in form))
         self._longest = max((len(k) for ks in self._by_first.values() for k in ks), default=0)
 
     def find(self, text: str, existing: list[Span]) -> list[Span]:

@@ -17,7 +17,7 @@ from clingen.datasets.records import (ClassificationExample, PairExample, Proven
                                       ner_example_from_spans)
 from clingen.kg.names import is_acronym
 from clingen.parsing import fidelity, mentions
-from clingen.parsing.evidence import NameEvidence
+from clingen.parsing.evidence import NameEvidence, abbreviation_spans
 from clingen.parsing.gazetteer import Gazetteer
 from clingen.parsing.reasoning import SplitReply, split_reasoning
 from clingen.parsing.reasons import BY_NAME
@@ -214,7 +214,13 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
     failures += [ParseFailure(row_id, issue.reason, issue.detail, reply) for issue in issues]
     _check_evidence(options.evidence, text, spans, failures)
     if options.gazetteer is not None:
-        spans += options.gazetteer.find(text, spans)
+        completed = options.gazetteer.find(text, spans)
+        if options.evidence is not None:
+            completed = [span for span in completed if not options.evidence.is_generic_class(span.text)]
+            completed += options.evidence.class_spans(text, spans + completed, options.gazetteer.entity_type)
+        spans += completed
+    if spec.family == "ner":
+        spans += abbreviation_spans(text, spans)
     if not spans:
         raise _Reject("no_entities", f"no listed {key} are entities that occur in the sentence", failures)
     spans = sorted(spans, key=lambda s: s.start)

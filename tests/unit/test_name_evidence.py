@@ -36,6 +36,7 @@ def _disease_evidence() -> NameEvidence:
     ("E-NONEE-EINECOLYXANAM ENSEMBLY", "", False),
     ("teeth", "", False),                             # a body part
     ("Emerging Disease", "", False),                  # a type word after a generic modifier
+    ("Disease Parturient Paresis", "", False),        # the type word glued to the name
     ("rare disorders", "", False),
     ("cancer patients", "", False),                   # people, not a disease
     ("elephantiasis", "", True),
@@ -110,9 +111,9 @@ def _untokenised(text: str) -> str:
     return re.sub(r" ([-/]) ", r"\1", text).replace("( ", "(").replace(" )", ")").replace(" ' s", "'s")
 
 
-@pytest.mark.parametrize("corpus, most_without", [("ncbi-disease", 0.075), ("bc5cdr-disease", 0.08)])
+@pytest.mark.parametrize("corpus, most_without", [("ncbi-disease", 0.072), ("bc5cdr-disease", 0.084)])
 def test_gold_training_mentions_have_evidence(shared_dir, corpus, most_without):
-    """Measured 2026-12-07: 6.7% of NCBI-disease's and 7.3% of BC5CDR-disease's gold training mentions (acronyms
+    """Measured 2026-12-07: 7.0% of NCBI-disease's and 8.2% of BC5CDR-disease's gold training mentions (acronyms
     aside: most are defined in an earlier sentence) have no evidence. The rule costs rows, never gold names."""
     evidence = _disease_evidence()
     mentions = [(_untokenised(m), _untokenised(t)) for m, t in
@@ -121,3 +122,70 @@ def test_gold_training_mentions_have_evidence(shared_dir, corpus, most_without):
     without = [m for m, t in names if evidence.kind(m, t) is None]
     assert len(names) > 3000
     assert len(without) / len(names) <= most_without, sorted(set(without))[:50]
+
+
+def test_an_invented_word_sharing_a_names_stem_is_no_adjective_of_it():
+    assert _disease_evidence().kind("encephalitozus") is None  # a README run's 'acute infectious encephalitozus'
+    assert _disease_evidence().kind("seizure") == "graph_name"  # the graph's 'Seizures', singular
+
+
+def test_an_abbreviation_the_text_defines_for_a_labelled_name_is_labelled_wherever_it_stands():
+    from clingen.datasets.records import Span
+    from clingen.parsing.evidence import abbreviation_spans
+    text = "Adrenogenital Syndrome (ADS) is rare; ADS affects growth, not ADSL or the ads."
+    spans = [Span(0, 22, "Disease", "Adrenogenital Syndrome")]
+    found = abbreviation_spans(text, spans)
+    assert [(s.start, s.end, s.type, s.text) for s in found] == [(24, 27, "Disease", "ADS"), (38, 41, "Disease", "ADS")]
+    # Letters that do not fit the name define nothing; an abbreviation already inside a span is not labelled twice.
+    assert abbreviation_spans("Adrenogenital Syndrome (XYZ) is rare; XYZ.", spans) == []
+    assert abbreviation_spans(text, spans + found) == []
+
+
+@given(st.text(alphabet="abcdefghij ", min_size=0, max_size=40), st.sampled_from(["DMD", "ALS", "HD"]))
+def test_abbreviation_spans_never_overlap_the_spans_they_extend(filler, acronym):
+    from clingen.datasets.records import Span
+    from clingen.parsing.evidence import abbreviation_spans
+    long_forms = {"DMD": "Duchenne muscular dystrophy", "ALS": "amyotrophic lateral sclerosis", "HD": "Huntington disease"}
+    name = long_forms[acronym]
+    text = f"{filler} {name} ({acronym}) {filler} {acronym}."
+    start = text.index(name)
+    spans = [Span(start, start + len(name), "Disease", name)]
+    found = abbreviation_spans(text, spans)
+    assert found and all(text[s.start:s.end] == acronym for s in found)
+    everything = sorted((s.start, s.end) for s in spans + found)
+    assert all(a[1] <= b[0] for a, b in zip(everything, everything[1:]))
+
+
+@pytest.mark.parametrize("text, classes", [
+    ("Bowen-Conradi syndrome is a rare neurodegenerative disorder characterized by degeneration.",
+     ["neurodegenerative disorder"]),                                  # README runs, 2026-12-07
+    ("Megaesophagus is a genetic disorder that affects the skeletal system.", ["genetic disorder"]),
+    ("Fungal esophagitis is a parasitic disease of the gut.", ["parasitic disease"]),
+    ("Adrenogenital Syndrome (ADS), a rare and debilitating endocrine disorder, affects millions",
+     ["endocrine disorder"]),
+    ("This disease is a serious disease. Many diseases are complex conditions.", []),  # generic words only
+    ("The disease, genetic or not, is rare.", []),
+])
+def test_class_mentions_are_completed_with_their_qualifiers_only(text, classes):
+    assert [span.text for span in _disease_evidence().class_spans(text, [], "Disease")] == classes
+
+
+def test_class_mentions_never_overlap_labelled_spans():
+    from clingen.datasets.records import Span
+    text = "Fabry disease is a genetic disorder."
+    spans = [Span(19, 35, "Disease", "genetic disorder")]
+    assert [s.text for s in _disease_evidence().class_spans(text, spans, "Disease")] == ["Fabry disease"]
+
+
+def test_the_gazetteer_finds_a_plural_graph_name_in_the_singular_and_back():
+    from clingen.parsing.gazetteer import Gazetteer
+    gazetteer = Gazetteer(["Bacterial Infections", "tumor", "fibrosis", "ALL"], "Disease")
+    text = "A bacterial infection, two tumors, fibrosis and fibrosi; all ALL."
+    assert [span.text for span in gazetteer.find(text, [])] == ["bacterial infection", "tumors", "fibrosis", "ALL"]
+
+
+def test_a_generic_class_is_no_completion():
+    evidence = _disease_evidence()
+    assert evidence.is_generic_class("rare disease") and evidence.is_generic_class("Rare Diseases")
+    assert not evidence.is_generic_class("genetic disease") and not evidence.is_generic_class("rare")
+    assert evidence.class_spans("It is a medical condition, a serious illness.", [], "Disease") == []

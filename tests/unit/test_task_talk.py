@@ -212,3 +212,36 @@ def test_no_real_training_text_is_taken_for_talk_about_the_task(shared_dir, task
     those are not rules.)"""
     texts = real_texts(shared_dir / "data" / "eval", task, relative, split)
     assert len(texts) > 1000 and talk_in(texts) == []
+
+
+@pytest.mark.parametrize("text, flagged", [
+    ("Snake Bites Disease. Snakes Bites Diseases. Snakes Bites Diseases.", True),   # README runs, 2026-12-07
+    ("Disease. Small Cell Neuroendocrine Carcinoma. Small Cell Neuroendocrine Carcinoma.", True),
+    ("1. disease. medical. chronic granulomatous disease.", True),
+    ("Asthma is common in children. Asthma is common in children.", True),
+    ("Familial Mediterranean fever. A study of 30 patients with recurrent attacks.", False),
+    ("Punica granatum L. var. spinosa extract suppressed PC3 cell growth in vitro.", False),
+])
+def test_short_texts_made_of_fragments_or_a_repeated_sentence_are_lists_not_prose(text, flagged):
+    assert (fidelity.repetition(text) is not None) is flagged
+
+
+@pytest.mark.parametrize("task, relative, split", [
+    ("ncbi-disease", "ncbi-disease/train.tsv", "all"), ("bc5cdr-disease", "bc5cdr-disease/train.tsv", "all"),
+    ("gad", "gad/train.tsv", "all"), ("mediqa-rqe", "mediqa-rqe/RQE_Train_8588_AMIA2016.xml", "all"),
+    ("hoc", "hoc", "train")])
+def test_no_real_training_text_is_a_list_of_fragments(shared_dir, task, relative, split):
+    """Measured 2026-12-07: 0 of 33,250 training texts (MEDIQA-RQE's short questions are why texts with '?' are
+    prose); the rule flags 2 of MEDIQA-RQE's 604 test texts ('How to Stop Snoring. How to Stop Snoring')."""
+    texts = real_texts(shared_dir / "data" / "eval", task, relative, split)
+    flagged = [text for text in texts if (why := fidelity.repetition(text)) and ("twice" in why or "at most" in why)]
+    assert len(texts) > 1000 and flagged == []
+
+
+@pytest.mark.parametrize("text", [
+    "Example of disease sentences that include the disease name 'gingival disease' in the text.",
+    "The sentence you requested is indeed a medical textbook passage. Here is the complete list of diseases that "
+    "are included: 1. hereditary spastic paraplegia; 2. hereditary spastic paraplegia.",
+])
+def test_the_readme_runs_texts_about_the_task_are_meta_text(text):
+    assert fidelity.meta_phrase(get_task("ncbi-disease"), text) is not None
