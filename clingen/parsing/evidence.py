@@ -23,7 +23,7 @@ A listed mention with none of these is `mention_unverified`: its row goes to the
 mention would leave a real name untagged and teach the model that it is not one.
 
 Measured on the gold training mentions (tests/unit/test_name_evidence.py pins it): of NCBI-disease's
-5,134 and BC5CDR-disease's 4,182, every mention but 7.0% and 8.2% has evidence (acronyms aside: most are
+5,134 and BC5CDR-disease's 4,182, every mention but 7.2% and 8.3% has evidence (acronyms aside: most are
 defined in an earlier sentence of their abstract).
 """
 
@@ -71,7 +71,7 @@ _NOT_HEADS = frozenset("nos unspecified finding findings type due increased decr
                        "aggravated acute chronic congenital cell cells level levels count skin lung site other "
                        "disorder disease syndrome".split())
 _PREPOSITIONS = frozenset("of in for with to on from by".split())
-_ARTICLES = frozenset("the a an".split())
+_ARTICLE = re.compile(r"(?i)^(?:the|a|an)\s+(?=\S)")
 _SEPARATORS = re.compile(r"[\s\-/,]+")
 _QUALIFIER = re.compile(r"\s*[\[(][^\])]*[\])]")  # '(disorder)', '[ambiguous]'
 # A head must lead this many graph names to count as evidence of its own: 3 keeps rare heads out; a single-word
@@ -126,7 +126,7 @@ def _head_phrase(words: tuple[str, ...]) -> tuple[str, ...]:
 class NameEvidence:
     """Positive evidence that a mention is a name of one entity type, from that type's graph names."""
 
-    def __init__(self, names: Iterable[str], entity_type: str):
+    def __init__(self, names: Iterable[str], entity_type: str, anatomy: Iterable[str] = ()):
         self.entity_type = entity_type
         self._type_heads = TYPE_HEADS.get(entity_type, frozenset())
         self._suffixes = FORM_SUFFIXES.get(entity_type, ())
@@ -147,14 +147,20 @@ class NameEvidence:
                     heads[head] += 1
             if " " not in name.strip() and is_acronym(name.strip()):
                 self._acronyms.add(name.strip())
-        self._heads = {head: count for head, count in heads.items() if count >= MIN_HEAD_NAMES}
+        # A head that leads as many anatomy names is a body part ('skeletal system', 'gland'), not a disease noun.
+        anatomy_heads = Counter(_head_phrase(words)[-1] for words in (_key(_words(_QUALIFIER.sub("", name)))
+                                                                      for name in anatomy) if words)
+        self._heads = {head: count for head, count in heads.items()
+                       if count >= MIN_HEAD_NAMES and count > anatomy_heads[head]}
         self._single_words = sorted(words[0] for words in self._names if len(words) == 1)
+        self._class_pattern: re.Pattern | None = None
 
     @classmethod
     def from_names_by_type(cls, names_by_type: dict[str, list[str]], entity_type: str) -> "NameEvidence":
         """The evidence of `entity_type` from the names of its EVIDENCE_TYPES found in `names_by_type`."""
         kinds = EVIDENCE_TYPES.get(entity_type, (entity_type,))
-        return cls([name for kind in kinds for name in names_by_type.get(kind, [])], entity_type)
+        return cls([name for kind in kinds for name in names_by_type.get(kind, [])], entity_type,
+                   names_by_type.get("anatomy", []) if entity_type != "anatomy" else [])
 
     def _is_type_word(self, word: str) -> bool:
         """'disease', 'Diseases', 'disorders': a word that only names the type."""
@@ -176,9 +182,7 @@ class NameEvidence:
         stripped = mention.strip().strip(".,;:")
         if stripped and " " not in stripped and is_acronym(stripped):
             return self._abbreviation_kind(stripped, text)
-        written = _words(stripped)
-        if len(written) > 1 and written[0].casefold() in _ARTICLES:
-            written = written[1:]
+        written = _words(_ARTICLE.sub("", stripped))  # 'the asthma', but 'A-fib' is a name
         if not written:
             return None
         words = _key(written)
@@ -238,9 +242,10 @@ class NameEvidence:
         return self._vocabulary[key] >= MIN_MODIFIER_NAMES
 
     def class_spans(self, text: str, spans: list[Span], label: str) -> list[Span]:
-        """Spans for the disease-class mentions of `text` that no span covers: a type word after qualifiers that
-        qualify many graph names of the type ('a rare neurodegenerative disorder' -> 'neurodegenerative
-        disorder', 'genetic disorders', 'parasitic disease'), as NCBI-disease annotates classes. Generic words
+        """Spans for the disease-class mentions of `text` that no span covers: a type word or a disease head noun
+        after qualifiers that qualify many graph names of the type ('a rare neurodegenerative disorder' ->
+        'neurodegenerative disorder', 'genetic disorders', 'parasitic disease', 'a type of hemorrhagic fever' ->
+        'hemorrhagic fever'), as NCBI-disease annotates classes. Generic words
         ('rare', 'serious', 'this') are left out. Label completion's part for names the graph lists only as
         classes ('Genetic Diseases, Inborn')."""
         if not self._type_heads:
@@ -261,9 +266,14 @@ class NameEvidence:
         return found
 
     def _type_word_pattern(self) -> re.Pattern:
-        # Only the words the corpora annotate classes with: 'genetic disorder', not 'medical condition'.
-        words = "|".join(sorted(self._type_heads & _CLASS_WORDS, key=len, reverse=True))
-        return re.compile(rf"(?i)(?<![\w-])(?:{words})(?:s|es)?(?![\w-])")
+        """The words a class mention ends in: the type words the corpora annotate classes with ('genetic
+        disorder', not 'medical condition') and the nouns that head many graph names ('hemorrhagic fever',
+        'brain tumor'). Compiled once: the parse stage asks for every reply."""
+        if self._class_pattern is None:
+            heads = {head for head, count in self._heads.items() if count >= MIN_BARE_HEAD_NAMES}
+            words = "|".join(sorted(map(re.escape, (self._type_heads & _CLASS_WORDS) | heads), key=len, reverse=True))
+            self._class_pattern = re.compile(rf"(?i)(?<![\w-])(?:{words})(?:s|es)?(?![\w-])")
+        return self._class_pattern
 
     def _is_qualifier(self, word: str) -> bool:
         if not re.fullmatch(r"[^\W\d_][\w'-]*", word):  # punctuation ends the class mention

@@ -20,7 +20,7 @@ def _default_graph_names() -> dict[str, list[str]]:
     from clingen.kg.graph import KnowledgeGraph
     from clingen.kg.source import DEFAULT_KG_DIR
     graph = KnowledgeGraph.load(DEFAULT_KG_DIR)
-    return {kind: graph.names_of_type(kind) for kind in ("disease", "symptom", "side_effect", "chemical")}
+    return {kind: graph.names_of_type(kind) for kind in ("disease", "symptom", "side_effect", "chemical", "anatomy")}
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,11 +35,13 @@ def _disease_evidence() -> NameEvidence:
     ("EINOCENTER ENSEMBLY", "", False),               # invented strings
     ("E-NONEE-EINECOLYXANAM ENSEMBLY", "", False),
     ("teeth", "", False),                             # a body part
+    ("skeletal system", "", False),                   # a body part whose head leads 14 graph disease names
     ("Emerging Disease", "", False),                  # a type word after a generic modifier
     ("Disease Parturient Paresis", "", False),        # the type word glued to the name
     ("rare disorders", "", False),
     ("cancer patients", "", False),                   # people, not a disease
     ("elephantiasis", "", True),
+    ("A-fib", "", True),                              # a graph name, not the article "a"
     ("Huntington's disease", "", True),
     ("type 2 diabetes mellitus", "", True),
     ("hereditary nonpolyposis colorectal cancer", "", True),
@@ -111,9 +113,9 @@ def _untokenised(text: str) -> str:
     return re.sub(r" ([-/]) ", r"\1", text).replace("( ", "(").replace(" )", ")").replace(" ' s", "'s")
 
 
-@pytest.mark.parametrize("corpus, most_without", [("ncbi-disease", 0.072), ("bc5cdr-disease", 0.084)])
+@pytest.mark.parametrize("corpus, most_without", [("ncbi-disease", 0.074), ("bc5cdr-disease", 0.085)])
 def test_gold_training_mentions_have_evidence(shared_dir, corpus, most_without):
-    """Measured 2026-12-07: 7.0% of NCBI-disease's and 8.2% of BC5CDR-disease's gold training mentions (acronyms
+    """Measured 2026-12-07: 7.2% of NCBI-disease's and 8.3% of BC5CDR-disease's gold training mentions (acronyms
     aside: most are defined in an earlier sentence) have no evidence. The rule costs rows, never gold names."""
     evidence = _disease_evidence()
     mentions = [(_untokenised(m), _untokenised(t)) for m, t in
@@ -160,11 +162,13 @@ def test_abbreviation_spans_never_overlap_the_spans_they_extend(filler, acronym)
     ("Bowen-Conradi syndrome is a rare neurodegenerative disorder characterized by degeneration.",
      ["neurodegenerative disorder"]),                                  # README runs, 2026-12-07
     ("Megaesophagus is a genetic disorder that affects the skeletal system.", ["genetic disorder"]),
-    ("Fungal esophagitis is a parasitic disease of the gut.", ["parasitic disease"]),
+    ("Fungal esophagitis is a parasitic disease of the gut.", ["Fungal esophagitis", "parasitic disease"]),
     ("Adrenogenital Syndrome (ADS), a rare and debilitating endocrine disorder, affects millions",
      ["endocrine disorder"]),
     ("This disease is a serious disease. Many diseases are complex conditions.", []),  # generic words only
     ("The disease, genetic or not, is rare.", []),
+    ("It is caused by a type of hemorrhagic fever and a brain tumor, not chronic pain.",
+     ["hemorrhagic fever", "brain tumor"]),                            # disease head nouns after qualifiers
 ])
 def test_class_mentions_are_completed_with_their_qualifiers_only(text, classes):
     assert [span.text for span in _disease_evidence().class_spans(text, [], "Disease")] == classes
