@@ -3,6 +3,12 @@ task spec, for schema-constrained decoding. The parsers check the same shape as 
 
 from __future__ import annotations
 
+import functools
+import re
+import sys
+import unicodedata
+
+from clingen.kg.names import is_acronym, is_shouted
 from clingen.tasks.spec import TaskSpec
 
 _CHARS_PER_WORD = 8  # generous: clinical words are long; the word bound itself is checked after parsing
@@ -21,18 +27,83 @@ _MAX_ITEMS = 6
 # escape, so the pattern reads the same on the decoded string and on the raw reply the grammar constrains.
 _TEXT = r'[^@"\\\n]'
 _REGEX_SPECIAL = frozenset("\\.^$*+?()[]{}|/-")
+_CLASS_SPECIAL = frozenset("\\]^-[")
+_WORD = re.compile(r"\w")
+_SPLIT = re.compile(r"[\s\-]+")  # parsing.mentions.name_pattern's word separators
 
 
-def _literal(term: str, any_case: bool) -> str:
-    """`term` as a regex literal, with `any_case` each letter in either case ('[Aa][Ss][Tt][Hh][Mm][Aa]'): the
-    model capitalises names at the start of a sentence and writes some in capitals, and the parser matches
-    names case-insensitively (masks are matched exactly). Spelled out rather than re.escape, whose escaped
-    spaces ('\\ ') are not in the regex dialect xgrammar compiles."""
-    def one(c: str) -> str:
-        if any_case and c.lower() != c.upper():
-            return f"[{c.upper()}{c.lower()}]"
-        return f"\\{c}" if c in _REGEX_SPECIAL else c
-    return "".join(one(c) for c in term)
+def _escaped(char: str) -> str:
+    """One character as a regex literal. Spelled out rather than re.escape, whose escaped spaces ('\\ ') are not
+    in the regex dialect xgrammar compiles."""
+    return f"\\{char}" if char in _REGEX_SPECIAL else char
+
+
+def _class_member(point: int) -> str:
+    return f"\\{chr(point)}" if chr(point) in _CLASS_SPECIAL else chr(point)
+
+
+def _char_class(chars) -> str:
+    """A regex character class of `chars`, runs of consecutive code points written as ranges."""
+    runs: list[list[int]] = []
+    for point in sorted({ord(char) for char in chars}):
+        if runs and point == runs[-1][1] + 1:
+            runs[-1][1] = point
+        else:
+            runs.append([point, point])
+    one = _class_member
+    return "[" + "".join(one(a) if a == b else f"{one(a)}{one(b)}" if b == a + 1 else f"{one(a)}-{one(b)}"
+                         for a, b in runs) + "]"
+
+
+def _raw(char: str) -> bool:
+    """Whether a reply can hold the character as it is: JSON escapes '"', '\\' and control characters, and the
+    parser refuses controls and lone surrogates (parsing.fidelity.bad_characters)."""
+    return char not in '"\\' and unicodedata.category(char) not in ("Cc", "Cs")
+
+
+# What name_pattern's separators ([\s\-]+) match in a reply: the Unicode spaces (all below U+3001) and '-'.
+_SPACES = [char for char in map(chr, range(0x3001)) if char.isspace() and _raw(char)]
+_SEPARATOR = _char_class([*_SPACES, "-"]) + "+"
+# A character that may stand beside a name, for name_pattern's whole-word test ((?<!\w), (?!\w)): the spaces and
+# the visible ASCII, Latin-1 and General Punctuation characters that are not word characters. xgrammar's \W is
+# ASCII-only and the whole complement of Python's \w runs to 700 ranges, so this is a subset: a rarer neighbour (a
+# CJK bracket) fails the grammar, never the parser.
+_NEAR_NAME = [*_SPACES, *map(chr, [*range(0x20, 0xC0), 0xD7, 0xF7, *range(0x2000, 0x2070)])]
+_BOUNDARY = _char_class(char for char in _NEAR_NAME if not _WORD.match(char) and _raw(char) and char != "@"
+                        and unicodedata.category(char) not in ("Cf", "Cn"))
+
+
+@functools.cache
+def _cased_characters() -> str:
+    """Every character with a case mapping (about 2,900): the only ones Python's case-insensitive matching pairs
+    with another character (tests/unit/test_schema_names.py checks this over all of Unicode). Built once, ~0.25 s."""
+    return "".join(char for char in map(chr, range(sys.maxunicode + 1)) if char.lower() != char or char.upper() != char)
+
+
+@functools.lru_cache(maxsize=4096)
+def _any_case(char: str) -> str:
+    """`char` as name_pattern's case-insensitive words match it: every character re.IGNORECASE pairs with it
+    ('s' -> '[Ssſ]', 'k' -> '[KkK]'), or the literal for a character without case."""
+    same = set(re.findall(f"(?i:{re.escape(char)})", _cased_characters())) | {char}
+    return _char_class(same) if len(same) > 1 else _escaped(char)
+
+
+def name_regex(name: str) -> str | None:
+    """parsing.mentions.name_pattern in the JSON-schema regex dialect xgrammar compiles, without its whole-word
+    test (entity_pattern adds it): acronym words in their own case, the other words in any case Python's
+    re.IGNORECASE accepts, any run of spaces or hyphens between words, and the optional plural -s/-es. None for a
+    blank name or one that holds a character a reply cannot carry raw ('"', '\\', a control character).
+
+    Why: the schema used to let the model write any name in any case ('[Mm][Ee][Tt]' for the gene MET), which
+    the parser then refused ("met" is the verb) and the row was wasted."""
+    words = [word for word in _SPLIT.split(name.strip()) if word]
+    if not words or not all(_raw(char) for word in words for char in word):
+        return None
+    shouted = is_shouted(name)
+    exact = [is_acronym(word) and not shouted for word in words]
+    parts = ["".join(_escaped(c) if keep else _any_case(c) for c in word) for word, keep in zip(words, exact)]
+    plural = f"({_any_case('e')}?{_any_case('s')})?" if words[-1][-1].isalpha() and not exact[-1] else ""
+    return _SEPARATOR.join(parts) + plural
 
 
 def has_entity_pattern(spec: TaskSpec) -> bool:
@@ -42,8 +113,9 @@ def has_entity_pattern(spec: TaskSpec) -> bool:
 
 def entity_pattern(head_mask: str, tail_mask: str, head: str | None = None, tail: str | None = None) -> str:
     """A JSON-schema `pattern` (anchored regex) that holds the head and then the tail, or the tail and then the
-    head, each as its mask (@GENE$) or, where the row sampled one, by name ('ANKK1'), with text between them.
-    The parser still requires each mask exactly once and a name as a whole word (fidelity.relation_problem).
+    head, each as its mask (@GENE$) or, where the row sampled one, by name as the parser finds it (`name_regex`:
+    'ANKK1' exactly, 'lung cancer' in any case) with a space or punctuation or the text's end on either side,
+    with text between them. The parser still requires each mask exactly once (fidelity.relation_problem).
 
     Why: unconstrained, SmolLM2-135M left an entity out of 376 of 500 GAD ClinGen-KG replies
     (relation_entity_missing, evidence-cpu run). Names are allowed because the model writes them far more
@@ -51,11 +123,23 @@ def entity_pattern(head_mask: str, tail_mask: str, head: str | None = None, tail
     are unbounded because xgrammar 0.1 fails to compile bounded repeats this long ({0,225}) and ignores
     minLength/maxLength beside a pattern; the parser still checks the word bounds, and a reply cut at
     max_tokens is an unparseable one."""
-    def either(mask: str, name: str | None) -> str:
-        forms = [_literal(mask, any_case=False)] + ([_literal(name, any_case=True)] if name and name.strip() else [])
-        return "(" + "|".join(forms) + ")"
-    first, second, text = either(head_mask, head), either(tail_mask, tail), _TEXT
-    return f"^{text}*({first}{text}+{second}|{second}{text}+{first}){text}*$"
+    first = ("".join(map(_escaped, head_mask)), name_regex(head) if head else None)
+    second = ("".join(map(_escaped, tail_mask)), name_regex(tail) if tail else None)
+    return f"^({_in_order(first, second)}|{_in_order(second, first)})$"
+
+
+def _in_order(before: tuple[str, str | None], after: tuple[str, str | None]) -> str:
+    """The alternatives with the entity `before` ahead of `after`, each a (mask, name regex or None) pair. A name
+    takes a boundary character on each side it has text; one between two names serves both ('MET-lung cancer')."""
+    text, edge = _TEXT, _BOUNDARY
+    (mask, name), (later_mask, later_name) = before, after
+    then = [f"{text}+{later_mask}{text}*"] + ([f"{text}*{edge}{later_name}({edge}{text}*)?"] if later_name else [])
+    options = [f"{text}*{mask}({'|'.join(then)})"]
+    if name:
+        then = [f"{text}*{later_mask}{text}*"] + ([f"({text}*{edge})?{later_name}({edge}{text}*)?"]
+                                                   if later_name else [])
+        options.append(f"({text}*{edge})?{name}{edge}({'|'.join(then)})")
+    return "|".join(options)
 
 
 def reply_schema(spec: TaskSpec, max_words: int, max_tokens: int = 256, min_words: int = 1,

@@ -9,6 +9,7 @@ import numpy as np
 
 from clingen.datasets.records import tokenize
 from clingen.errors import DataFormatError
+from clingen.parsing.mentions import find_mentions
 
 # L2-normalised embeddings have every coordinate in [-1, 1]; fixed bounds (rather than a min-max over the
 # two sets) keep CMD values comparable across sets and runs.
@@ -126,23 +127,29 @@ def entity_stats(entities: Iterable[Iterable[str]], top: int = 20) -> dict:
     return {"distinct": len(counts), "total": sum(counts.values()), "top": ranked[:top]}
 
 
-def _topic_in_text(topic: str, text: str) -> bool:
-    # Relation topics are "head / tail": the row covers its topic when both entities appear.
-    parts = [part.strip().casefold() for part in topic.split(" / ")]
-    text = text.casefold()
-    return all(part in text for part in parts if part)
+def _topic_names(topic: str | None) -> list[str]:
+    """The names a recorded topic asks a row to name: one, or for a relation topic "head / tail" both."""
+    return [part.strip() for part in (topic or "").split(" / ") if part.strip()]
+
+
+def _topic_in_text(names: list[str], text: str) -> bool:
+    # The parser's own matcher: 'MET' is not the verb 'met', 'asthma' is not inside 'asthmatic'.
+    return all(find_mentions(text, name) for name in names)
 
 
 def topic_coverage(topics: Sequence[str | None], texts: Sequence[str]) -> float | None:
-    """Share of the rows that have a recorded topic whose topic appears in their own text, case-insensitive
-    (a "head / tail" topic counts when both parts appear). Rows without a topic are left out; None when no
-    row has one (zero-shot and few-shot sets record none)."""
+    """Share of the rows that have a recorded topic whose topic appears in their own text as the parse stage
+    finds a name (parsing.mentions.find_mentions: whole words, acronyms in their case, other words in any case,
+    any spaces or hyphens between words, an optional plural); a "head / tail" topic counts when both appear.
+    Rows without a topic (None, blank or only " / ") are left out; None when no row has one (zero-shot and
+    few-shot sets record none)."""
     if len(topics) != len(texts):
         raise DataFormatError(f"{len(topics)} topics but {len(texts)} texts; expected one topic per text")
-    pairs = [(topic, text) for topic, text in zip(topics, texts) if topic and topic.strip()]
+    pairs = [(names, text) for names, text in ((_topic_names(topic), text) for topic, text in zip(topics, texts))
+             if names]
     if not pairs:
         return None
-    return sum(_topic_in_text(topic, text) for topic, text in pairs) / len(pairs)
+    return sum(_topic_in_text(names, text) for names, text in pairs) / len(pairs)
 
 
 def entity_coverage(real_entities: Iterable[Iterable[str]],

@@ -15,8 +15,8 @@ from pydantic import Field
 from ray import serve
 
 from clingen.config import StrictModel
-from clingen.errors import ConfigError
-from clingen.serving.schemas import Item, PredictRequest, ServingLimits, check_item
+from clingen.errors import ConfigError, DataFormatError
+from clingen.serving.schemas import Item, PredictRequest, ServingLimits, check_item, relation_item_problem
 
 # The ASGI app the deployment's routes hang on: Ray Serve's documented ingress pattern.
 api = FastAPI(title="ClinGen classifiers", description="Predictions from ClinGen-trained models.")
@@ -77,6 +77,31 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
     return JSONResponse(status_code=422, content={"detail": detail})
 
 
+def request_problem(inputs: list[Item], card, limits: ServingLimits) -> HTTPException | None:
+    """The 413 or 422 answer, with the reason, for a request the model cannot take (too many or too long inputs,
+    fields its family does not take, text that cannot be encoded, a relation whose head or tail the text does
+    not hold), else None. Checked before the request joins a batch, so a bad input never fails a model call."""
+    if len(inputs) > limits.max_inputs:
+        return HTTPException(status_code=413, detail=f"{len(inputs)} inputs in one request; the limit is "
+                                                     f"{limits.max_inputs}")
+    for index, item in enumerate(inputs):
+        reason = check_item(item, card.family, limits, index)
+        if reason is None and card.family == "relation":
+            reason = relation_item_problem(item, card, index)
+        if reason:
+            return HTTPException(status_code=413 if "limit is" in reason else 422, detail=reason)
+    return None
+
+
+def failure_answer(error: Exception) -> HTTPException:
+    """The answer for a request whose prediction failed on its own (isolated from its batch): 422 with the
+    reason when ClinGen refused its content (DataFormatError: a relation name not in the text, should
+    request_problem ever let one through), else 500 (the server's fault: a ConfigError there is the served
+    model's, not the request's)."""
+    status = 422 if isinstance(error, DataFormatError) else 500
+    return HTTPException(status_code=status, detail=f"prediction failed: {type(error).__name__}: {error}")
+
+
 def _run(predictor, items: list[Item]) -> list[dict]:
     family = predictor.card.family
     if family in ("ner", "attribute"):
@@ -108,7 +133,7 @@ def predict_requests(predictors: dict, requests: list[tuple[str, list[Item]]]) -
 def _run_alone(predictor, items: list[Item]) -> list[dict] | Exception:
     try:
         return _run(predictor, items)
-    except Exception as exc:  # noqa: BLE001 - handed back to its own request as a 500 with the reason
+    except Exception as exc:  # noqa: BLE001 - handed back to its own request (failure_answer)
         return exc
 
 
@@ -153,18 +178,12 @@ class ClassifierService:
     @api.post("/v1/models/{name}/predict", dependencies=[Depends(_authorise)])
     async def predict(self, name: str, body: PredictRequest) -> dict:
         predictor = self._predictor(name)
-        if len(body.inputs) > self.limits.max_inputs:
-            raise HTTPException(status_code=413, detail=f"{len(body.inputs)} inputs in one request; the limit "
-                                                        f"is {self.limits.max_inputs}")
-        family = predictor.card.family
-        for index, item in enumerate(body.inputs):
-            reason = check_item(item, family, self.limits, index)
-            if reason:
-                raise HTTPException(status_code=413 if "limit is" in reason else 422, detail=reason)
+        problem = request_problem(body.inputs, predictor.card, self.limits)
+        if problem:
+            raise problem
         predictions = await self.predict_batch((name, body.inputs))
         if isinstance(predictions, Exception):  # this request's own failure, isolated from its batch
-            raise HTTPException(status_code=500, detail=f"prediction failed: {type(predictions).__name__}: "
-                                                        f"{predictions}")
+            raise failure_answer(predictions)
         return {"model": name, "task": predictor.card.task, "predictions": predictions}
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.01)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clingen.errors import DataFormatError
 from clingen.parsing.fidelity import bad_characters
+from clingen.training.labels import HEAD_MARKERS, TAIL_MARKERS, HasMasks, encode_relation_text
 
 
 class Item(BaseModel):
@@ -58,4 +60,30 @@ def check_item(item: Item, family: str, limits: ServingLimits, index: int) -> st
                   if getattr(item, n) is not None and n not in needed and not (family == "relation" and n in ("head", "tail"))]
     if unexpected:
         return f"inputs[{index}] has {unexpected}, which a {family} model does not take"
+    return None
+
+
+def relation_item_problem(item: Item, masks: HasMasks, index: int) -> str | None:
+    """None if a relation input can be marked for the model as training marked it, else the reason (sent back
+    with a 422): a head without a tail or the reverse, a blank name, a name the text holds nowhere as a whole word
+    (training.labels.encode_relation_text, the marking the prediction runs), or, without names, a text lacking a
+    mask of the model (@GENE$) or, for a model without masks, an entity marker ([E1])."""
+    names = {"head": item.head, "tail": item.tail}
+    given = [role for role, name in names.items() if name is not None]
+    if len(given) == 1:
+        other = "tail" if given == ["head"] else "head"
+        return (f"inputs[{index}] has a {given[0]} but no {other}; a relation input takes both names, or neither "
+                f"when its text carries the entity masks")
+    blank = next((role for role, name in names.items() if name is not None and not name.strip()), None)
+    if blank:
+        return f"inputs[{index}].{blank} is empty"
+    if not given:
+        marks = [masks.head_mask or HEAD_MARKERS[0], masks.tail_mask or TAIL_MARKERS[0]]
+        missing = [mark for mark in marks if mark not in item.text]
+        return (f"inputs[{index}].text lacks {' and '.join(missing)}; send the text with the entities marked "
+                f"{' and '.join(marks)}, or their names as head and tail") if missing else None
+    try:
+        encode_relation_text(item.text, item.head, item.tail, masks)
+    except DataFormatError as exc:
+        return f"inputs[{index}]: {exc}"
     return None

@@ -117,6 +117,20 @@ def test_bad_requests_get_4xx_with_a_reason(service, kwargs, status, reason):
     assert reason in response.text
 
 
+@pytest.mark.parametrize("item, reason", [
+    # The gene MET is not the verb "met": marking found no head, which was a 500.
+    ({"text": "Smokers who met the criteria had lung cancer.", "head": "MET", "tail": "lung cancer"},
+     "relation head 'MET' does not occur in the text"),
+    ({"text": "BRCA1 variants and breast cancer.", "head": "BRCA1"}, "inputs[0] has a head but no tail"),
+    ({"text": "BRCA1 variants and breast cancer."}, "inputs[0].text lacks @GENE$ and @DISEASE$"),
+])
+def test_relation_inputs_whose_entities_the_text_lacks_get_422(service, item, reason):
+    base, _ = service
+    response = call("POST", f"{base}/v1/models/gad/predict", json={"inputs": [item]})
+    assert response.status_code == 422, response.text
+    assert reason in response.json()["detail"]
+
+
 def test_unknown_model_and_missing_token(service):
     base, _ = service
     response = call("POST", f"{base}/v1/models/nope/predict", json={"inputs": [{"text": "a"}]})

@@ -96,7 +96,7 @@ def test_topic_coverage():
     texts = ["Breast Cancer risk rises.", "no topic here", "A child with asthma.", "Nothing relevant."]
     assert topic_coverage(topics, texts) == pytest.approx(2 / 3)
     # A relation topic "head / tail" counts when both parts appear.
-    assert topic_coverage(["BRCA1 / breast cancer"], ["brca1 variants cause breast cancer"]) == 1.0
+    assert topic_coverage(["BRCA1 / breast cancer"], ["BRCA1 variants cause breast cancer"]) == 1.0
     assert topic_coverage(["BRCA1 / breast cancer"], ["brca1 variants"]) == 0.0
     assert topic_coverage([None, ""], ["a", "b"]) is None
     with pytest.raises(DataFormatError, match="2 topics but 1 texts"):
