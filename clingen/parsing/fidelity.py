@@ -10,7 +10,7 @@ import re
 import unicodedata
 
 from clingen.parsing.dedup import shingles
-from clingen.parsing.mentions import TYPE_WORDS, find_mentions, placeholder_in
+from clingen.parsing.mentions import TYPE_WORDS, find_mentions, name_pattern, placeholder_in
 from clingen.prompts.templates import INSTRUCTION_PHRASES
 from clingen.tasks.spec import TaskSpec
 
@@ -72,11 +72,19 @@ def relation_problem(spec: TaskSpec, text: str, head: str | None, tail: str | No
     (zero-shot, few-shot) must carry both masks when the task has them, or training could not tell which
     entities the label is about."""
     problems = []
-    for role, name, mask in ((spec.head_role, head, spec.head_mask), (spec.tail_role, tail, spec.tail_mask)):
+    roles = ((spec.head_role, head, spec.head_mask, tail), (spec.tail_role, tail, spec.tail_mask, head))
+    for role, name, mask, other in roles:
         count = text.count(mask) if mask else 0
         if mask and count > 1:
             problems.append(f"the {role} mask {mask} appears {count} times (the real data has it once)")
-        elif count == 1 or (name and find_mentions(text, name)):
+        elif count == 1:
+            continue
+        elif name and (found := find_mentions(text, name)):
+            # A name found only inside the other entity's name ('BRCA1' in 'BRCA1-associated cancer') is not
+            # there on its own: training could not mask it apart from the other (training.labels refuses it).
+            inside = [(a, b) for a, b in find_mentions(text, other)] if other else []
+            if inside and all(any(a <= s and e <= b for a, b in inside) for s, e in found):
+                problems.append(f"the {role} {name!r} occurs only inside the other entity's name {other!r}")
             continue
         elif name or mask:
             near = _near_mask(text, mask) if mask else None
@@ -99,7 +107,9 @@ def swapped_roles(spec: TaskSpec, text: str, head: str | None, tail: str | None)
         for token in (mask, name):
             if not token:
                 continue
-            match = re.search(rf"(?<![\w-]){re.escape(other)}s?\s+{re.escape(token)}(?![\w])", text, re.IGNORECASE)
+            # The type word in any case; the name as the parser finds it (the gene MET, not the verb 'met').
+            written = re.escape(token) + r"(?![\w])" if token == mask else name_pattern(token).pattern
+            match = re.search(rf"(?<![\w-])(?i:{re.escape(other)})s?\s+{written}", text)
             if match:
                 return f"{match.group()!r} calls the {role} ({token}) a {other}"
     return None

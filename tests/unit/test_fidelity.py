@@ -643,3 +643,21 @@ def test_an_entry_that_is_only_punctuation_is_a_recorded_fragment():
     assert [s.text for s in result.example.spans] == ["gout"]
     assert [(f.reason, f.detail) for f in result.failures] == [
         ("mention_is_fragment", "Disease '' has no letters, so it names nothing")]
+
+
+def test_a_gene_symbol_is_not_a_verb_when_roles_are_judged():
+    """'whose disease met the criteria' does not call the gene MET a disease (the name as the parser finds it)."""
+    from clingen.parsing.fidelity import swapped_roles
+    spec = get_task("gad")
+    text = "Patients whose disease met the criteria carried MET amplification and lung cancer."
+    assert swapped_roles(spec, text, "MET", "lung cancer") is None
+    assert swapped_roles(spec, "The disease MET was seen in lung cancer.", "MET", "lung cancer") is not None
+
+
+def test_a_head_found_only_inside_the_tails_name_is_missing_on_its_own():
+    from clingen.parsing.fidelity import relation_problem
+    spec = get_task("gad")
+    inside = "Carriers of BRCA1-associated breast cancer were studied."
+    assert "only inside" in relation_problem(spec, inside, "BRCA1", "BRCA1-associated breast cancer")
+    apart = "BRCA1 variants raise the risk of BRCA1-associated breast cancer."
+    assert relation_problem(spec, apart, "BRCA1", "BRCA1-associated breast cancer") is None
