@@ -23,7 +23,7 @@ A listed mention with none of these is `mention_unverified`: its row goes to the
 mention would leave a real name untagged and teach the model that it is not one.
 
 Measured on the gold training mentions (tests/unit/test_name_evidence.py pins it): of NCBI-disease's
-5,134 and BC5CDR-disease's 4,182, every mention but 7.2% and 8.3% has evidence (acronyms aside: most are
+5,134 and BC5CDR-disease's 4,182, every mention but 7.6% and 8.4% has evidence (acronyms aside: most are
 defined in an earlier sentence of their abstract).
 """
 
@@ -77,6 +77,9 @@ _QUALIFIER = re.compile(r"\s*[\[(][^\])]*[\])]")  # '(disorder)', '[ambiguous]'
 # A head must lead this many graph names to count as evidence of its own: 3 keeps rare heads out; a single-word
 # mention must be a head of many (20: 'tumor' leads 831, 'teeth' 3).
 MIN_HEAD_NAMES, MIN_BARE_HEAD_NAMES = 3, 20
+# A head noun that leads this many graph names is completed on its own ('tumors': tumor leads 831, carcinoma 1,109,
+# neoplasm 909; NCBI-disease and BC5CDR-disease tag 169 of the 173 'tumor(s)' of their training texts).
+MIN_ALONE_HEAD_NAMES = 500
 # The adjective of a name ('epileptic' of 'epilepsy') shares all but its last three letters with it (at least 5).
 _MIN_STEM_WORD = 7
 # Only adjectives: an invented word that shares a graph name's stem ('encephalitozus', a README run) is none.
@@ -106,7 +109,7 @@ def _singulars(word: str) -> set[str]:
 
 # A subtype qualifier: 'type II', '1B', 'A', 'IVA' after a name ('spinocerebellar ataxia 6', 'Atelosteogenesis type
 # II', 'von Willebrand disease type B') or 'type II' before one ('type II GD').
-_SUBTYPE = re.compile(r"^(?:type|subtype|group|class|grade|stage|form|[ivx]+[a-d]?|\d+[a-z]?|[a-z])$")
+_SUBTYPE = re.compile(r"^(?:type|subtype|group|class|grade|stage|form|[ivx]+[a-d]?|\d{1,2}[a-z]?|[a-z])$")
 
 
 def _without_subtype(words: tuple[str, ...]) -> tuple[str, ...]:
@@ -194,7 +197,10 @@ class NameEvidence:
             # Words after a name head the mention ('acute gastritis patients', 'asthma research'): the name is
             # only their modifier, so the mention is what those words are.
             # A name before a bare type word is what makes it specific ('hereditary polyposis cancer syndrome').
+            # Only qualifiers may stand between ('Coronary Vessel Anomalies (CVA), a disease' is a clause).
             after = _head_phrase(words[inner:])
+            if not all(self._is_qualifier(word) for word in after[:-1]):
+                return None
             return "type_word_with_name" if self._is_type_word(after[-1]) else self._head_kind(after[-1], len(words))
         head_phrase = _head_phrase(words)
         head = head_phrase[-1]
@@ -259,7 +265,11 @@ class NameEvidence:
                 if text[word.end():start].strip() or not self._is_qualifier(word.group()):
                     break
                 start = word.start()
-            if start == match.start() or not all(match.end() <= a or start >= b for a, b in taken):
+            alone = start == match.start()
+            if alone and not any(self._heads.get(form, 0) >= MIN_ALONE_HEAD_NAMES
+                                 for form in _singulars(match.group().casefold())):
+                continue
+            if not all(match.end() <= a or start >= b for a, b in taken):
                 continue
             found.append(Span(start, match.end(), label, text[start:match.end()]))
             taken.append((start, match.end()))

@@ -38,6 +38,8 @@ def _disease_evidence() -> NameEvidence:
     ("skeletal system", "", False),                   # a body part whose head leads 14 graph disease names
     ("Emerging Disease", "", False),                  # a type word after a generic modifier
     ("Disease Parturient Paresis", "", False),        # the type word glued to the name
+    ("Pseudorabies 2023", "", False),                 # a year is no subtype
+    ("Coronary Vessel Anomalies (CVA), a disease", "", False),  # a clause after the name
     ("rare disorders", "", False),
     ("cancer patients", "", False),                   # people, not a disease
     ("elephantiasis", "", True),
@@ -113,9 +115,9 @@ def _untokenised(text: str) -> str:
     return re.sub(r" ([-/]) ", r"\1", text).replace("( ", "(").replace(" )", ")").replace(" ' s", "'s")
 
 
-@pytest.mark.parametrize("corpus, most_without", [("ncbi-disease", 0.074), ("bc5cdr-disease", 0.085)])
+@pytest.mark.parametrize("corpus, most_without", [("ncbi-disease", 0.078), ("bc5cdr-disease", 0.086)])
 def test_gold_training_mentions_have_evidence(shared_dir, corpus, most_without):
-    """Measured 2026-12-07: 7.2% of NCBI-disease's and 8.3% of BC5CDR-disease's gold training mentions (acronyms
+    """Measured 2026-12-07: 7.6% of NCBI-disease's and 8.4% of BC5CDR-disease's gold training mentions (acronyms
     aside: most are defined in an earlier sentence) have no evidence. The rule costs rows, never gold names."""
     evidence = _disease_evidence()
     mentions = [(_untokenised(m), _untokenised(t)) for m, t in
@@ -169,6 +171,7 @@ def test_abbreviation_spans_never_overlap_the_spans_they_extend(filler, acronym)
     ("The disease, genetic or not, is rare.", []),
     ("It is caused by a type of hemorrhagic fever and a brain tumor, not chronic pain.",
      ["hemorrhagic fever", "brain tumor"]),                            # disease head nouns after qualifiers
+    ("It forms tumors, not a deficiency.", ["tumors"]),                # a head of 500+ graph names, alone
 ])
 def test_class_mentions_are_completed_with_their_qualifiers_only(text, classes):
     assert [span.text for span in _disease_evidence().class_spans(text, [], "Disease")] == classes
