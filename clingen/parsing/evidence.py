@@ -192,24 +192,31 @@ class NameEvidence:
         if self._is_name(words) or self._is_name(_without_subtype(words)):
             return "graph_name"
         words = _without_subtype(words)
-        inner = self._longest_inner_name(words)
-        if inner is not None and inner < len(words) and words[inner] not in _PREPOSITIONS:
-            # Words after a name head the mention ('acute gastritis patients', 'asthma research'): the name is
-            # only their modifier, so the mention is what those words are.
-            # A name before a bare type word is what makes it specific ('hereditary polyposis cancer syndrome').
-            # Only qualifiers may stand between ('Coronary Vessel Anomalies (CVA), a disease' is a clause).
-            after = _head_phrase(words[inner:])
-            if not all(self._is_qualifier(word) for word in after[:-1]):
-                return None
-            return "type_word_with_name" if self._is_type_word(after[-1]) else self._head_kind(after[-1], len(words))
-        head_phrase = _head_phrase(words)
+        inner, head_phrase = self._longest_inner_name(words), _head_phrase(words)
+        if inner and inner[1] < len(words) and words[inner[1]] not in _PREPOSITIONS and inner[0] < len(head_phrase):
+            return self._after_name_kind(words, inner[1])
+        return self._head_phrase_kind(written, words, head_phrase)
+
+    def _after_name_kind(self, words: tuple[str, ...], end: int) -> str | None:
+        """Words after a name in the head head the mention ('acute gastritis patients', 'asthma research'): the
+        name only modifies them, so the mention is what they are. A name before a bare type word is what makes it
+        specific ('hereditary polyposis cancer syndrome'); only qualifiers may stand between ('Coronary Vessel
+        Anomalies (CVA), a disease' is a clause)."""
+        after = _head_phrase(words[end:])
+        if not all(self._is_qualifier(word) for word in after[:-1]):
+            return None
+        return "type_word_with_name" if self._is_type_word(after[-1]) else self._head_kind(after[-1], len(words))
+
+    def _head_phrase_kind(self, written: list[str], words: tuple[str, ...], head_phrase: tuple[str, ...]) -> str | None:
+        """The evidence of a mention by its head phrase, the words before a preposition: 'deficiency of the VLCAD
+        protein' is a deficiency, 'new treatment for glioblastoma' a treatment."""
         head = head_phrase[-1]
         for start in range(len(head_phrase)):
             # A type word is no modifier: 'Disease Parturient Paresis' is the prompt's type glued to the name.
             if self._is_name(head_phrase[start:]) and (start < len(head_phrase) - 1 or not self._is_type_word(head)):
                 return None if any(self._is_type_word(word) for word in head_phrase[:start]) else "ends_with_graph_name"
         if self._is_type_word(head):
-            modifiers = [word for word in written[:len(head_phrase) - 1]]
+            modifiers = written[:len(head_phrase) - 1]
             return "type_word_with_name" if any(self._is_specific(word) for word in modifiers) else None
         return self._head_kind(head, len(words))
 
@@ -224,16 +231,16 @@ class NameEvidence:
             return "word_form"
         return None
 
-    def _longest_inner_name(self, words: tuple[str, ...]) -> int | None:
-        """Where the longest graph name inside `words` ends (an index into words), or None when none is. A bare
-        type word ('disease') is no name here."""
+    def _longest_inner_name(self, words: tuple[str, ...]) -> tuple[int, int] | None:
+        """(start, end) of the longest graph name inside `words` (indices into words), or None when none is. A
+        bare type word ('disease') is no name here."""
         best: tuple[int, int] = (0, 0)
         for start in range(len(words)):
             for end in range(len(words), start + (best[1] - best[0]), -1):
                 if not (end - start == 1 and self._is_type_word(words[start])) and self._is_name(words[start:end]):
                     best = (start, end)
                     break
-        return best[1] if best[1] else None
+        return best if best[1] else None
 
     def _is_specific(self, modifier: str) -> bool:
         """Whether a modifier before a bare type word says which entity it is: a symbol ('VHL', 'X-linked' has

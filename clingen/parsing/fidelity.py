@@ -291,7 +291,7 @@ def _type_word_patterns_of(type_words: frozenset[str]) -> tuple[re.Pattern, ...]
     name ("the disease 'gout'") or introducing it as the template does ("the disease named gout"; "named after"
     is real text)."""
     words = "|".join(sorted({re.escape(w) for w in type_words}, key=len, reverse=True))
-    return (re.compile(rf"(?i)(?<!\w)(?:{words})s?(?:\s+\S{{1,3}})?\s*:"),
+    return (re.compile(rf"(?i)(?<!\w)(?:{words})s?(?:\s+\S{{1,3}}|\s+name)?\s*:"),
             re.compile(rf"(?i)(?<!\w)(?:{words})\s+(?:named\s+|called\s+)?['\"\u2018\u201c]"),
             re.compile(rf"(?i)(?<!\w)the\s+(?:{words})\s+named\s+(?!after\b)"))
 

@@ -214,11 +214,7 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
     failures += [ParseFailure(row_id, issue.reason, issue.detail, reply) for issue in issues]
     _check_evidence(options.evidence, text, spans, failures)
     if options.gazetteer is not None:
-        completed = options.gazetteer.find(text, spans)
-        if options.evidence is not None:
-            completed = [span for span in completed if not options.evidence.is_generic_class(span.text)]
-            completed += options.evidence.class_spans(text, spans + completed, options.gazetteer.entity_type)
-        spans += completed
+        spans += _completed(text, spans, options.gazetteer, options.evidence)
     if spec.family == "ner":
         spans += abbreviation_spans(text, spans)
     if not spans:
@@ -228,6 +224,19 @@ def _ner(spec: TaskSpec, row: dict, reply: str, options: ParseOptions) -> ParseR
         raise _Reject("no_context", f"the text is nothing but its {key} {[s.text for s in spans]}", failures)
     example = ner_example_from_spans(_example_id(row), text, spans, _provenance(row, options), split_at_spans=True)
     return ParseResult(example, failures=failures)
+
+
+def _completed(text: str, spans: list[Span], gazetteer: Gazetteer, evidence: NameEvidence | None) -> list[Span]:
+    """Label completion: graph names the reply did not list, and with evidence its class mentions, which win over
+    the graph names they hold ('parasitic infection' over 'infection', 'meningioma tumor' over 'meningioma');
+    never a generic class ('rare disease')."""
+    names = gazetteer.find(text, spans)
+    if evidence is None:
+        return names
+    classes = evidence.class_spans(text, spans, gazetteer.entity_type)
+    names = [name for name in names if not evidence.is_generic_class(name.text)
+             and not any(c.start <= name.start and name.end <= c.end for c in classes)]
+    return names + [c for c in classes if all(c.end <= n.start or c.start >= n.end for n in names)]
 
 
 def _check_evidence(evidence: NameEvidence | None, text: str, spans: list[Span], failures: list[ParseFailure]

@@ -32,6 +32,8 @@ def _disease_evidence() -> NameEvidence:
 @pytest.mark.parametrize("mention, text, has_evidence", [
     ("new treatment for elephantiasis", "", False),   # a clause holding the topic
     ("new treatment for adult respiratory distress syndrome", "", False),  # found by Hypothesis
+    ("new treatment for glioblastoma mesenchymal subtype", "", False),     # found by Hypothesis
+    ("acute inflammation of lacrimal passage patients", "", False),        # found by Hypothesis
     ("EINOCENTER ENSEMBLY", "", False),               # invented strings
     ("E-NONEE-EINECOLYXANAM ENSEMBLY", "", False),
     ("teeth", "", False),                             # a body part
@@ -196,3 +198,12 @@ def test_a_generic_class_is_no_completion():
     assert evidence.is_generic_class("rare disease") and evidence.is_generic_class("Rare Diseases")
     assert not evidence.is_generic_class("genetic disease") and not evidence.is_generic_class("rare")
     assert evidence.class_spans("It is a medical condition, a serious illness.", [], "Disease") == []
+
+
+def test_completion_prefers_a_class_mention_to_the_graph_name_inside_it():
+    from clingen.parsing.gazetteer import Gazetteer
+    from clingen.parsing.parsers import _completed
+    text = "A parasitic infection of the skin and a meningioma tumor; rare disease."
+    gazetteer = Gazetteer(["infection", "meningioma", "Rare Diseases"], "Disease")
+    found = sorted(_completed(text, [], gazetteer, _disease_evidence()), key=lambda s: s.start)
+    assert [s.text for s in found] == ["parasitic infection", "meningioma tumor"]

@@ -245,3 +245,7 @@ def test_no_real_training_text_is_a_list_of_fragments(shared_dir, task, relative
 ])
 def test_the_readme_runs_texts_about_the_task_are_meta_text(text):
     assert fidelity.meta_phrase(get_task("ncbi-disease"), text) is not None
+
+
+def test_a_type_name_field_is_meta_text():
+    assert fidelity.meta_phrase(get_task("ncbi-disease"), "Disease Name: Silo filler's disease") is not None
