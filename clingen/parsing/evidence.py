@@ -23,7 +23,7 @@ A listed mention with none of these is `mention_unverified`: its row goes to the
 mention would leave a real name untagged and teach the model that it is not one.
 
 Measured on the gold training mentions (tests/unit/test_name_evidence.py pins it): of NCBI-disease's
-5,134 and BC5CDR-disease's 4,182, every mention but 7.6% and 8.4% has evidence (acronyms aside: most are
+5,134 and BC5CDR-disease's 4,182, every mention but 7.5% and 8.4% has evidence (acronyms aside: most are
 defined in an earlier sentence of their abstract).
 """
 
