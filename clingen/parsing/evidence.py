@@ -151,11 +151,13 @@ class NameEvidence:
             if " " not in name.strip() and is_acronym(name.strip()):
                 self._acronyms.add(name.strip())
         # A head that leads as many anatomy names is a body part ('skeletal system', 'gland'), not a disease noun.
-        anatomy_heads = Counter(_head_phrase(words)[-1] for words in (_key(_words(_QUALIFIER.sub("", name)))
-                                                                      for name in anatomy) if words)
+        anatomy_words = [words for words in (_key(_words(_QUALIFIER.sub("", name))) for name in anatomy) if words]
+        anatomy_heads = Counter(_head_phrase(words)[-1] for words in anatomy_words)
+        self._anatomy_vocabulary = {word for words in anatomy_words for word in words}
         self._heads = {head: count for head, count in heads.items()
                        if count >= MIN_HEAD_NAMES and count > anatomy_heads[head]}
         self._single_words = sorted(words[0] for words in self._names if len(words) == 1)
+        self._single_names = set(self._single_words)
         self._class_pattern: re.Pattern | None = None
 
     @classmethod
@@ -269,7 +271,7 @@ class NameEvidence:
             start = match.start()
             for word in reversed(list(re.finditer(r"\S+", text[:match.start()]))[-4:]):
                 # Only whole words right before it: 'disease, genetic disorder' does not reach back over the comma.
-                if text[word.end():start].strip() or not self._is_qualifier(word.group()):
+                if text[word.end():start].strip() or not self._is_class_qualifier(word.group()):
                     break
                 start = word.start()
             alone = start == match.start()
@@ -291,6 +293,14 @@ class NameEvidence:
             words = "|".join(sorted(map(re.escape, (self._type_heads & _CLASS_WORDS) | heads), key=len, reverse=True))
             self._class_pattern = re.compile(rf"(?i)(?<![\w-])(?:{words})(?:s|es)?(?![\w-])")
         return self._class_pattern
+
+    def _is_class_qualifier(self, word: str) -> bool:
+        """A qualifier that makes a class in running text: an adjective ('genetic', 'parasitic'), a body part
+        ('lung disease', 'brain tumor') or a disease name ('meningioma tumor'), not any word of graph names
+        ('water vascular plant infections', a README run)."""
+        key = _key([word])[0]
+        return self._is_qualifier(word) and (key.endswith(_ADJECTIVE_ENDINGS + ("ine", "une", "ory"))
+                                             or key in self._anatomy_vocabulary or key in self._single_names)
 
     def _is_qualifier(self, word: str) -> bool:
         if not re.fullmatch(r"[^\W\d_][\w'-]*", word):  # punctuation ends the class mention

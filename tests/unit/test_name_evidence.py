@@ -183,7 +183,8 @@ def test_class_mentions_never_overlap_labelled_spans():
     from clingen.datasets.records import Span
     text = "Fabry disease is a genetic disorder."
     spans = [Span(19, 35, "Disease", "genetic disorder")]
-    assert [s.text for s in _disease_evidence().class_spans(text, spans, "Disease")] == ["Fabry disease"]
+    # ('Fabry disease' is the gazetteer's: an eponym is no class qualifier.)
+    assert _disease_evidence().class_spans(text, spans, "Disease") == []
 
 
 def test_the_gazetteer_finds_a_plural_graph_name_in_the_singular_and_back():
@@ -207,3 +208,9 @@ def test_completion_prefers_a_class_mention_to_the_graph_name_inside_it():
     gazetteer = Gazetteer(["infection", "meningioma", "Rare Diseases"], "Disease")
     found = sorted(_completed(text, [], gazetteer, _disease_evidence()), key=lambda s: s.start)
     assert [s.text for s in found] == ["parasitic infection", "meningioma tumor"]
+
+
+def test_class_qualifiers_are_adjectives_body_parts_or_disease_names():
+    text = "A water vascular plant infection, an autoimmune disease and a lung disease."
+    assert [s.text for s in _disease_evidence().class_spans(text, [], "Disease")] == ["autoimmune disease",
+                                                                                       "lung disease"]
