@@ -71,6 +71,8 @@ _NOT_HEADS = frozenset("nos unspecified finding findings type due increased decr
                        "aggravated acute chronic congenital cell cells level levels count skin lung site other "
                        "disorder disease syndrome".split())
 _PREPOSITIONS = frozenset("of in for with to on from by".split())
+# A single negated word ('non-cancerous', 'noninfectious'); 'non-Hodgkin lymphoma' is a name.
+_NEGATED = re.compile(r"(?i)^non-?[a-z]+$")
 _ARTICLE = re.compile(r"(?i)^(?:the|a|an)\s+(?=\S)")
 _SEPARATORS = re.compile(r"[\s\-/,]+")
 _QUALIFIER = re.compile(r"\s*[\[(][^\])]*[\])]")  # '(disorder)', '[ambiguous]'
@@ -185,6 +187,8 @@ class NameEvidence:
         """The kind of evidence that `mention` (as listed in a reply whose sentence is `text`) is a name of the
         type, or None when it has none."""
         stripped = mention.strip().strip(".,;:")
+        if _NEGATED.match(stripped):  # 'non-cancerous', 'noninfectious': what it is not
+            return None
         if stripped and " " not in stripped and is_acronym(stripped):
             return self._abbreviation_kind(stripped, text)
         written = _words(_ARTICLE.sub("", stripped))  # 'the asthma', but 'A-fib' is a name

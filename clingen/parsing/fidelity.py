@@ -23,10 +23,13 @@ META_PHRASES = ("this sentence", "the following sentence", "the above sentence",
                 "based on the provided",
                 # README runs of SmolLM2-135M, 2026-12-07: "Example of disease sentences that include the disease
                 # name 'gingival disease' in the text.", "The sentence you requested is indeed ..."
-                "disease sentences", "the disease name", "you requested", "in the text")
+                "disease sentences", "the disease name", "you requested", "in the text",
+                # a held-out run (seed 1): "The sentence is about the disease ...", "The word 'tularemia' has been
+                # replaced with the original sentence", "Disease of the category: Toxoplasmosis"
+                "the sentence is about", "the original sentence", "has been rewritten")
 # A field of the reply format or the prompt echoed as text ("sentence: ...", "Disease class: gastric"), and
 # a name quoted the way the prompt quotes it ("the disease named 'typhus'").
-_META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|style)\s*:"),
+_META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|style|category)\s*:"),
                   re.compile(r"(?i)(?<!\w)\w+ (?:class|entity)\s*:"),  # ("Blood type:", "Drug name:" are real)
                   re.compile(r"(?i)(?<!\w)named\s+['\"\u2018\u201c]"),
                   # "Here is the complete list of diseases" after the first sentence, too

@@ -41,6 +41,7 @@ def _disease_evidence() -> NameEvidence:
     ("Emerging Disease", "", False),                  # a type word after a generic modifier
     ("Disease Parturient Paresis", "", False),        # the type word glued to the name
     ("Pseudorabies 2023", "", False),                 # a year is no subtype
+    ("non-cancerous", "", False),                     # a negation
     ("Coronary Vessel Anomalies (CVA), a disease", "", False),  # a clause after the name
     ("rare disorders", "", False),
     ("cancer patients", "", False),                   # people, not a disease
