@@ -58,7 +58,8 @@ TYPE_HEADS: dict[str, frozenset[str]] = {
 # MIN_MODIFIER_NAMES anyway; these are common in graph names but generic.
 _GENERIC_MODIFIERS = frozenset("acute chronic severe mild rare common unknown new novel emerging other specific "
                                "multiple complex major minor fatal serious certain various different similar related "
-                               "primary secondary late early progressive medical clinical deadly debilitating preventable".split())
+                               "primary secondary late early progressive medical clinical deadly debilitating preventable aggressive human "
+                               "devastating".split())
 MIN_MODIFIER_NAMES = 3
 _CLASS_WORDS = frozenset("disease disorder syndrome".split())
 # Words of graph names that never qualify a class mention in running text ('the', 'of', 'and', 'with', 'this').
@@ -252,7 +253,7 @@ class NameEvidence:
         """Whether a modifier before a bare type word says which entity it is: a symbol ('VHL', 'X-linked' has
         none), an eponym the graph does not know ('Pendred'), or a qualifier of many graph names."""
         key = _key([modifier])[0]
-        if key in _GENERIC_MODIFIERS:
+        if key in _GENERIC_MODIFIERS or key in _NOT_QUALIFIERS or self._is_type_word(key):  # 'Diseases and Conditions'
             return False
         if is_acronym(modifier) or any(char.isdigit() for char in modifier) or modifier.endswith(("'s", "s'")):
             return True

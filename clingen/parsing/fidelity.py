@@ -26,7 +26,11 @@ META_PHRASES = ("this sentence", "the following sentence", "the above sentence",
                 "disease sentences", "the disease name", "you requested", "in the text",
                 # a held-out run (seed 1): "The sentence is about the disease ...", "The word 'tularemia' has been
                 # replaced with the original sentence", "Disease of the category: Toxoplasmosis"
-                "the sentence is about", "the original sentence", "has been rewritten")
+                "the sentence is about", "the original sentence", "has been rewritten",
+                # a second held-out sample of that run: "The disease class is Caliciviridae.", "The disease is named
+                # Peroxisomal Disease.", "contains the disease named", "An example of a disease in medical text."
+                "the disease class", "disease is named", "disease named", "a disease with the name",
+                "example of a disease", "the sentence is based", "in medical text")
 # A field of the reply format or the prompt echoed as text ("sentence: ...", "Disease class: gastric"), and
 # a name quoted the way the prompt quotes it ("the disease named 'typhus'").
 _META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|style|category)\s*:"),

@@ -44,6 +44,8 @@ def _disease_evidence() -> NameEvidence:
     ("non-cancerous", "", False),                     # a negation
     ("Coronary Vessel Anomalies (CVA), a disease", "", False),  # a clause after the name
     ("rare disorders", "", False),
+    ("Diseases and Conditions", "", False),           # a second held-out sample of a seed-1 run
+    ("aggressive disease", "", False),
     ("cancer patients", "", False),                   # people, not a disease
     ("elephantiasis", "", True),
     ("A-fib", "", True),                              # a graph name, not the article "a"
@@ -171,6 +173,7 @@ def test_abbreviation_spans_never_overlap_the_spans_they_extend(filler, acronym)
     ("Adrenogenital Syndrome (ADS), a rare and debilitating endocrine disorder, affects millions",
      ["endocrine disorder"]),
     ("This disease is a serious disease. Many diseases are complex conditions.", []),  # generic words only
+    ("It is an aggressive disease of new human diseases.", []),
     ("The disease, genetic or not, is rare.", []),
     ("It is caused by a type of hemorrhagic fever and a brain tumor, not chronic pain.",
      ["hemorrhagic fever", "brain tumor"]),                            # disease head nouns after qualifiers

@@ -250,6 +250,9 @@ def test_the_readme_runs_texts_about_the_task_are_meta_text(text):
 @pytest.mark.parametrize("text", ["Disease Name: Silo filler's disease",
                                   "The sentence is about the disease Chronic Hepatitis.",
                                   "The word 'tularemia' has been replaced with the original sentence.",
-                                  "Disease of the category: Toxoplasmosis"])
+                                  "Disease of the category: Toxoplasmosis",
+                                  "The disease class is Caliciviridae.",
+                                  "The disease is named Peroxisomal Disease.",
+                                  "Ankle Fractures. An example of a disease in medical text."])
 def test_fields_and_edits_of_the_prompt_are_meta_text(text):
     assert fidelity.meta_phrase(get_task("ncbi-disease"), text) is not None
