@@ -29,13 +29,15 @@ META_PHRASES = ("this sentence", "the following sentence", "the above sentence",
                 "the sentence is about", "the original sentence", "has been rewritten",
                 # a second held-out sample of that run: "The disease class is Caliciviridae.", "The disease is named
                 # Peroxisomal Disease.", "contains the disease named", "An example of a disease in medical text."
-                "the disease class", "disease is named", "disease named", "a disease with the name",
+                "the disease class", "disease is named", "a disease with the name",
                 "example of a disease", "the sentence is based", "in medical text")
 # A field of the reply format or the prompt echoed as text ("sentence: ...", "Disease class: gastric"), and
 # a name quoted the way the prompt quotes it ("the disease named 'typhus'").
 _META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|style|category)\s*:"),
                   re.compile(r"(?i)(?<!\w)\w+ (?:class|entity)\s*:"),  # ("Blood type:", "Drug name:" are real)
                   re.compile(r"(?i)(?<!\w)named\s+['\"\u2018\u201c]"),
+                  # "contains the disease named" at the end of a reply; "a disease named after Robert Graves" is real
+                  re.compile(r"(?i)(?<!\w)disease\s+named(?!\s+after\b)(?:\s*[.:,]|\s*$)"),
                   # "Here is the complete list of diseases" after the first sentence, too
                   re.compile(r"(?i)(?:^|[.!?]\s+)here\s+(?:is|are)\s+(?:the|a)\s+(?:\w+\s+)?list\b"))
 # The text wrapped as an item or an answer ("Sentence 1:", "Label: ADE", "The sentence is: '...'", "Output:") or
@@ -89,8 +91,8 @@ def relation_problem(spec: TaskSpec, text: str, head: str | None, tail: str | No
         elif name and (found := find_mentions(text, name)):
             # A name found only inside the other entity's name ('BRCA1' in 'BRCA1-associated cancer') is not
             # there on its own: training could not mask it apart from the other (training.labels refuses it).
-            inside = [(a, b) for a, b in find_mentions(text, other)] if other else []
-            if inside and all(any(a <= s and e <= b for a, b in inside) for s, e in found):
+            inside = find_mentions(text, other) if other else []
+            if inside and all(any(a <= s and e <= b and (a, b) != (s, e) for a, b in inside) for s, e in found):
                 problems.append(f"the {role} {name!r} occurs only inside the other entity's name {other!r}")
             continue
         elif name or mask:
