@@ -262,24 +262,16 @@ def text_problem(spec: TaskSpec, text: str, style: str | None = None) -> tuple[s
     """(reason, detail) for the first content rule `text` breaks, else None: a template placeholder, talk as an
     assistant, its own label named, talk about the task, a repetitive list, a table. The parsers reject a row by
     it and `clingen audit` counts kept texts by it, so both judge a text alike."""
-    placeholder = placeholder_in(text)
-    if placeholder:
-        return "placeholder_text", f"the text holds the template placeholder {placeholder!r}"
-    assistant = assistant_phrase(text)
-    if assistant:
-        return "assistant_text", f"the text talks as an assistant ({assistant!r})"
-    label = label_named(spec, text)
-    if label:
-        return "label_in_text", f"the text names its label ({label!r})"
-    meta = meta_phrase(spec, text, style)
-    if meta:
-        return "meta_text", f"the text talks about the task ({meta!r})"
-    repeated = repetition(text)
-    if repeated:
-        return "repetitive_text", f"the text repeats itself: {repeated}"
-    table = table_row(text)
-    if table:
-        return "table_text", f"the text is a table, not prose: {table}"
+    checks = (("placeholder_text", lambda: placeholder_in(text), "the text holds the template placeholder {!r}"),
+              ("assistant_text", lambda: assistant_phrase(text), "the text talks as an assistant ({!r})"),
+              ("label_in_text", lambda: label_named(spec, text), "the text names its label ({!r})"),
+              ("meta_text", lambda: meta_phrase(spec, text, style), "the text talks about the task ({!r})"),
+              ("repetitive_text", lambda: repetition(text), "the text repeats itself: {}"),
+              ("table_text", lambda: table_row(text), "the text is a table, not prose: {}"))
+    for reason, check, detail in checks:  # in this order: the first rule broken names the reason
+        found = check()
+        if found:
+            return reason, detail.format(found)
     return None
 
 
