@@ -38,6 +38,8 @@ _META_PATTERNS = (re.compile(r"(?i)(?<!\w)(?:sentence|entities|entity|topic|styl
                   re.compile(r"(?i)(?<!\w)named\s+['\"\u2018\u201c]"),
                   # "contains the disease named" at the end of a reply; "a disease named after Robert Graves" is real
                   re.compile(r"(?i)(?<!\w)disease\s+named(?!\s+after\b)(?:\s*[.:,]|\s*$)"),
+                  # a reply that stops where the prompt's name would go: "... is named", "The name of this disease is"
+                  re.compile(r"(?i)(?<!\w)(?:named(?:\s+as)?|name\s+of\s+this\s+\w+\s+is)\s*[.:]?\s*$"),
                   # "Here is the complete list of diseases" after the first sentence, too
                   re.compile(r"(?i)(?:^|[.!?]\s+)here\s+(?:is|are)\s+(?:the|a)\s+(?:\w+\s+)?list\b"))
 # The text wrapped as an item or an answer ("Sentence 1:", "Label: ADE", "The sentence is: '...'", "Output:") or

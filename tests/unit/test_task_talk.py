@@ -253,6 +253,8 @@ def test_the_readme_runs_texts_about_the_task_are_meta_text(text):
                                   "Disease of the category: Toxoplasmosis",
                                   "The disease class is Caliciviridae.",
                                   "The disease is named Peroxisomal Disease.",
-                                  "Ankle Fractures. An example of a disease in medical text."])
+                                  "Ankle Fractures. An example of a disease in medical text.",
+                                  "The clinical disease of Blue Color blindness is named",
+                                  "Parasitic Skin Diseases is a parasitic disease. The name of this disease is"])
 def test_fields_and_edits_of_the_prompt_are_meta_text(text):
     assert fidelity.meta_phrase(get_task("ncbi-disease"), text) is not None
