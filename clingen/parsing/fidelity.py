@@ -90,11 +90,8 @@ def relation_problem(spec: TaskSpec, text: str, head: str | None, tail: str | No
             problems.append(f"the {role} mask {mask} appears {count} times (the real data has it once)")
         elif count == 1:
             continue
-        elif name and (found := find_mentions(text, name)):
-            # A name found only inside the other entity's name ('BRCA1' in 'BRCA1-associated cancer') is not
-            # there on its own: training could not mask it apart from the other (training.labels refuses it).
-            inside = find_mentions(text, other) if other else []
-            if inside and all(any(a <= s and e <= b and (a, b) != (s, e) for a, b in inside) for s, e in found):
+        elif name and find_mentions(text, name):
+            if not found_on_its_own(text, name, other):
                 problems.append(f"the {role} {name!r} occurs only inside the other entity's name {other!r}")
             continue
         elif name or mask:
@@ -102,6 +99,16 @@ def relation_problem(spec: TaskSpec, text: str, head: str | None, tail: str | No
             wanted = " or ".join(repr(x) for x in (name, mask) if x)
             problems.append(f"the {role} ({wanted}) is missing" + (f"; {near!r} is not the mask" if near else ""))
     return "; ".join(problems) or None
+
+
+def found_on_its_own(text: str, name: str, other: str | None) -> bool:
+    """Whether `name` occurs in `text` outside every occurrence of a longer `other` name: 'BRCA1' only inside
+    'BRCA1-associated cancer' is not there on its own, since training could not mask it apart from the other
+    (training.labels refuses such a row)."""
+    found = find_mentions(text, name)
+    inside = find_mentions(text, other) if other else []
+    return bool(found) and not all(any(a <= s and e <= b and (a, b) != (s, e) for a, b in inside)
+                                   for s, e in found)
 
 
 def swapped_roles(spec: TaskSpec, text: str, head: str | None, tail: str | None) -> str | None:

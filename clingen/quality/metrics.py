@@ -10,6 +10,7 @@ import numpy as np
 from clingen.datasets.records import tokenize
 from clingen.errors import DataFormatError
 from clingen.parsing.mentions import find_mentions
+from clingen.parsing.fidelity import found_on_its_own
 
 # L2-normalised embeddings have every coordinate in [-1, 1]; fixed bounds (rather than a min-max over the
 # two sets) keep CMD values comparable across sets and runs.
@@ -133,7 +134,10 @@ def _topic_names(topic: str | None) -> list[str]:
 
 
 def _topic_in_text(names: list[str], text: str) -> bool:
-    # The parser's own matcher: 'MET' is not the verb 'met', 'asthma' is not inside 'asthmatic'.
+    # The parser's own matcher: 'MET' is not the verb 'met', 'asthma' is not inside 'asthmatic'; a relation's
+    # entity counts only on its own, not inside the other's longer name (fidelity.relation_problem).
+    if len(names) == 2:
+        return found_on_its_own(text, names[0], names[1]) and found_on_its_own(text, names[1], names[0])
     return all(find_mentions(text, name) for name in names)
 
 

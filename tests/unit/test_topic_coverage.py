@@ -74,3 +74,9 @@ def test_words_that_only_look_like_the_topic_do_not_cover_it():
     assert topic_coverage([" / ", None], ["a", "b"]) is None  # a topic with no name is no topic
     with pytest.raises(DataFormatError, match="1 topics but 2 texts"):
         topic_coverage(["MET"], ["a", "b"])
+
+
+def test_a_relation_entity_only_inside_the_others_name_does_not_cover_it():
+    """Found by Hypothesis: head 'MET' occurs only inside the tail 'MET MET', as the parser judges it."""
+    assert topic_coverage(["MET / MET MET"], [" MET  MET "]) == 0.0
+    assert topic_coverage(["MET / lung cancer"], ["MET amplification in lung cancer"]) == 1.0
