@@ -14,6 +14,15 @@ from clingen.config_migration import migrate_moved_keys, moved_override_key
 from clingen.errors import ConfigError
 
 EMBEDDED_GENERATOR = "embedded:smollm2-135m-instruct"
+# Settings a generator works best with, used where a config leaves them unset (its own values always win), so
+# that `clingen generate --task T` with no --config gives a useful result. SmolLM2-135M copies demonstrations
+# instead of following the topic (28 of 42 parsed NCBI replies with 3 demonstrations were copies, 0 of 25
+# without), and leaves real disease names it wrote untagged (24 in 50 kept examples) unless completed.
+# Demonstrations are kept for the strategies that consist of them (few-shot) and do not apply to zero-shot.
+MODEL_RECOMMENDED: dict[str, dict[str, Any]] = {
+    EMBEDDED_GENERATOR: {"prompts.n_demos": 0, "generation.ner_label_completion": True},
+}
+_DEMO_STRATEGIES = ("few-shot",)
 # The sections that decide a generated dataset (and so key its resume and its manifest).
 GENERATION_SECTIONS = ("task", "task_file", "seed", "kg", "prompts", "generator", "generation")
 # Every leaf field is declared with DataField or RunField, so that each says, next to its definition, whether it
@@ -154,7 +163,7 @@ class GeneratorConfig(StrictModel):
                                           "arguments; unknown names are rejected at validation.")
     replicas: int = RunField(1, ge=1, description="Data-parallel engine replicas (one per GPU, or CPU slot).")
     tensor_parallel_size: int = RunField(1, ge=1, description="GPUs per engine replica.")
-    batch_size: int = RunField(16, ge=1, description="Rows per batch sent to an engine.")
+    batch_size: int = RunField(16, ge=1, description="Rows per batch sent to an engine (vllm, serve).")
     max_concurrent_batches: int = RunField(8, ge=1, description="Batches in flight per engine; batch_size x "
                                         "this should cover the engine's max_num_seqs to keep it busy.")
     device: Literal["auto", "cpu", "gpu"] = RunField("auto", description="auto: GPU when Ray has GPUs.")
@@ -168,11 +177,28 @@ class GeneratorConfig(StrictModel):
     api_key_env: str | None = RunField(None, description="http backend: name of the environment variable "
                                     "holding the API key; keys never live in config files.")
     http_concurrency: int = RunField(4, ge=1, description="http and serve backends: the most request-stage "
-                                     "workers Ray Data scales to (ray.data.llm's processor concurrency, from 1). An "
-                                     "http worker sends its batch's requests one after another, so requests in "
-                                     "flight = workers; against an instant endpoint on 2 cores, 2 workers with "
-                                     "batch_size 512 stream 10x faster than 32 with 64 (docs/driver.md). A serve "
-                                     "worker sends its whole batch at once and holds 1 logical CPU.")
+                                     "workers Ray Data scales to (from 1). An http worker keeps up to "
+                                     "max_in_flight requests going at once on its event loop and holds a quarter "
+                                     "CPU; a serve worker sends its whole batch at once and holds 1 logical CPU.")
+    max_in_flight: int = RunField(256, ge=1, description="http backend: the most requests one worker has in "
+                                  "flight at once (its aiohttp connections); requests in flight across the run "
+                                  "are at most this x http_concurrency.")
+    http_batch_size: int = RunField(128, ge=1, description="http backend: prompt rows per block of the stream "
+                                    "(instead of batch_size): an http worker sends a block's requests together, "
+                                    "and every stage pays per block, so larger blocks cost less per row.")
+    rpm: float | None = RunField(None, gt=0, description="http backend: requests per minute across all workers "
+                                 "of the run (a hosted API's rate limit); None: no limit of ClinGen's own.")
+    tpm: float | None = RunField(None, gt=0, description="http backend: tokens per minute across all workers; a "
+                                 "request counts its prompt (generator.model.tokenizer_for_counting, else 4 "
+                                 "characters per token) and max_tokens until its reply's usage settles it.")
+    max_retries: int = RunField(5, ge=0, description="http backend: retries of a request after a 5xx, a timeout, "
+                                "a dropped connection or a 429 without Retry-After, with exponential backoff and "
+                                "jitter; then the row is a recorded generation error. A 429 with Retry-After "
+                                "is waited out as it says, up to 20 times per row.")
+    price_in_per_million: float | None = RunField(None, ge=0, description="Price of a million prompt tokens "
+                                                  "(any currency): the run's summary shows the cost.")
+    price_out_per_million: float | None = RunField(None, ge=0, description="Price of a million completion "
+                                                   "tokens.")
     request_timeout_s: float = RunField(300.0, gt=0, description="Seconds one chat-completions request may take. "
                                         "http backend: then it is retried (then failed, with the URL), and the "
                                         "endpoint check before streaming waits at most min(this, 20) s; serve "
@@ -196,6 +222,12 @@ class GeneratorConfig(StrictModel):
 
 class GenerationConfig(StrictModel):
     n: int = DataField(200, ge=1, description="Prompt rows to generate (each yields at most one example).")
+    examples: int | None = RunField(None, ge=1, description="Generate until this many examples are kept (`clingen "
+                                    "generate --examples N`): rows are asked for in rounds sized by the kept rate "
+                                    "so far, growing generation.n (the same dataset, as a larger n grows it); "
+                                    "generation.n is then ignored. None: generate generation.n rows.")
+    max_rows: int | None = RunField(None, ge=1, description="With generation.examples: the most rows all rounds "
+                                    "may ask for; None: 20 x examples (a kept rate under 5% stops there).")
     out: str = RunField("runs/synthetic", description="Output directory or pyarrow filesystem URI "
                      "(s3://, gs://); a multi-node cluster needs shared storage.")
     shard_rows: int = RunField(64, ge=1, description="Rows per committed Parquet shard; a killed run "
@@ -400,10 +432,30 @@ def config_from_dict(data: dict[str, Any], overrides: list[str] | None = None, w
         _apply_override(data, override)
     # Again for an override that set a whole section, e.g. generation={ray_address: auto}.
     migrate_moved_keys(data, " in the overrides")
+    if not recorded:  # a recorded config is complete: what it says is what made the run
+        _apply_model_recommendations(data)
     try:
         return ClinGenConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"invalid config{where}:\n{_describe(exc)}") from None
+
+
+def _apply_model_recommendations(data: dict[str, Any]) -> None:
+    """Fill in MODEL_RECOMMENDED for the configured generator wherever `data` leaves the setting unset."""
+    generator = data.get("generator") if isinstance(data.get("generator"), dict) else {}
+    model = generator.get("model") if isinstance(generator.get("model"), dict) else {}
+    prompts = data.get("prompts") if isinstance(data.get("prompts"), dict) else {}
+    for path, value in MODEL_RECOMMENDED.get(model.get("source", EMBEDDED_GENERATOR), {}).items():
+        if path == "prompts.n_demos" and prompts.get("strategy") in _DEMO_STRATEGIES:
+            continue
+        *parents, leaf = path.split(".")
+        node = data
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break  # a malformed section: validation names it
+        else:
+            node.setdefault(leaf, value)
 
 
 def _apply_override(data: dict[str, Any], override: str) -> None:

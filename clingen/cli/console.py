@@ -90,12 +90,13 @@ class GenerationProgress(_ProgressLine):
         self._bar = None
         self._first_row: tuple[float, int] | None = None  # (when, rows done) at the first update with a row
 
-    def update(self, counters, todo: int) -> None:
-        """counters: the run's RunCounters (rows, examples, generation_errors, failures by reason)."""
-        note = self.describe(counters)
+    def update(self, counters, todo: int, goal: tuple[int, int] | None = None) -> None:
+        """counters: the run's RunCounters (rows, examples, generation_errors, failures by reason); todo: rows to
+        do in this run (it grows round by round); goal: (examples wanted, examples kept before this run)."""
+        note = self.describe(counters, goal)
         if self._bar is None:
             self._bar = self.progress.add_task(self.task, total=todo, note=note)
-        self.progress.update(self._bar, completed=counters.rows, note=note)
+        self.progress.update(self._bar, completed=counters.rows, total=todo, note=note)
         self._plain(f"{self.task}: {counters.rows}/{todo} rows | {note}{self.time_left(counters.rows, todo)}")
 
     def time_left(self, done: int, todo: int) -> str:
@@ -113,12 +114,14 @@ class GenerationProgress(_ProgressLine):
         seconds = round((todo - done) * since / rows)
         return f" | ~{seconds // 60}m{seconds % 60:02d}s left" if seconds >= 60 else f" | ~{seconds}s left"
 
-    def describe(self, counters) -> str:
+    def describe(self, counters, goal: tuple[int, int] | None = None) -> str:
         elapsed = max(time.monotonic() - self._started, 1e-9)
         top = sorted(counters.failures.items(), key=lambda item: -item[1])[:3]
         mix = ", ".join(f"{reason} {n}" for reason, n in top)
         errors = f" | {counters.generation_errors} request errors" if counters.generation_errors else ""
-        return (f"{counters.examples} examples | {counters.rows / elapsed:.2f} rows/s"
+        kept = (f"{goal[1] + counters.examples} of {goal[0]} examples" if goal is not None
+                else f"{counters.examples} examples")
+        return (f"{kept} | {counters.rows / elapsed:.2f} rows/s"
                 + (f" | {mix}" if mix else "") + errors)
 
 

@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                      "must not exist")
     cmd.add_argument("--failures", action="store_true", help="export the failure records (reason, raw reply) "
                      "instead of the examples")
+    cmd.add_argument("--wait", action="store_true", help="when --out lies in a run folder another command is "
+                     "writing, wait for it to finish instead of stopping")
     cmd.set_defaults(handler=_export)
 
 
@@ -25,6 +27,6 @@ def _export(args: argparse.Namespace) -> int:
     if args.format == "hf":
         import datasets
         datasets.disable_progress_bars()  # the CLI prints its own one-line summary
-    report = export_run(args.run, args.format, args.out, failures=args.failures)
+    report = export_run(args.run, args.format, args.out, failures=args.failures, wait=args.wait)
     print(f"wrote {report.rows} {report.which} of {args.run} to {report.out} ({report.format})")
     return 0

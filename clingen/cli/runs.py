@@ -18,6 +18,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     reparse.add_argument("out", help="a `clingen generate` output folder or URI")
     add_config_options(reparse)
     reparse.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    reparse.add_argument("--wait", action="store_true", help="when another command is writing the folder, wait "
+                         "for it to finish instead of stopping")
     reparse.set_defaults(handler=_reparse)
 
     audit = sub.add_parser("audit", help="label fidelity of a generation run: topics labelled, spans that are "
@@ -37,9 +39,9 @@ def _reparse(args: argparse.Namespace) -> int:
     elif args.overrides:  # the run's own config, with the user's changes (e.g. generation.require_topic=false)
         manifest = OutputStore.open_run(args.out).read_manifest()
         overrides = config_from_dict(manifest.config, args.overrides, f" of {args.out}", recorded=True)
-    report = reparse_run(args.out, overrides)
+    report = reparse_run(args.out, overrides, wait=args.wait)
     summary = {"out": report.out, "previous_version": report.previous_version, "changes": report.changes,
-               "before": _counts(report.before), "after": _counts(report.after)}
+               "before": _counts(report.before), "after": _counts(report.after), "set_aside": report.set_aside}
     if args.json:
         print(json.dumps(summary))
         return 0

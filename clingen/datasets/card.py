@@ -23,6 +23,7 @@ import yaml
 from clingen._imports import require
 from clingen.datasets.records import schema_for
 from clingen.generation.manifest import Manifest
+from clingen.generation.usage import manifest_usage
 from clingen.tasks.spec import TaskSpec
 
 EXAMPLES, FAILURES = "data/part-*.parquet", "failures/part-*.parquet"
@@ -101,7 +102,8 @@ def dataset_card(manifest: Manifest, spec: TaskSpec, content: FolderContent) -> 
             f"`{manifest.model}` with {manifest.strategy} prompting (seed {manifest.seed}, "
             f"dataset fingerprint `{manifest.fingerprint}`); complete: {manifest.complete}.", "",
             "```python", "from datasets import load_dataset", *_loading_lines(content), "```", "",
-            f"Rows without an example, by their first reason: {rejected or 'none'}. `manifest.json` holds the "
+            f"Rows without an example, by their first reason: {rejected or 'none'}. Generator usage: "
+            f"{manifest_usage(manifest).text()}. `manifest.json` holds the "
             "full config, token counts and every run; the reasons are documented in ClinGen's README.", "",
             "## Inputs and their licences", *_inputs(manifest, spec)]
     return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n\n" + "\n".join(body) + "\n"

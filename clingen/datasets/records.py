@@ -371,7 +371,7 @@ def read_jsonl(path: str | Path, family: str) -> list[Record]:
                 if not isinstance(row, dict):
                     raise DataFormatError(f"got a JSON {type(row).__name__}; expected a JSON object")
                 records.append(record_type.from_row(row))
-            except (TypeError, ValueError) as exc:  # JSONDecodeError and DataFormatError are ValueErrors
+            except (TypeError, ValueError, RecursionError) as exc:  # JSONDecodeError, DataFormatError: ValueErrors
                 raise DataFormatError(f"{path}:{line_number}: bad {family} record {line.strip()[:200]!r}: "
                                       f"{exc}") from None
     return records
@@ -389,7 +389,11 @@ def read_parquet(path: str | Path, family: str) -> list[Record]:
     """Read a Parquet file of one family's records; missing columns are named with the ones expected.
     Provenance columns may be absent (files of real data written by other tools): they read as null."""
     path, record_type, schema = Path(path), record_type_for(family), schema_for(family)
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except pa.ArrowException as exc:  # a truncated or foreign file: Arrow's message says which
+        raise DataFormatError(f"{path} is not a readable Parquet file ({type(exc).__name__}: {str(exc)[:300]}); "
+                              f"expected ClinGen records of the {family!r} schema") from None
     missing = [name for name in schema.names if name not in table.column_names and name not in PROVENANCE_COLUMNS]
     if missing:
         raise DataFormatError(f"{path} lacks column(s) {missing} of the {family!r} schema; it has "

@@ -1,9 +1,9 @@
 """OpenAI-compatible generator endpoints (generation stage edge): the Ray Serve generator from
-serve_config.yaml, a vLLM server, or a hosted API, through `ray.data.llm`'s HTTP processor."""
+serve_config.yaml, a vLLM server, or a hosted API. The request body, the reading of a reply, the endpoint check
+before streaming and local token counts; the stage that sends the requests is http_stage's."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import urllib.error
@@ -12,10 +12,9 @@ import urllib.request
 from clingen._imports import require
 from clingen.config import GeneratorConfig
 from clingen.errors import ConfigError
-from clingen.generation.processors import LIGHT_STAGE_CPUS, sampling_params
+from clingen.generation.processors import sampling_params
 from clingen.parsing.reasoning import reasoning_block
 
-_LIGHT_STAGE = {"num_cpus": LIGHT_STAGE_CPUS}
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
@@ -31,6 +30,10 @@ def chat_payload(config: GeneratorConfig, row: dict) -> dict:
         payload["response_format"] = {"type": "json_schema", "json_schema": {
             "name": "reply", "schema": json.loads(params["structured_outputs"]["json"])}}
     return payload
+
+
+# The columns a generator stage adds to a prompt row (the http and serve backends; failed_reply's keys).
+REPLY_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "finish_reason", "__inference_error__")
 
 
 def failed_reply(message: str) -> dict:
@@ -75,7 +78,8 @@ def reasoning_of(message) -> str:
     return next((value for value in fields if isinstance(value, str) and value), "")
 
 
-def _headers(config: GeneratorConfig) -> dict | None:
+def request_headers(config: GeneratorConfig) -> dict | None:
+    """The Authorization header from generator.api_key_env (None without a key)."""
     if not config.api_key_env:
         return None
     key = os.environ.get(config.api_key_env)
@@ -93,7 +97,7 @@ def check_endpoint(config: GeneratorConfig) -> list[str]:
         raise ConfigError("generator.backend=http needs generator.url, e.g. http://127.0.0.1:8000/v1")
     url = config.url.rstrip("/") + "/models"
     timeout = min(config.request_timeout_s, 20.0)
-    request = urllib.request.Request(url, headers=_headers(config) or {})
+    request = urllib.request.Request(url, headers=request_headers(config) or {})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             body = json.loads(response.read() or b"{}")
@@ -116,38 +120,22 @@ def check_endpoint(config: GeneratorConfig) -> list[str]:
     return served
 
 
-def _timed_session(timeout_s: float):
-    """An aiohttp session whose requests time out (Ray's HTTP stage has no timeout of its own)."""
-    import aiohttp
-    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s, sock_connect=min(timeout_s, 20.0)))
-
-
-def build_http_processor(config: GeneratorConfig):
-    """The ray.data.llm HTTP processor (run_generation has called check_endpoint before Ray started)."""
+def build_http_processor(config: GeneratorConfig, rows_per_block: int):
+    """The HTTP stage (http_stage.HttpStage) for this endpoint; run_generation has called check_endpoint before
+    Ray started."""
     if not config.url:
         raise ConfigError("generator.backend=http needs generator.url, e.g. http://127.0.0.1:8000/v1")
-    llm = require("ray.data.llm")
-    counter = token_counter(config.model.tokenizer_for_counting)
-    processor_config = llm.HttpRequestProcessorConfig(
-        url=config.url.rstrip("/") + "/chat/completions", headers=_headers(config),
-        # Connection errors and 429/5xx are retried with backoff; past that the job fails with the cause.
-        max_retries=3, base_retry_wait_time_in_s=1, batch_size=config.batch_size,
-        concurrency=config.http_concurrency, http_request_stage=_LIGHT_STAGE,
-        session_factory=functools.partial(_timed_session, config.request_timeout_s))
+    from clingen.generation.http_stage import HttpStage
+    return HttpStage(config, rows_per_block)
 
-    def preprocess(row: dict) -> dict:
-        return {**row, "payload": chat_payload(config, row)}
 
-    def postprocess(row: dict) -> dict:
-        out = {k: v for k, v in row.items() if k not in ("payload", "http_response")}
-        out.update(reply_from_response(row.get("http_response")))
-        if counter is not None and not out["num_generated_tokens"] and out["generated_text"]:
-            out["num_input_tokens"] = sum(counter(m["content"]) for m in row["messages"])
-            out["num_generated_tokens"] = counter(out["generated_text"])
-        return out
-
-    return llm.build_processor(processor_config, preprocess=preprocess, postprocess=postprocess,
-                               preprocess_map_kwargs=_LIGHT_STAGE, postprocess_map_kwargs=_LIGHT_STAGE)
+def with_counted_tokens(reply: dict, messages: list[dict], counter) -> dict:
+    """`reply` with its prompt and completion tokens counted locally (`counter`: token_counter's function) when the
+    endpoint reported no usage for a reply that has text; else `reply` as it is."""
+    if counter is None or reply["num_generated_tokens"] or not reply["generated_text"]:
+        return reply
+    return {**reply, "num_input_tokens": sum(counter(str(m.get("content") or "")) for m in messages),
+            "num_generated_tokens": counter(reply["generated_text"])}
 
 
 def token_counter(spec: str | None):

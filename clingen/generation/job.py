@@ -19,7 +19,8 @@ from clingen.datasets.card import write_card
 from clingen.errors import ClinGenError, ConfigError
 from clingen.generation.manifest import Manifest, build_manifest
 from clingen.generation.commits import RayCommits, ShardBuffer
-from clingen.generation.store import OutputStore, Progress
+from clingen.generation.rounds import RoundsExhausted, next_round
+from clingen.generation.store import OutputStore, Progress, writing
 from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
 from clingen.parsing.reasons import level_of
@@ -39,6 +40,9 @@ class RunCounters:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     first_error: str | None = None
+    rounds: int = 0  # streams started (generation.examples: one per round)
+    requests: dict[str, int | float] = field(default_factory=dict)  # the HTTP stage's counts (http_stage.StageLedger)
+    examples_goal: int | None = None
 
 
 @dataclass
@@ -53,40 +57,117 @@ class GenerationReport:
         return self.manifest.complete
 
 
-def run_generation(config: ClinGenConfig, on_row: Callable[[RunCounters, int], None] | None = None,
-                   quiet: bool = False) -> GenerationReport:
+def run_generation(config: ClinGenConfig, on_row: Callable[..., None] | None = None,
+                   quiet: bool = False, wait: bool = False) -> GenerationReport:
     """Generate (or finish generating, or grow to a larger `generation.n`) `generation.n` rows into
-    `generation.out`. `on_row(counters, rows_to_do)` is called after every streamed row (a progress display);
-    `quiet` keeps Ray's and vLLM's worker logs off the console (they stay in Ray's session log folder).
-    Raises ConfigError when the folder holds another dataset (another fingerprint), rows beyond
-    `generation.n`, or shards without a manifest; GenerationFailed when the generator fails."""
+    `generation.out`, or with `generation.examples` rows in rounds until that many examples are kept (rounds.py),
+    holding the folder's writer lock throughout (`wait`: wait for another writer to finish instead of
+    FolderBusy). `on_row(counters, rows_to_do[, goal])` is called after every streamed row (a progress display;
+    goal, with generation.examples only: (examples wanted, examples kept before this run)); `quiet` keeps Ray's and vLLM's worker logs
+    off the console (they stay in Ray's session log folder). Raises ConfigError when the folder holds another
+    dataset (another fingerprint), rows beyond `generation.n`, or shards without a manifest; GenerationFailed
+    when the generator fails; RoundsExhausted when the examples goal needs more than generation.max_rows."""
     started = time.time()
     spec = get_task(config.task, config.task_file)
     check_real_files(spec, {"prompts.fewshot_path": (config.prompts.fewshot_path, "train")})  # before Ray starts
-    store = OutputStore(config.generation.out)
-    previous = store.read_manifest()
-    progress = store.scan()
-    _check_same_run(config, previous, progress)
-    todo = config.generation.n - len(progress.rows)
-    run = RunCounters()
-    model_name = config.generator.model.source
-    if todo > 0:
-        if config.generator.backend == "http":  # before Ray starts: a dead endpoint fails in seconds, named
-            from clingen.generation.http import check_endpoint
-            check_endpoint(config.generator)
-        from clingen.generation.stream import build_stream, stream_cpu_demand
-        demand = stream_cpu_demand(config.generator, 2 if spec.family == "pair" else 1)
-        ensure_ray(config, quiet=quiet, min_cpus=demand)
-        check_shared_paths(config, **{"generation.out": config.generation.out})
-        dataset, model_name = build_stream(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
-        # Before the first shard: a run killed from here on is resumed only with the same fingerprint.
-        store.write_manifest(build_manifest(config, spec, progress, None, model_name, 0.0, previous))
-        _drain(dataset, config, spec, store, progress, run, (lambda counters: on_row(counters, todo)) if on_row else None)
-    manifest = build_manifest(config, spec, store.scan(verify=False), run, model_name, time.time() - started,
+    with writing(config.generation.out, "clingen generate", wait=wait):
+        store = OutputStore(config.generation.out)
+        progress = store.scan()  # what it sets aside is on record (stderr, manifest) before anything can fail
+        previous = store.read_manifest()
+        if config.generation.examples is not None:  # generation.n is planned by the rounds, from what is there
+            config = _with_n(config, max(_asked_before(previous, progress), 1))
+        _check_same_run(config, previous, progress)
+        run, model_name = RunCounters(examples_goal=config.generation.examples), config.generator.model.source
+        try:
+            config, model_name = _rounds(config, spec, store, progress, previous, run, on_row, quiet)
+        except RoundsExhausted:
+            _finish(config, spec, store, run, model_name, time.time() - started, previous)
+            raise
+        path, manifest = _finish(config, spec, store, run, model_name, time.time() - started, previous)
+    return GenerationReport(config.generation.out, path, manifest, progress.set_aside)
+
+
+def _rounds(config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,
+            previous: Manifest | None, run: RunCounters, on_row: Callable[..., None] | None,
+            quiet: bool) -> tuple[ClinGenConfig, str]:
+    """Stream the rows not done below generation.n, once, or with generation.examples round after round
+    (rounds.next_round) until the goal is met; (the config with the last round's n, the served model's name).
+    A round that commits no row ends the rounds: the run is then incomplete, as a plain run would be."""
+    goal, model_name, todo_total = config.generation.examples, config.generator.model.source, 0
+    goal_info = (goal, progress.examples) if goal is not None else None
+    while True:
+        if goal is not None:
+            max_rows = config.generation.max_rows or 20 * goal
+            plan = next_round(goal, config.generation.n if run.rounds else _asked_before(previous, progress),
+                              len(progress.rows), progress.examples, max_rows)
+            if plan.n is None:
+                return config, model_name
+            config = _with_n(config, plan.n)
+        todo = config.generation.n - len([r for r in progress.rows if r < config.generation.n])
+        if todo <= 0:
+            return config, model_name
+        todo_total += todo
+        done_before, run.rounds = len(progress.rows), run.rounds + 1
+        report_row = None
+        if on_row is not None:  # goal only when there is one: on_row(counters, todo) callbacks stay valid
+            extra = (goal_info,) if goal_info else ()
+            report_row = lambda counters, total=todo_total: on_row(counters, total, *extra)  # noqa: E731
+        model_name = _generate(config, spec, store, progress, store.read_manifest() or previous, run,
+                               report_row, quiet)
+        progress = store.scan(verify=False)
+        if goal is None or len(progress.rows) == done_before:
+            return config, model_name
+
+
+def _asked_before(previous: Manifest | None, progress: Progress) -> int:
+    """The generation.n the folder was last grown to: its manifest's, or past its highest done row."""
+    return max(previous.counts.prompts if previous else 0, max(progress.rows, default=-1) + 1)
+
+
+def _with_n(config: ClinGenConfig, n: int) -> ClinGenConfig:
+    return config.model_copy(update={"generation": config.generation.model_copy(update={"n": n})})
+
+
+def _finish(config: ClinGenConfig, spec: TaskSpec, store: OutputStore, run: RunCounters, model_name: str,
+            wall_s: float, previous: Manifest | None) -> tuple[str, Manifest]:
+    """The manifest and the dataset card of what the folder now holds (README.md: the folder loads with
+    datasets.load_dataset as it is)."""
+    manifest = build_manifest(config, spec, store.scan(verify=False), run, model_name, wall_s,
                               store.read_manifest() or previous)
     path = store.write_manifest(manifest)
-    write_card(store, manifest, spec)  # README.md: the folder loads with datasets.load_dataset as it is
-    return GenerationReport(config.generation.out, path, manifest, progress.set_aside)
+    write_card(store, manifest, spec)
+    return path, manifest
+
+
+def _generate(config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progress: Progress,
+              previous: Manifest | None, run: RunCounters, on_row: Callable[[RunCounters], None] | None,
+              quiet: bool) -> str:
+    """Start Ray and the stream for the rows not done and drain it into shards; the served model's name."""
+    if config.generator.backend == "http":  # before Ray starts: a dead endpoint fails in seconds, named
+        from clingen.generation.http import check_endpoint
+        check_endpoint(config.generator)
+    from clingen.generation.stream import build_stream, stream_cpu_demand
+    demand = stream_cpu_demand(config.generator, 2 if spec.family == "pair" else 1)
+    ensure_ray(config, quiet=quiet, min_cpus=demand)
+    check_shared_paths(config, **{"generation.out": config.generation.out})
+    stream = build_stream(config, spec, np.array(sorted(progress.rows), dtype=np.int64))
+    # Before the first shard: a run killed from here on is resumed only with the same fingerprint.
+    store.write_manifest(build_manifest(config, spec, progress, None, stream.model_name, 0.0, previous))
+    try:
+        _drain(stream.dataset, config, spec, store, progress, run, on_row)
+    finally:  # also for a failed run: its retries and rate-limited replies are part of why
+        _count_requests(run, stream)
+    return stream.model_name
+
+
+def _count_requests(run: RunCounters, stream) -> None:
+    try:
+        counts = stream.request_counts()
+    except Exception:  # the counts are a report: a ledger lost with the cluster must not hide the run's outcome
+        return
+    for key, value in counts.items():
+        total = run.requests.get(key, 0) + value
+        run.requests[key] = round(total, 2) if isinstance(total, float) else int(total)
 
 
 def _check_same_run(config: ClinGenConfig, previous: Manifest | None, progress: Progress) -> None:
@@ -137,6 +218,7 @@ def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, p
     buffer = ShardBuffer()
     part = progress.next_part
     limit = config.generator.max_row_errors
+    stopped: BaseException | None = None
     try:
         for row in dataset.iter_rows():
             _absorb(row, dedup, buffer, run)
@@ -153,9 +235,17 @@ def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, p
         raise
     except Exception as exc:  # engine death, unreachable endpoint, a failed write: fail fast with the cause
         raise GenerationFailed(f"the generation stream failed: {type(exc).__name__}: {str(exc)[:2000]}") from exc
+    except BaseException as exc:  # Ctrl-C: what was parsed is still committed below, then the run stops
+        stopped = exc
+        raise
     finally:
-        commits.submit(part, buffer)  # whatever was parsed is kept; a re-run resumes after it
-        commits.wait()
+        try:
+            commits.submit(part, buffer)  # whatever was parsed is kept; a re-run resumes after it
+            commits.wait()
+        except Exception:
+            if stopped is None:
+                raise
+            # Stopping wins over a commit the stop interrupted: that shard's rows are generated again.
 
 
 def _absorb(row: dict, dedup: Deduplicator, buffer: ShardBuffer, run: RunCounters) -> None:

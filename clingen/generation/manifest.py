@@ -60,6 +60,12 @@ class RunEntry(_Record):
     generation_errors: int = Field(description="Failed generator requests in this invocation.")
     prompt_tokens: int = Field(description="Prompt tokens this invocation sent.")
     completion_tokens: int = Field(description="Completion tokens this invocation received.")
+    examples_goal: int | None = Field(None, description="generation.examples of this invocation (generate until "
+                                      "that many examples are kept), or None.")
+    rounds: int = Field(1, description="Streams this invocation ran: with examples_goal, one per round of rows.")
+    requests: dict[str, int | float] = Field(default_factory=dict, description="http backend: requests sent, "
+                                             "retries, rate_limited (429) replies, failed_rows, and seconds "
+                                             "waited (rate_limited_wait_s, budget_wait_s) in this invocation.")
 
 
 class TokenCounts(_Record):
@@ -115,8 +121,10 @@ class Manifest(_Record):
         """Parse manifest.json; ConfigError naming `where` and each bad or unknown key."""
         try:
             return cls.model_validate(json.loads(text))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{where} is not valid JSON ({exc}); expected a ClinGen manifest") from None
+        except RecursionError:  # json's parser recurses once per nesting level
+            raise ConfigError(f"{where} nests too deep to be read; expected a ClinGen manifest") from None
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"{where} is not a manifest this ClinGen ({__version__}) can read: {problems}. "
@@ -140,12 +148,13 @@ def build_manifest(config: ClinGenConfig, spec: TaskSpec, progress: Progress, ru
     entry to `runs` with its own counts and wall time (`run` None: the manifest a run writes before its first
     shard, which records the fingerprint so that a killed run cannot be resumed with another config)."""
     runs = list(previous.runs) if previous else []
-    set_aside = [*(previous.set_aside if previous else []), *progress.set_aside]
+    set_aside = _with_new(previous.set_aside if previous else [], progress.set_aside)
     if run is not None:
         runs.append(RunEntry(finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                              wall_s=round(wall_s, 2), rows=run.rows, examples=run.examples,
                              generation_errors=run.generation_errors, prompt_tokens=run.prompt_tokens,
-                             completion_tokens=run.completion_tokens))
+                             completion_tokens=run.completion_tokens, examples_goal=run.examples_goal,
+                             rounds=run.rounds, requests=dict(run.requests)))
     requested = config.generation.n
     done = len([r for r in progress.rows if r < requested])
     return Manifest(
@@ -170,3 +179,22 @@ def _counts(progress: Progress, requested: int, done: int) -> ManifestCounts:
         rejected_rows=sum(progress.rejected_rows.values()),
         rejected_rows_by_reason=dict(sorted(progress.rejected_rows.items())),
         rejected_mentions_by_reason=dict(sorted(progress.rejected_mentions.items())))
+
+
+def with_set_aside(manifest: Manifest, entries: list[dict], progress: Progress | None = None) -> Manifest:
+    """`manifest` with `entries` (what a writing command just set aside) on record and, given the committed
+    `progress` after it, its counts and tokens recounted from that (a filtered set: its examples)."""
+    update: dict[str, Any] = {"set_aside": _with_new(manifest.set_aside, entries)}
+    if progress is not None and manifest.filtered_from is not None:  # its rows_done are the source run's
+        update["counts"] = manifest.counts.model_copy(update={"examples": progress.examples})
+    elif progress is not None:
+        requested = manifest.counts.prompts
+        done = len([r for r in progress.rows if r < requested])
+        update.update(counts=_counts(progress, requested, done), complete=done == requested,
+                      tokens=TokenCounts(prompt=progress.prompt_tokens, completion=progress.completion_tokens))
+    return manifest.model_copy(update=update)
+
+
+def _with_new(recorded: list[dict], entries: list[dict]) -> list[dict]:
+    """`recorded` and, after them, the `entries` it does not hold yet (each is recorded once, when it is found)."""
+    return [*recorded, *(entry for entry in entries if entry not in recorded)]

@@ -46,6 +46,7 @@ class ReparseReport:
     before: dict
     after: dict
     changes: dict = field(default_factory=dict)
+    set_aside: list[dict] = field(default_factory=list)  # what it found unaccounted for and moved to set_aside/
 
 
 # The settings a reparse may change: how replies are judged, never what was asked or which run this is.
@@ -55,19 +56,40 @@ PARSE_SETTINGS = tuple(f"generation.{name}" for name in (
     "pair_copy_threshold"))
 
 
-def reparse_run(out: str, overrides: ClinGenConfig | None = None) -> ReparseReport:
+def reparse_run(out: str, overrides: ClinGenConfig | None = None, wait: bool = False) -> ReparseReport:
     """Re-check every done row of the run in `out` with today's rules (the run's own config, or `overrides`,
     which may differ from it only in PARSE_SETTINGS) and swap the result in as the current version, with its
-    manifest; the previous one moves to `out/versions/<k>/`. Raises ConfigError when `out` is not a run folder
-    or `overrides` changes anything but the parse settings."""
+    manifest; the previous one moves to `out/versions/<k>/`. Holds the folder's writer lock throughout (`wait`:
+    wait for another writer instead of FolderBusy). Raises ConfigError when `out` is not a run folder or
+    `overrides` changes anything but the parse settings."""
     started = time.time()
     store = OutputStore.open_run(out)
-    manifest = store.read_manifest()
-    recorded = config_from_dict(manifest.config, where=f" recorded in {out}", recorded=True)
-    config = recorded if overrides is None else _checked_overrides(recorded, overrides, out)
-    spec = get_task(config.task, config.task_file)
-    checker = RowChecker.from_config(config, spec, manifest.model)
-    progress = store.scan()
+    with store.writing("clingen reparse", wait=wait):
+        recorded = config_from_dict(store.read_manifest().config, where=f" recorded in {out}", recorded=True)
+        config = recorded if overrides is None else _checked_overrides(recorded, overrides, out)
+        spec = get_task(config.task, config.task_file)
+        progress = store.scan()  # what it sets aside is on record (stderr, manifest) before the re-check
+        manifest = store.read_manifest()
+        staged, changes = _recheck_into_staging(store, config, spec, manifest.model, progress)
+        version = store.next_version()
+        entry = ReparseEntry(finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                             clingen_version=__version__, wall_s=round(time.time() - started, 2),
+                             previous_version=version, counts_before=manifest.counts, changes=dict(changes))
+        # The runs stay as they were: a reparse generates nothing (build_manifest would add an entry for it).
+        after = build_manifest(config, spec, staged.scan(), None, manifest.model, 0.0, manifest).model_copy(
+            update={"runs": manifest.runs, "wall_time_s": manifest.wall_time_s,
+                    "reparses": [*manifest.reparses, entry]})
+        store.swap_in(staged, after)
+        write_card(store, after, spec)
+    return ReparseReport(out, version, manifest.counts.model_dump(), after.counts.model_dump(), dict(changes),
+                         progress.set_aside)
+
+
+def _recheck_into_staging(store: OutputStore, config: ClinGenConfig, spec, model: str | None,
+                          progress) -> tuple[OutputStore, Counter]:
+    """Re-check every done row into a staged new version of the shards; the staged store and the rows by
+    change."""
+    checker = RowChecker.from_config(config, spec, model)
     examples = {row["row_id"]: row for row in (store.read_examples() or _empty(spec)).to_pylist()}
     failures: dict[int, list[dict]] = {}
     for failure in store.read_failures().to_pylist():
@@ -91,16 +113,7 @@ def reparse_run(out: str, overrides: ClinGenConfig | None = None) -> ReparseRepo
     # Failures of rows that are not done (generation errors, retried by the next run) stay as they were.
     shard.failures += [f for row_id, rows in failures.items() if row_id not in progress.rows for f in rows]
     shard.commit(staged, part, spec)
-    version = store.next_version()
-    entry = ReparseEntry(finished_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), clingen_version=__version__,
-                         wall_s=round(time.time() - started, 2), previous_version=version,
-                         counts_before=manifest.counts, changes=dict(changes))
-    # The runs stay as they were: a reparse generates nothing (build_manifest would add an entry for it).
-    after = build_manifest(config, spec, staged.scan(), None, manifest.model, 0.0, manifest).model_copy(
-        update={"runs": manifest.runs, "wall_time_s": manifest.wall_time_s, "reparses": [*manifest.reparses, entry]})
-    store.swap_in(staged, after)
-    write_card(store, after, spec)
-    return ReparseReport(out, version, manifest.counts.model_dump(), after.counts.model_dump(), dict(changes))
+    return staged, changes
 
 
 def _checked_overrides(recorded: ClinGenConfig, overrides: ClinGenConfig, out: str) -> ClinGenConfig:

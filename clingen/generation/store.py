@@ -2,19 +2,26 @@
 markers and the manifest, on any pyarrow filesystem (local path, s3://, gs://).
 
 A shard is committed when its progress marker exists; the marker is written after the shard's data and
-failure files, so a run killed at any point leaves either a whole shard or an orphan that the next run
-deletes. Rows named in markers are done; a resumed run generates only the others: no duplicates, no gaps.
-Each marker records its files' SHA-256 and size; a shard whose files are missing, changed or unreadable is moved
-to set_aside/ and its rows count as not done, so the next run regenerates them.
+failure files, so a run killed at any point leaves either a whole shard or files no marker accounts for. Rows
+named in markers are done; a resumed run generates only the others: no duplicates, no gaps. Each marker records
+its files' SHA-256 and size.
+
+Nothing is deleted that this process did not write: a writing command (`scan`) moves whatever no committed
+shard accounts for (a shard without its marker, a partial write, a shard whose files are missing, changed or
+unreadable, a file from elsewhere) to set_aside/<name>-<time>/, says so on stderr (a warning) and records it
+in the manifest at once, and its rows count as not done. A reader (`read_examples`, `read_failures`) refuses
+such a folder naming the files (folder_check.py). One writer at a time, and readers that never see half a
+change: lock.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
-import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -24,14 +31,16 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from clingen.errors import ConfigError, DataFormatError
-from clingen.generation.manifest import MANIFEST_FILE, Manifest
+from clingen.generation import lock
+from clingen.generation.folder_check import (PART, SHARD_FOLDERS, Unaccounted, all_markers, inspect_folder,
+                                             removed_with_markers, shard_problem)
+from clingen.generation.manifest import MANIFEST_FILE, Manifest, with_set_aside
 from clingen.parsing.reasons import level_of
 
-_PART = re.compile(r"part-(\d{6})\.(parquet|json)$")
-# What write_bytes leaves behind when a kill lands between opening its temporary file and renaming it.
-_PARTIAL_WRITE = re.compile(r"part-\d{6}\.(parquet|json)\.tmp-[0-9a-f]{8}$")
-SHARD_FOLDERS = ("data", "failures", "progress")
+log = logging.getLogger(__name__)
+
 STAGING = ".staged"  # a new version of the shards, written whole before it replaces the current one
+SET_ASIDE = "set_aside"
 _SWAP_JOURNAL = "SWAP.json"
 FAILURE_SCHEMA = pa.schema([("row_id", pa.int64()), ("reason", pa.string()), ("detail", pa.string()),
                             ("raw", pa.string()), ("step", pa.int64()), ("reply_record", pa.string())])
@@ -80,7 +89,9 @@ class OutputStore:
         if create:
             for folder in SHARD_FOLDERS:
                 self.fs.create_dir(str(self.root / folder), recursive=True)
-        self._finish_swap()  # a reparse killed while swapping its new version in
+        if self._is_file(self.path(STAGING, _SWAP_JOURNAL)):  # a reparse killed while swapping its version in
+            with self._changing():
+                self._finish_swap()
 
     @classmethod
     def open_run(cls, uri: str) -> "OutputStore":
@@ -103,9 +114,9 @@ class OutputStore:
     def path(self, *parts: str) -> str:
         return str(self.root.joinpath(*parts))
 
-    def _list(self, folder: str) -> list[str]:
-        infos = self.fs.get_file_info(pafs.FileSelector(self.path(folder), allow_not_found=True))
-        return sorted(info.base_name for info in infos if info.type == pafs.FileType.File)
+    def writing(self, command: str | None = None, wait: bool = False, on_wait=None):
+        """A context holding the folder's writer lock (see `writing`)."""
+        return writing(self.location, command, wait, on_wait)
 
     def write_bytes(self, path: str, data: bytes) -> None:
         """Whole-or-nothing write: a local file is renamed into place; an object store PUT is atomic."""
@@ -125,147 +136,92 @@ class OutputStore:
             return json.loads(stream.read())
 
     def scan(self, verify: bool = True) -> Progress:
-        """Sum the committed markers and delete what a killed run left half done: orphan shards (data written,
-        marker not) and partial writes (`*.tmp-*`). With `verify`, a shard whose files do not match its marker is
-        set aside (see the module docstring)."""
-        progress = Progress()
-        committed: set[int] = set()
-        for name in self._list("progress"):
-            match = _PART.match(name)
-            if not match:
-                continue
-            part = int(match.group(1))
-            marker, problem = self._read_marker(name)
-            if verify and problem is None:
-                problem = self._shard_problem(part, marker)
-            if problem is not None:
-                progress.set_aside.append(self._set_aside(part, problem, marker))
-                continue
-            committed.add(part)
-            overlap = progress.rows.intersection(marker["rows"])
-            if overlap:
-                raise DataFormatError(f"{self.uri}: shard {name} repeats rows {sorted(overlap)[:5]} of "
-                                      f"earlier shards; the output folder was edited by hand")
-            progress.rows.update(marker["rows"])
-            progress.examples += marker["examples"]
-            for reason, count in marker["failures"].items():
-                progress.failures[reason] = progress.failures.get(reason, 0) + count
-            _add_rejections(progress, marker)
-            progress.prompt_tokens += marker["prompt_tokens"]
-            progress.completion_tokens += marker["completion_tokens"]
-        progress.next_part = self._remove_half_done_writes(committed)
+        """Sum the committed markers, after setting aside what no committed shard accounts for (module
+        docstring; with `verify`, each shard file is checked against its marker too). For writers: it holds the
+        writer lock for the call unless this process already holds it."""
+        with self._writer_held(), self._changing():
+            state = inspect_folder(self, verify)
+            progress = Progress(set_aside=[self._set_aside(item) for item in state.unaccounted])
+            for part, marker in sorted(state.markers.items()):
+                _add_marker(progress, marker, f"{self.uri}: shard part-{part:06d}.json")
+            progress.next_part = max(state.markers, default=-1) + 1
+            manifest = self.read_manifest()
+            removed = removed_with_markers(manifest, all_markers(state))
+            if removed:
+                progress.set_aside.append(self._note_removed(removed, manifest, all_markers(state)))
+            if progress.set_aside and manifest is not None:  # on record now, whatever the command does next
+                self.write_manifest(with_set_aside(manifest, progress.set_aside, progress))
         return progress
 
     def committed_digest(self) -> str | None:
         """sha256 (hex) over the committed shard markers, in part order, or None before the first commit. Each
         marker records its rows, counts and shard files' sha256, so the digest names the exact examples without
         reading the shards again."""
-        names = [name for name in self._list("progress") if _PART.match(name)]
-        if not names:
-            return None
-        digest = hashlib.sha256()
-        for name in names:
-            digest.update(name.encode())
-            with self.fs.open_input_stream(self.path("progress", name)) as stream:
-                digest.update(stream.read())
+        with self._reading():
+            infos = self.fs.get_file_info(pafs.FileSelector(self.path("progress"), allow_not_found=True))
+            names = sorted(info.base_name for info in infos if PART.match(info.base_name))
+            if not names:
+                return None
+            digest = hashlib.sha256()
+            for name in names:
+                digest.update(name.encode())
+                with self.fs.open_input_stream(self.path("progress", name)) as stream:
+                    digest.update(stream.read())
         return digest.hexdigest()
-
-    def _remove_half_done_writes(self, committed: set[int]) -> int:
-        """Delete partial writes and shards without a marker; the next free part number."""
-        seen_parts = set(committed)
-        for folder in ("data", "failures", "progress"):
-            for name in self._list(folder):
-                match = _PART.match(name)
-                orphan = folder != "progress" and match is not None and int(match.group(1)) not in committed
-                if orphan or _PARTIAL_WRITE.match(name):
-                    self.fs.delete_file(self.path(folder, name))
-                elif match:
-                    seen_parts.add(int(match.group(1)))
-        return max(seen_parts, default=-1) + 1
-
-    def _read_marker(self, name: str) -> tuple[dict | None, str | None]:
-        try:
-            marker = self.read_json(self.path("progress", name))
-        except (OSError, ValueError) as exc:
-            return None, f"progress/{name} is unreadable ({type(exc).__name__})"
-        if not isinstance(marker, dict) or not {"rows", "examples", "failures"} <= set(marker):
-            return None, f"progress/{name} is not a shard marker"
-        return marker, None
-
-    def _shard_problem(self, part: int, marker: dict) -> str | None:
-        """Why the shard's files do not match its marker (None when they do). Markers written before ClinGen
-        recorded checksums are checked by reading the Parquet footer's row count instead."""
-        for folder in ("data", "failures"):
-            relative = f"{folder}/part-{part:06d}.parquet"
-            if self.fs.get_file_info(self.path(relative)).type != pafs.FileType.File:
-                return f"{relative} is missing"
-            recorded = marker.get("files", {}).get(folder)
-            if recorded:
-                with self.fs.open_input_stream(self.path(relative)) as stream:
-                    data = stream.read()
-                if len(data) != recorded["bytes"] or hashlib.sha256(data).hexdigest() != recorded["sha256"]:
-                    return f"{relative} differs from its marker ({len(data)} bytes, {recorded['bytes']} committed)"
-                continue
-            try:
-                rows = pq.read_metadata(self.path(relative), filesystem=self.fs).num_rows
-            except (OSError, pa.ArrowException) as exc:
-                return f"{relative} is unreadable ({type(exc).__name__}: {str(exc)[:200]})"
-            if folder == "data" and rows != marker["examples"]:
-                return f"{relative} holds {rows} examples, its marker {marker['examples']}"
-        return None
-
-    def _set_aside(self, part: int, problem: str, marker: dict | None) -> dict:
-        """Move the shard's files to set_aside/<part>-<time>/ (kept for inspection, never deleted)."""
-        name = f"part-{part:06d}"
-        target = self.root / "set_aside" / f"{name}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-        for folder, suffix in (("data", "parquet"), ("failures", "parquet"), ("progress", "json")):
-            self._move_file(self.root / folder / f"{name}.{suffix}", target / folder / f"{name}.{suffix}")
-        rows = marker.get("rows") if marker else None
-        return {"part": name, "problem": problem, "rows": len(rows) if rows is not None else None,
-                "moved_to": str(target.relative_to(self.root))}
 
     def commit(self, part: int, examples: pa.Table, failures: list[dict], rows: list[int],
                prompt_tokens: int, completion_tokens: int, rejected_rows: dict[str, int] | None = None,
                rejected_mentions: dict[str, int] | None = None) -> dict:
         """Write one shard: examples, failures, then the marker that makes both count. `rejected_rows` counts the
         shard's rows without an example by their first row-level reason, `rejected_mentions` its mention-level
-        failures (reasons.REASONS)."""
+        failures (reasons.REASONS). A shard of that number already there is never replaced (DataFormatError)."""
         name = f"part-{part:06d}"
-        files = {}
-        for folder, table in (("data", examples), ("failures", pa.Table.from_pylist(failures, schema=FAILURE_SCHEMA))):
-            data = parquet_bytes(table)
-            self.write_bytes(self.path(folder, f"{name}.parquet"), data)
-            files[folder] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data), "rows": table.num_rows}
-        counts: dict[str, int] = {}
-        for failure in failures:
-            counts[failure["reason"]] = counts.get(failure["reason"], 0) + 1
-        marker = {"rows": sorted(rows), "examples": examples.num_rows, "failures": counts,
-                  "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "rejected_rows": dict(rejected_rows or {}), "rejected_mentions": dict(rejected_mentions or {}),
-                  "files": files}
-        self.write_bytes(self.path("progress", f"{name}.json"), json.dumps(marker).encode())
+        with self._changing():
+            taken = [f"{folder}/{name}.{'json' if folder == 'progress' else 'parquet'}" for folder in SHARD_FOLDERS]
+            taken = [relative for relative in taken if self._is_file(self.path(relative))]
+            if taken:
+                raise DataFormatError(f"{self.uri}: {', '.join(taken)} exists; a commit writes a new shard and "
+                                      "replaces none (is another process writing this folder?)")
+            files = {}
+            for folder, table in (("data", examples),
+                                  ("failures", pa.Table.from_pylist(failures, schema=FAILURE_SCHEMA))):
+                data = parquet_bytes(table)
+                self.write_bytes(self.path(folder, f"{name}.parquet"), data)
+                files[folder] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                                 "rows": table.num_rows}
+            counts: dict[str, int] = {}
+            for failure in failures:
+                counts[failure["reason"]] = counts.get(failure["reason"], 0) + 1
+            marker = {"rows": sorted(rows), "examples": examples.num_rows, "failures": counts,
+                      "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "rejected_rows": dict(rejected_rows or {}), "rejected_mentions": dict(rejected_mentions or {}),
+                      "files": files}
+            self.write_bytes(self.path("progress", f"{name}.json"), json.dumps(marker).encode())
         return marker
 
     def read_examples(self, columns: list[str] | None = None) -> pa.Table | None:
-        """Every committed example (only the given columns), or None when there are none yet."""
-        names = [n for n in self._list("data") if _PART.match(n)]
-        if not names:
-            return None
-        return pa.concat_tables([pq.read_table(self.path("data", n), columns=columns, filesystem=self.fs)
-                                 for n in names], promote_options="default")
+        """Every committed example (only the given columns), or None when there are none yet. DataFormatError
+        when the folder is not as its markers and manifest record (module docstring)."""
+        tables = self._read_committed("data", columns)
+        return pa.concat_tables(tables, promote_options="default") if tables else None
 
     def read_failures(self) -> pa.Table:
-        names = [n for n in self._list("failures") if _PART.match(n)]
-        tables = [pq.read_table(self.path("failures", n), filesystem=self.fs) for n in names]
+        """Every committed failure row; checked as read_examples."""
+        tables = self._read_committed("failures", None)
         # Shards of older runs lack newer columns (reply_record): they read as null.
         return pa.concat_tables([FAILURE_SCHEMA.empty_table(), *tables], promote_options="default")
 
     def staging(self) -> "OutputStore":
-        """An empty store in <root>/.staged for a new version of this store's shards (see swap_in)."""
-        path = self.path(STAGING)
-        if self.fs.get_file_info(path).type == pafs.FileType.Directory:
-            self.fs.delete_dir(path)
-        return OutputStore(path if self.is_local else f"{self.uri.rstrip('/')}/{STAGING}")
+        """An empty store in <root>/.staged for a new version of this store's shards (see swap_in). What a
+        reparse stopped before its swap left there is set aside."""
+        if self.fs.get_file_info(self.path(STAGING)).type != pafs.FileType.NotFound:
+            with self._writer_held(), self._changing():
+                entry = self._set_aside(Unaccounted("staged", (STAGING,), f"{STAGING}/ holds what a reparse "
+                                                    "stopped before swapping it in had written"))
+                manifest = self.read_manifest()
+                if manifest is not None:
+                    self.write_manifest(with_set_aside(manifest, [entry]))
+        return OutputStore(self.path(STAGING) if self.is_local else f"{self.uri.rstrip('/')}/{STAGING}")
 
     def next_version(self) -> str:
         """The folder, relative to the run, that the current shards move to on the next swap: versions/<k>."""
@@ -274,17 +230,89 @@ class OutputStore:
 
     def swap_in(self, staged: "OutputStore", manifest: Manifest) -> str:
         """Replace data/, failures/, progress/ and manifest.json by the staged shards and `manifest`, moving the
-        current ones to versions/<k>/. A journal makes the swap finish on the next open if it is killed midway,
-        so the folder never holds half of each version, nor a manifest of the other one. Returns versions/<k>."""
-        version = self.next_version()
-        staged.write_manifest(manifest)
-        self.write_bytes(self.path(STAGING, _SWAP_JOURNAL), json.dumps({"version": version, "phase": "out"}).encode())
-        self._finish_swap()
+        current ones to versions/<k>/. Readers wait for the change lock, so they see one version or the other;
+        a journal makes a swap killed midway finish when the folder is next opened. Returns versions/<k>."""
+        with self._changing():
+            version = self.next_version()
+            staged.write_manifest(manifest)
+            self.write_bytes(self.path(STAGING, _SWAP_JOURNAL),
+                             json.dumps({"version": version, "phase": "out"}).encode())
+            self._finish_swap()
         return version
+
+    def write_manifest(self, manifest: Manifest) -> str:
+        path = self.path(MANIFEST_FILE)
+        self.write_bytes(path, manifest.to_json().encode())
+        return path
+
+    def read_manifest(self) -> Manifest | None:
+        """The run's manifest; None when there is none; ConfigError when it is not one this version reads."""
+        path = self.path(MANIFEST_FILE)
+        if not self._is_file(path):
+            return None
+        with self.fs.open_input_stream(path) as stream:
+            return Manifest.from_json(stream.read(), path)
+
+    def _read_committed(self, folder: str, columns: list[str] | None) -> list[pa.Table]:
+        """The `folder` file of every committed shard, each checked against its marker as it is read, all under
+        one look at the folder; DataFormatError naming every file that does not fit."""
+        with self._reading():
+            state = inspect_folder(self, verify=False)
+            problems = [item.problem for item in state.unaccounted]
+            tables = []
+            for part, marker in sorted(state.markers.items()):
+                relative = f"{folder}/part-{part:06d}.parquet"
+                with self.fs.open_input_stream(self.path(relative)) as stream:
+                    data = stream.read()
+                problem = shard_problem(relative, data, marker)
+                try:
+                    tables += [] if problem else [pq.read_table(pa.BufferReader(data), columns=columns)]
+                except (OSError, pa.ArrowException) as exc:
+                    problem = f"{relative} is unreadable ({type(exc).__name__}: {str(exc)[:200]})"
+                problems += [problem] if problem else []
+            removed = removed_with_markers(self.read_manifest(), all_markers(state))
+        if removed:
+            problems.append(removed)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise DataFormatError(f"{self.uri} is not as its progress markers and manifest record: "
+                                  f"{'; '.join(problems[:3])}{more}. Nothing was read: `clingen reparse "
+                                  f"{self.uri}` sets what does not fit aside, `clingen generate` with the run's "
+                                  "settings also generates its rows again")
+        return tables
+
+    def _set_aside(self, item: Unaccounted) -> dict:
+        """Move `item`'s files to set_aside/<name>-<time>/ (kept, never deleted), with a note of why; one warning
+        line; the manifest's set_aside entry."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.root / SET_ASIDE / f"{item.name}-{stamp}"
+        suffix = 1
+        while self.fs.get_file_info(str(target)).type != pafs.FileType.NotFound:
+            suffix += 1
+            target = self.root / SET_ASIDE / f"{item.name}-{stamp}-{suffix}"
+        for relative in item.files:
+            self.fs.create_dir(str((target / relative).parent), recursive=True)
+            self.fs.move(self.path(relative), str(target / relative))
+        entry = {"part": item.name, "problem": item.problem, "rows": item.rows,
+                 "moved_to": str(target.relative_to(self.root))}
+        self.write_bytes(str(target / "SET_ASIDE.json"), json.dumps({**entry, "files": list(item.files),
+                                                                     "at": stamp}, indent=2).encode())
+        rows = f"; its {item.rows} rows count as not done" if item.rows else ""
+        log.warning("%s: set aside %s: %s; moved to %s%s", self.uri, item.name, item.problem,
+                    self.path(entry["moved_to"]), rows)
+        return entry
+
+    def _note_removed(self, problem: str, manifest: Manifest, markers: list[dict]) -> dict:
+        """The manifest entry (and warning) of markers removed from the folder: nothing left to set aside."""
+        done = len({row for marker in markers for row in marker["rows"] if row < manifest.counts.prompts})
+        rows = manifest.counts.rows_done - done if manifest.filtered_from is None else None
+        log.warning("%s: %s (not by ClinGen); %s", self.uri, problem,
+                    f"{rows} rows count as not done" if rows else "the manifest now counts what is there")
+        return {"part": None, "problem": problem, "rows": rows, "moved_to": None}
 
     def _finish_swap(self) -> None:
         journal = self.path(STAGING, _SWAP_JOURNAL)
-        if self.fs.get_file_info(journal).type != pafs.FileType.File:
+        if not self._is_file(journal):  # another process finished it while this one waited for the lock
             return
         state = self.read_json(journal)
         version = state["version"]
@@ -292,15 +320,22 @@ class OutputStore:
         if state["phase"] == "out":  # every current file out first, so no name is ever in both versions
             for folder in SHARD_FOLDERS:
                 self._move_files(self.root / folder, old / folder)
-            self._move_file(self.root / "manifest.json", old / "manifest.json")
+            self._move_file(self.root / MANIFEST_FILE, old / MANIFEST_FILE)
             self.write_bytes(journal, json.dumps({**state, "phase": "in"}).encode())
         for folder in SHARD_FOLDERS:
             self._move_files(self.root / STAGING / folder, self.root / folder)
-        self._move_file(self.root / STAGING / "manifest.json", self.root / "manifest.json")
+        self._move_file(self.root / STAGING / MANIFEST_FILE, self.root / MANIFEST_FILE)
+        infos = self.fs.get_file_info(pafs.FileSelector(self.path(STAGING), recursive=True))
+        kept = (_SWAP_JOURNAL, *lock.LOCK_FILES)  # the swap's own bookkeeping, the only files deleted
+        left = tuple(str(PurePosixPath(info.path).relative_to(self.root)) for info in infos
+                     if info.type == pafs.FileType.File and info.base_name not in kept and
+                     not info.base_name.startswith(f"{_SWAP_JOURNAL}.tmp-"))
+        if left:
+            self._set_aside(Unaccounted("staged", left, f"{', '.join(left)} stayed in {STAGING}/ after its swap"))
         self.fs.delete_dir(self.path(STAGING))
 
     def _move_file(self, source: PurePosixPath, target: PurePosixPath) -> None:
-        if self.fs.get_file_info(str(source)).type == pafs.FileType.File:
+        if self._is_file(str(source)):
             self.fs.create_dir(str(target.parent), recursive=True)
             self.fs.move(str(source), str(target))
 
@@ -315,18 +350,45 @@ class OutputStore:
         infos = self.fs.get_file_info(pafs.FileSelector(self.path(folder), allow_not_found=True))
         return sorted(info.base_name for info in infos)
 
-    def write_manifest(self, manifest: Manifest) -> str:
-        path = self.path(MANIFEST_FILE)
-        self.write_bytes(path, manifest.to_json().encode())
-        return path
+    def _is_file(self, path: str) -> bool:
+        return self.fs.get_file_info(path).type == pafs.FileType.File
 
-    def read_manifest(self) -> Manifest | None:
-        """The run's manifest; None when there is none; ConfigError when it is not one this version reads."""
-        path = self.path(MANIFEST_FILE)
-        if self.fs.get_file_info(path).type != pafs.FileType.File:
-            return None
-        with self.fs.open_input_stream(path) as stream:
-            return Manifest.from_json(stream.read(), path)
+    def _writer_held(self):
+        """The writer lock for a change outside a command that holds it (a library call, a test)."""
+        if self.is_local and not lock.holds_writer_lock(str(self.root)):
+            return lock.writing(str(self.root))
+        return contextlib.nullcontext()
+
+    def _changing(self):
+        return lock.changing(str(self.root)) if self.is_local else contextlib.nullcontext()
+
+    def _reading(self):
+        return lock.reading(str(self.root)) if self.is_local else contextlib.nullcontext()
+
+
+def writing(uri: str, command: str | None = None, wait: bool = False, on_wait=None):
+    """A context holding the writer lock of the run folder `uri` (lock.writing): every command that writes a
+    folder holds it for its whole run; busy: FolderBusy naming the holder, or with `wait` it waits. An object
+    store (s3://, gs://) cannot be locked: a warning says so and nothing is held."""
+    if "://" in uri and not isinstance(pafs.FileSystem.from_uri(uri)[0], pafs.LocalFileSystem):
+        lock.warn_unlocked(uri)
+        return contextlib.nullcontext()
+    return lock.writing(pafs.FileSystem.from_uri(uri)[1] if "://" in uri else os.path.abspath(uri), command, wait,
+                        on_wait)
+
+
+def _add_marker(progress: Progress, marker: dict, where: str) -> None:
+    overlap = progress.rows.intersection(marker["rows"])
+    if overlap:
+        raise DataFormatError(f"{where} repeats rows {sorted(overlap)[:5]} of earlier shards; the output folder "
+                              "was edited by hand")
+    progress.rows.update(marker["rows"])
+    progress.examples += marker["examples"]
+    for reason, count in marker["failures"].items():
+        progress.failures[reason] = progress.failures.get(reason, 0) + count
+    _add_rejections(progress, marker)
+    progress.prompt_tokens += marker.get("prompt_tokens", 0)
+    progress.completion_tokens += marker.get("completion_tokens", 0)
 
 
 def _add_rejections(progress: Progress, marker: dict) -> None:

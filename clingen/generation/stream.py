@@ -3,6 +3,9 @@ generator processor(s), and the parse stage, wired in one place."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from clingen._imports import require
@@ -19,8 +22,18 @@ ENGINE_CPUS = 1.0
 SERVE_WORKER_CPUS = 1.0
 
 
-def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
-    """(dataset of parsed rows, model name). Nothing runs until the dataset is consumed."""
+@dataclass(frozen=True)
+class Stream:
+    """The parsed rows (a lazy Ray Dataset: nothing runs until it is consumed), the served model's name, and the
+    generator's request counts so far (http: requests, retries, rate_limited, failed_rows; {} for engines)."""
+
+    dataset: object
+    model_name: str
+    request_counts: Callable[[], dict]
+
+
+def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray) -> Stream:
+    """The generation stream of the rows below generation.n not in `done_rows`."""
     ray = require("ray")
     # Each actor builds its graph, composer or checker once; a pool that grows from one with the load keeps
     # composing and parsing ahead of many engines (composition and checks are per row, so any actor will do).
@@ -36,8 +49,9 @@ def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray):
         first = replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, 1, True),
                                     compute=stage_pool, num_cpus=LIGHT_STAGE_CPUS, batch_size=None)
         replies = processor(first.map_batches(SecondStepPrompts, num_cpus=LIGHT_STAGE_CPUS, batch_size=None))
-    return replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, 2 if spec.family == "pair" else 1),
-                               compute=stage_pool, num_cpus=LIGHT_STAGE_CPUS, batch_size=None), model_name
+    parsed = replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, steps),
+                                 compute=stage_pool, num_cpus=LIGHT_STAGE_CPUS, batch_size=None)
+    return Stream(parsed, model_name, getattr(processor, "totals", dict))
 
 
 def _prompt_rows(n: int, blocks: int):
@@ -50,20 +64,22 @@ def _prompt_rows(n: int, blocks: int):
 
 
 def stream_cpu_demand(generator: GeneratorConfig, steps: int = 1) -> float:
-    """Logical CPUs the stream holds at once, per generation step (a pair task has two) its request workers
-    and light stages, plus reading the row ids and composing prompts, and for two steps the second step's
-    prompts; each light stage takes LIGHT_STAGE_CPUS.
-    - vllm (job-owned CPU engines): `replicas` engines of ENGINE_CPUS and two light stages (chat template,
-      parse) per step; NER on one replica: 2.0 (`ray status` on a 2-CPU head, Ray 2.60).
-    - serve: one deployment-handle worker of SERVE_WORKER_CPUS (the pool starts at one) and the parse stage
-      per step; NER: 1.75 (1.5 measured at its peak beside serve_config.yaml's applications, plus a
-      transient preprocess task).
-    - http: one request worker at LIGHT_STAGE_CPUS (the pool starts at one) and the parse stage per step.
+    """Logical CPUs the stream holds at once: per generation step (a pair task has two) its engines or request
+    workers and the parse stage, plus reading the row ids and composing prompts, and for two steps the second
+    step's prompts; each light stage takes LIGHT_STAGE_CPUS.
+    - vllm (job-owned CPU engines): `replicas` engines of ENGINE_CPUS per step. The preprocess task renders the
+      chat template and tokenizes (processors.engine_request): Ray's chat-template and tokenize stages are off,
+      so no actor of theirs holds a CPU. NER on one replica: 1.75 (2.0 with the chat-template stage, `ray status`
+      on a 2-CPU head, Ray 2.60).
+    - serve: one deployment-handle worker of SERVE_WORKER_CPUS (the pool starts at one); NER: 1.75 (1.5
+      measured at its peak beside serve_config.yaml's applications, plus a transient preprocess task).
+    - http: one request worker at LIGHT_STAGE_CPUS (the pool starts at one).
     GPU engines are not counted: they wait for GPU nodes, which an autoscaler may still have to start."""
     if generator.backend == "vllm":
-        return steps * generator.replicas * ENGINE_CPUS + (2 + 2 * steps + steps - 1) * LIGHT_STAGE_CPUS
-    worker = SERVE_WORKER_CPUS if generator.backend == "serve" else LIGHT_STAGE_CPUS
-    return steps * worker + (2 + steps + steps - 1) * LIGHT_STAGE_CPUS
+        workers = steps * generator.replicas * ENGINE_CPUS
+    else:
+        workers = steps * (SERVE_WORKER_CPUS if generator.backend == "serve" else LIGHT_STAGE_CPUS)
+    return workers + (2 + steps + steps - 1) * LIGHT_STAGE_CPUS
 
 
 def check_cpu_capacity(demand: float, cluster_cpus: float, free_of: float | None = None) -> None:
@@ -91,7 +107,7 @@ def build_generator(config: ClinGenConfig, steps: int = 1):
     generator = config.generator
     if generator.backend == "http":
         from clingen.generation.http import build_http_processor
-        return generator.model.source, build_http_processor(generator)
+        return generator.model.source, build_http_processor(generator, rows_per_block(config))
     ray = require("ray")
     if generator.backend == "serve":
         from clingen.generation.serve_backend import build_serve_processor
@@ -115,4 +131,11 @@ def _use_gpu(device: str) -> bool:
 def _blocks(config: ClinGenConfig) -> int:
     # Small blocks keep the stream moving (and shards committing) instead of composing everything first.
     # Later stages take whole blocks (batch_size=None), so no stage waits to fill a larger batch.
-    return max(1, min(4096, config.generation.n // config.generator.batch_size))
+    generator = config.generator
+    rows = generator.http_batch_size if generator.backend == "http" else generator.batch_size
+    return max(1, min(4096, config.generation.n // rows))
+
+
+def rows_per_block(config: ClinGenConfig) -> int:
+    """Prompt rows in each block of the stream (the last may hold fewer)."""
+    return -(-config.generation.n // _blocks(config))

@@ -36,13 +36,11 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
     the run's with the counts after filtering. Returns {"data", "examples", "set_aside", "by_label"}."""
     import json
 
-    import pyarrow as pa
-
-    from clingen.datasets.records import record_type_for, schema_for
+    from clingen.datasets.records import record_type_for
     from clingen.errors import ConfigError
     from clingen.generation.manifest import FilterRecord
     from clingen.generation.store import OutputStore
-    source = OutputStore(train_dir)
+    source = OutputStore(train_dir, create=False)
     manifest = source.read_manifest()
     if manifest is None:
         raise ConfigError(f"{train_dir} has no manifest.json; expected the output folder of `clingen generate`")
@@ -62,14 +60,30 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
         shown = {k: v for k, v in row.items() if k != "reply_record"}
         aside.append({"row_id": row["row_id"], "reason": "contradicts_fewshot_model", "detail": why,
                       "raw": json.dumps(shown, ensure_ascii=True), "step": 1, "reply_record": row.get("reply_record")})
-    store = OutputStore(out)
-    store.commit(0, pa.Table.from_pylist(kept, schema=schema_for(family)), aside,
-                 sorted(row["row_id"] for row in rows), 0, 0, {"contradicts_fewshot_model": len(aside)}, {})
     filtered = manifest.model_copy(update={
         "counts": manifest.counts.model_copy(update={"examples": len(kept), "set_aside": len(aside)}),
         "filtered_from": train_dir, "filter": FilterRecord(confidence=confidence, set_aside_by_label=by_label)})
-    store.write_manifest(filtered)
-    from clingen.datasets.card import write_card
-    from clingen.tasks.registry import get_task
-    write_card(store, filtered, get_task(manifest.task, manifest.config.get("task_file")))
+    _write_filtered(out, family, kept, aside, sorted(row["row_id"] for row in rows), filtered)
     return {"data": out, "examples": len(kept), "set_aside": len(aside), "by_label": by_label}
+
+
+def _write_filtered(out: str, family: str, kept: list[dict], aside: list[dict], rows: list[int], manifest) -> None:
+    """The filtered set as the run folder `out`, under its writer lock. A folder that already holds one (a step
+    run again) gets it as a new version, the previous one moved to versions/<k>/; nothing is replaced."""
+    import pyarrow as pa
+
+    from clingen.datasets.card import write_card
+    from clingen.datasets.records import schema_for
+    from clingen.generation.store import OutputStore, writing
+    from clingen.tasks.registry import get_task
+    with writing(out, "clingen pipeline (filter step)"):
+        store = OutputStore(out)
+        current = store.scan()  # anything no marker accounts for is set aside, not overwritten
+        target = store.staging() if current.rows or store.read_manifest() is not None else store
+        target.commit(0, pa.Table.from_pylist(kept, schema=schema_for(family)), aside, rows, 0, 0,
+                      {"contradicts_fewshot_model": len(aside)}, {})
+        if target is store:
+            store.write_manifest(manifest)
+        else:
+            store.swap_in(target, manifest)
+        write_card(store, manifest, get_task(manifest.task, manifest.config.get("task_file")))

@@ -126,10 +126,11 @@ def test_ray_is_joined_or_started_as_the_cluster_section_says():
 def test_a_fresh_instance_is_big_enough_for_its_stream_and_a_small_cluster_is_refused_at_once():
     from clingen.generation.stream import check_cpu_capacity, stream_cpu_demand
     one, four = load_config().generator, load_config(overrides=["generator.replicas=4"]).generator
-    # 2-CPU head, NER, one replica: engine 1 + read, compose, chat template, parse at 0.25 each (ray status).
-    assert stream_cpu_demand(one) == 2.0
-    assert stream_cpu_demand(one, steps=2) == 2 * 1.0 + 7 * 0.25  # a pair task runs both steps at once
-    assert stream_cpu_demand(four, steps=2) == 8 + 1.75
+    # 2-CPU head, NER, one replica: engine 1 + read, compose, parse at 0.25 each. The chat template and the
+    # tokenizing run in the preprocess task now (no Ray chat-template stage holding another 0.25).
+    assert stream_cpu_demand(one) == 1.75
+    assert stream_cpu_demand(one, steps=2) == 2 * 1.0 + 5 * 0.25  # a pair task runs both steps at once
+    assert stream_cpu_demand(four, steps=2) == 8 + 1.25
     assert ray_target(load_config(), {}, 2, min_cpus=9.75) == (None, 10)  # rounded up, never below 8
     assert ray_target(load_config(), {}, 2, min_cpus=2.0) == (None, 8)
     assert ray_target(load_config(overrides=["cluster.num_cpus=3"]), {}, 2, min_cpus=9.75) == (None, 3)
@@ -138,7 +139,7 @@ def test_a_fresh_instance_is_big_enough_for_its_stream_and_a_small_cluster_is_re
     assert stream_cpu_demand(serve) == 1.0 + 3 * 0.25  # one handle worker of 1 CPU, compose, parse, preprocess
     assert stream_cpu_demand(http) == 0.25 + 3 * 0.25
     check_cpu_capacity(2.0, 2.0)  # fits exactly
-    with pytest.raises(ConfigError, match=r"has 2 logical CPUs but the generation stream holds 3.75.*"
+    with pytest.raises(ConfigError, match=r"has 2 logical CPUs but the generation stream holds 3.25.*"
                                           r"ray start --head --num-cpus=8"):
         check_cpu_capacity(stream_cpu_demand(one, steps=2), 2.0)
     # serve_config.yaml's generator and classifier replica hold both CPUs of a 2-CPU `serve run`

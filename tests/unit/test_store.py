@@ -70,7 +70,8 @@ def test_a_shard_whose_file_changed_is_set_aside_and_its_rows_count_as_not_done(
     assert "data/part-000001.parquet differs from its marker" in aside["problem"]
     kept = tmp_path / aside["moved_to"]
     assert sorted(p.relative_to(kept).as_posix() for p in kept.rglob("*.*")) == [
-        "data/part-000001.parquet", "failures/part-000001.parquet", "progress/part-000001.json"]
+        "SET_ASIDE.json", "data/part-000001.parquet", "failures/part-000001.parquet", "progress/part-000001.json"]
+    assert json.loads((kept / "SET_ASIDE.json").read_text())["problem"] == aside["problem"]
     assert not data.exists() and store.read_examples(["id"]).column("id").to_pylist() == ["e0", "e1"]
     assert store.scan().set_aside == []  # set aside once; the next run regenerates rows 3 and 4
 

@@ -1,5 +1,6 @@
 """SIGKILL lands inside `OutputStore.commit` (between a shard's data, failures and marker writes, or inside one
-write): every resume sees whole shards only, cleans up what the kill left, and loses or repeats no row."""
+write): every resume sees whole shards only, sets what the kill left aside (never deletes it), and loses or
+repeats no row."""
 
 import os
 import random
@@ -23,7 +24,7 @@ MIN_KILLS, MAX_KILLS = 12, 40
 def half_done_files(out: Path) -> list[str]:
     """What a kill inside a commit leaves: partial writes, and shard files whose marker was not written."""
     markers = {p.stem for p in (out / "progress").glob("part-*.json")}
-    leftovers = [str(p.relative_to(out)) for p in out.rglob("*.tmp-*")]
+    leftovers = [str(p.relative_to(out)) for p in out.rglob("*.tmp-*") if "set_aside" not in p.relative_to(out).parts]
     for folder in ("data", "failures"):
         leftovers += [f"{folder}/{p.name}" for p in (out / folder).glob("part-*.parquet") if p.stem not in markers]
     return leftovers
@@ -48,11 +49,15 @@ def test_kills_inside_shard_commits_lose_and_repeat_nothing(tmp_path):
         writer.send_signal(signal.SIGKILL)
         writer.wait()
         inside_a_commit += writer.stdout.read().splitlines()[-1].startswith("begin")
-        files_half_written += bool(half_done_files(out))
+        left = half_done_files(out)
+        files_half_written += bool(left)
 
         store = OutputStore(str(out))
         progress = store.scan()
-        assert half_done_files(out) == [] and progress.set_aside == []
+        # What the kill left half written is set aside, not deleted: every such file, once, and nothing else.
+        moved = [str(p.relative_to(out / entry["moved_to"])) for entry in progress.set_aside
+                 for p in (out / entry["moved_to"]).rglob("*") if p.is_file() and p.name != "SET_ASIDE.json"]
+        assert half_done_files(out) == [] and sorted(moved) == sorted(left)
         shards = sorted((out / "data").glob("part-*.parquet"))
         assert progress.next_part == len(shards) and progress.rows == set(range(4 * len(shards)))
         row_ids = store.read_examples(columns=["row_id"]).column("row_id").to_pylist()

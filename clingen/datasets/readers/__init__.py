@@ -23,6 +23,7 @@ from clingen.datasets.readers.pubtator import read_pubtator
 from clingen.datasets.readers.tables import (read_healthver, read_litcovid, read_mqp, read_pubhealth,
                                              read_relation_tsv)
 from clingen.datasets.readers.text import Location, RealData
+from clingen.datasets.text_checks import refuse_unsafe_text
 from clingen.errors import DataFormatError
 
 __all__ = [
@@ -139,6 +140,7 @@ def read_task_data(spec, path: str | Path, split: str = "all") -> TaskData:
     entity or a label of the task), naming what the file held."""
     attribute_types = frozenset(spec.dataset_labels()) if spec.family == "attribute" else None
     data = read_real_file(path, spec.family, split, spec.head_mask, spec.tail_mask, attribute_types, spec.name)
+    refuse_unsafe_text(data.examples, data.locations)  # a lone surrogate or NUL/ESC fails here, not after Ray starts
     records, notes = map_labels(data, spec)
     problems = data.problems + notes + _mask_problems(spec, data)
     _refuse_empty(spec, data, records, problems, split)

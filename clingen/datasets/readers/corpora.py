@@ -128,6 +128,9 @@ def _json_lines(path: Path):
         except json.JSONDecodeError as exc:
             raise DataFormatError(f"{path}:{line_number}: not JSON ({exc.msg} at column {exc.colno}); expected "
                                   f"one JSON object a line") from None
+        except RecursionError:
+            raise DataFormatError(f"{path}:{line_number}: JSON nested deeper than can be read; expected one "
+                                  f"JSON object a line") from None
         if not isinstance(row, dict):
             raise DataFormatError(f"{path}:{line_number}: a JSON {type(row).__name__}; expected a JSON object")
         yield line_number, row

@@ -227,7 +227,7 @@ def _sample(path: Path) -> _Sample | None:
     line = next((line for line in lines if line.strip() and not line.startswith("-DOCSTART-")), "")
     try:
         row = json.loads(line) if line.lstrip().startswith("{") else None
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # RecursionError: nested deeper than json's parser goes
         row = None
     return _Sample(path, line, row if isinstance(row, dict) else None)
 
