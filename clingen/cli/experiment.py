@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 from pathlib import Path
 
 
@@ -16,6 +18,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cmd.add_argument("--methods", help="comma-separated: run only these methods' cells (the table still shows "
                      "every method's finished cells), e.g. to run a long grid in parts")
     cmd.add_argument("--datasets", help="comma-separated: run only these datasets' cells")
+    cmd.add_argument("--verbose", action="store_true", help="show Ray's, Ray Data's, vLLM's and Ray Train's own "
+                     "logs on the console too (they are always copied to <out>/logs/)")
     cmd.set_defaults(handler=_experiment)
 
 
@@ -27,12 +31,35 @@ def _experiment(args: argparse.Namespace) -> int:
         experiment = experiment.model_copy(update={"out": args.out})
     only = {"method": _names(args.methods, experiment.methods, "method"),
             "dataset": _names(args.datasets, list(experiment.datasets), "dataset")}
-    result = run_experiment(experiment, report_only=args.report_only, only=only)
+    from clingen.cluster import save_ray_logs
+    started = time.time()
+    try:
+        result = run_experiment(experiment, report_only=args.report_only, only=only,
+                                start_ray=lambda cells: _start_ray(cells, quiet=not args.verbose))
+    finally:
+        logs = save_ray_logs(experiment.out, started)
+        if logs:
+            print(f"Ray, vLLM and Ray Train logs: {logs}", file=sys.stderr)
     print(result["markdown"])
     out = experiment.out
     print(f"\nresults: {out / 'results.md'}, {out / 'results.json'}, {out / 'results.png'}")
     failed = [c for c in result.get("cells", []) if c.get("status") == "failed"]
     return 4 if failed else 0
+
+
+def _start_ray(cells, quiet: bool) -> None:
+    """Ray for every cell, started once before the first: whether worker output reaches the console is fixed
+    when Ray starts (as for `clingen pipeline`); sized for the largest generation stream among the cells."""
+    from clingen.cluster import ensure_ray
+    from clingen.generation.stream import stream_cpu_demand
+    from clingen.tasks.registry import get_task
+
+    def demand(config) -> float:
+        steps = 2 if get_task(config.task, config.task_file).family == "pair" else 1
+        return stream_cpu_demand(config.generator, steps)
+
+    largest = max(cells, key=lambda cell: demand(cell.config))
+    ensure_ray(largest.config, quiet=quiet, min_cpus=demand(largest.config))
 
 
 def _names(value: str | None, known: list[str], what: str) -> list[str] | None:

@@ -89,16 +89,21 @@ def selected(cell: Cell, only: dict[str, list[str] | None] | None) -> bool:
 
 
 def run_experiment(experiment: ExperimentConfig, log: Callable[[str], None] | None = None, report_only: bool = False,
-                   only: dict[str, list[str] | None] | None = None) -> dict:
+                   only: dict[str, list[str] | None] | None = None,
+                   start_ray: Callable[[list[Cell]], None] | None = None) -> dict:
     """Every cell (or, with report_only, only what earlier runs finished), then quality and the results.
     `only` ({"method": [...], "dataset": [...]}, None = all) runs just those cells; the others are
     tabulated from what earlier runs finished. Progress lines go to `log` (default: the "clingen.experiment"
-    logger at INFO, which the CLI prints on stdout)."""
+    logger at INFO, which the CLI prints on stdout). `start_ray(cells to run)` is called once their data is
+    checked, before the first cell (the CLI starts Ray there, quiet unless --verbose)."""
     log = log or logger.info
     started = time.time()
     cells = build_cells(experiment)  # every cell's config is validated before anything runs
     if not report_only:
-        check_cells_data([cell for cell in cells if selected(cell, only)])
+        to_run = [cell for cell in cells if selected(cell, only)]
+        check_cells_data(to_run)
+        if start_ray is not None and to_run:
+            start_ray(to_run)
     records = [run_cell(cell, log, report_only or not selected(cell, only)) for cell in cells]
     quality = {}
     for dataset in experiment.datasets:

@@ -33,7 +33,6 @@ def chat_payload(config: GeneratorConfig, row: dict) -> dict:
 
 
 # The columns a generator stage adds to a prompt row (the http and serve backends; failed_reply's keys).
-REPLY_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "finish_reason", "__inference_error__")
 
 
 def failed_reply(message: str) -> dict:

@@ -23,7 +23,9 @@ import pyarrow as pa
 from clingen._batches import plain
 from clingen._imports import require
 from clingen.config import GeneratorConfig
-from clingen.generation.http import (REPLY_COLUMNS, chat_payload, failed_reply, reply_from_response, request_headers,
+from clingen.generation.contracts import GENERATE
+from clingen.generation.rows import REPLY_COLUMNS
+from clingen.generation.http import (chat_payload, failed_reply, reply_from_response, request_headers,
                                      token_counter, with_counted_tokens)
 from clingen.generation.http_policy import RATE_LIMITED, Allowance, RetryPolicy, SharedBudget, retry_after_s, retryable
 from clingen.generation.processors import LIGHT_STAGE_CPUS
@@ -32,7 +34,7 @@ from clingen.generation.processors import LIGHT_STAGE_CPUS
 # block is already there when one finishes. Capped, since each call is a thread of the actor.
 SPARE_BLOCKS = 2
 MAX_BLOCKS_PER_WORKER = 64
-# Arrow types of the reply columns (http.REPLY_COLUMNS), so that a block whose rows all failed keeps them.
+# Arrow types of the reply columns (rows.REPLY_COLUMNS), so that a block whose rows all failed keeps them.
 REPLY_TYPES = {"generated_text": pa.string(), "num_input_tokens": pa.int64(), "num_generated_tokens": pa.int64(),
                "finish_reason": pa.string(), "__inference_error__": pa.string()}
 # Characters per token, to estimate a prompt's tokens against generator.tpm when no tokenizer is configured.
@@ -63,7 +65,7 @@ def blocks_per_worker(max_in_flight: int, rows_per_block: int) -> int:
 
 
 class HttpStage:
-    """dataset of prompt rows -> dataset with the reply columns (http.REPLY_COLUMNS); applied once per generation
+    """dataset of prompt rows -> dataset with the reply columns (rows.REPLY_COLUMNS); applied once per generation
     step, all steps sharing one ledger. `totals()`: the run's request counts so far (StageLedger.totals)."""
 
     def __init__(self, config: GeneratorConfig, rows_per_block: int):
@@ -120,6 +122,7 @@ class ChatRequests:
             await self._session.close()
 
     async def __call__(self, block):
+        GENERATE.check(block)
         self._open()
         rows = block.select([name for name in ("messages", "json_schema", "placeholder")
                              if name in block.column_names]).to_pylist()

@@ -14,6 +14,7 @@ from clingen._imports import require
 from clingen.config import GeneratorConfig
 from clingen.errors import ConfigError
 from clingen.generation.models import engine_kwargs_for, engine_tokenizer
+from clingen.generation.contracts import GENERATE
 
 # Ray Data's helper stages (chat template, tokenize, detokenize, pre/postprocess) reserve a whole CPU each by
 # default, which on a small CPU machine leaves none for the engine: they do little work, so take a quarter.
@@ -92,6 +93,7 @@ def prompt_token_ids(tokenizer: Any, messages: Any) -> list[int]:
 def engine_request(config: GeneratorConfig, model_source: str, row: Mapping[str, Any]) -> dict:
     """Preprocess of the vLLM processor: the prompt row with the engine's inputs, `tokenized_prompt` (the token
     ids of its messages, prompt_token_ids with the engine's tokenizer) and `sampling_params`."""
+    GENERATE.check(row)
     tokenizer = engine_tokenizer(model_source, config.engine_kwargs.get("tokenizer"),
                                  bool(config.engine_kwargs.get("trust_remote_code", False)))
     return {**_keep(dict(row)), "tokenized_prompt": prompt_token_ids(tokenizer, row["messages"]),

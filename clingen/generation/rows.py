@@ -7,6 +7,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+# The columns every generator backend adds to a prompt row (vLLM's processor, the HTTP and Serve stages); a row
+# whose request failed has `__inference_error__` (Ray Data LLM's name) and no text.
+REPLY_COLUMNS = ("generated_text", "num_input_tokens", "num_generated_tokens", "finish_reason", "__inference_error__")
+
 # The columns of a parsed row in the Ray Dataset. Families have different example schemas, so the example and
 # its failures travel as JSON strings (Arrow needs one type per column); the driver builds the typed table.
 PARSED_COLUMNS = ("row_id", "prompt_tokens", "completion_tokens", "example", "failures", "generation_error",

@@ -14,6 +14,7 @@ from clingen._batches import plain
 from clingen._imports import require
 from clingen.config import GeneratorConfig
 from clingen.errors import ConfigError
+from clingen.generation.contracts import GENERATE
 from clingen.generation.http import chat_payload, failed_reply, reply_from_response
 from clingen.generation.processors import LIGHT_STAGE_CPUS
 
@@ -74,6 +75,7 @@ def request_row(config: GeneratorConfig, row: dict) -> dict:
     """Preprocess: the Serve stage's inputs for one prompt row, a `chat` call with the HTTP backend's body (the
     stage builds a ChatCompletionRequest from `request_kwargs`). Not streamed, so that the first item the
     deployment yields is the whole reply."""
+    GENERATE.check(row)
     return {"method": "chat", "dtype": REQUEST_TYPE, "request_kwargs": {**chat_payload(config, row), "stream": False}}
 
 

@@ -10,15 +10,14 @@ import numpy as np
 
 from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
+from clingen.generation.contracts import COMPOSE, PARSE, SECOND_STEP
 from clingen.generation.rows import PARSED_COLUMNS, ParsedRow
 from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_of
 from clingen.parsing.dedup import MinHasher, normalise, text_digest
 from clingen.parsing.parsers import ParseFailure, ReplyEnd
-from clingen.prompts.compose import PromptComposer, second_step_messages
+from clingen.prompts.compose import PROMPT_COLUMNS, PromptComposer, second_step_messages
 from clingen.tasks.registry import get_task
 
-PROMPT_COLUMNS = ("row_id", "task", "strategy", "label", "topic", "style", "messages", "demo_ids", "related",
-                  "hard_negatives", "head", "tail", "followup", "json_schema")
 
 
 def _columns(rows: list[dict], names: tuple[str, ...] | list[str]) -> dict[str, list]:
@@ -34,6 +33,7 @@ class ComposePrompts:
         self.done = np.asarray(done_rows, dtype=np.int64)
 
     def __call__(self, batch: dict) -> dict:
+        COMPOSE.check(batch)
         rows = np.asarray(batch["id"], dtype=np.int64)
         if len(self.done):
             rows = rows[~np.isin(rows, self.done, assume_unique=True)]
@@ -56,6 +56,7 @@ class ParseReplies:
         self.minhasher = MinHasher()
 
     def __call__(self, batch: dict) -> dict:
+        PARSE.check(batch)
         out = []
         for row in rows_of(batch):
             kept = {name: row.get(name) for name in PROMPT_COLUMNS} if self.keep_prompt else {}
@@ -101,6 +102,7 @@ class SecondStepPrompts:
     goes on with a one-token placeholder prompt, so its failure reaches the sink instead of vanishing."""
 
     def __call__(self, batch: dict) -> dict:
+        SECOND_STEP.check(batch)
         out = []
         for row in rows_of(batch):
             first = ParsedRow.from_columns(row)
@@ -115,6 +117,4 @@ class SecondStepPrompts:
                 keep["json_schema"] = None
                 keep["placeholder"] = True
             out.append(keep)
-        return _columns(out, list(PROMPT_COLUMNS) + ["prior_prompt_tokens", "prior_completion_tokens", "prior_failures",
-                                                     "prior_generation_error", "sentence_a", "prior_record",
-                                                     "placeholder"])
+        return _columns(out, [*PROMPT_COLUMNS, *SECOND_STEP.adds])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -198,11 +199,24 @@ def _run_step(step: Step, function, key: str, made_from: dict[str, str], ctx: St
     try:
         produced = function(ctx)
     except Exception as exc:  # the report names the failed step; earlier steps' results stay on disk
-        log(f"[{name}] failed after {time.time() - started:.0f}s: {type(exc).__name__}: {exc}")
+        trace = _keep_traceback(folder)
+        log(f"[{name}] failed after {time.time() - started:.0f}s: {type(exc).__name__}: {exc} (traceback: {trace})")
         return StepOutcome(name, "failed", key, str(folder), round(time.time() - started, 1),
-                           reason=f"{type(exc).__name__}: {exc}")
+                           reason=f"{type(exc).__name__}: {exc} (traceback: {trace})")
     wall = round(time.time() - started, 1)
     StepRecord(name, key, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), wall, produced,
                made_from | data_digests({name: folder})).write(folder)
     log(f"[{name}] done in {wall:.0f}s")
     return StepOutcome(name, "ran", key, str(folder), wall, produced)
+
+
+def _keep_traceback(folder: Path) -> Path:
+    """The current exception's traceback beside the failed step's folder, in <pipeline.out>/errors/<folder>-<time>
+    .txt (a new file each time; not inside the step's folder, whose command refuses files it did not write), for
+    the bug report the one-line reason cannot be; its path."""
+    import traceback
+    errors = folder.parent / "errors"
+    errors.mkdir(parents=True, exist_ok=True)
+    path = errors / f"{folder.name}-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{os.getpid()}.txt"
+    path.write_text(traceback.format_exc(), encoding="utf-8")
+    return path

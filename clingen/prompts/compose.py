@@ -8,7 +8,7 @@ resumed run rebuilds exactly the prompts of the rows it still owes.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +59,10 @@ class PromptRow:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# The columns of a prompt row in the generation stream, in PromptRow's order (generation.contracts).
+PROMPT_COLUMNS = tuple(f.name for f in fields(PromptRow))
 
 
 class _NaturalNames:

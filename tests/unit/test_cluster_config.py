@@ -157,10 +157,12 @@ def test_ray_logs_are_copied_only_to_a_local_run_folder(tmp_path):
 
 def test_the_cluster_section_changes_no_fingerprint_or_key():
     # Figures of the default config before the section existed (commit b127db6): an all-RunField section must
-    # not appear in hashed_dump (not even as "cluster": {}), or every recorded result key would be stale.
-    for config in (load_config(), load_config(overrides=SETTINGS)):
+    # not appear in hashed_dump (not even as "cluster": {}), or every recorded result key would be stale. The
+    # embedded generator's recommended settings (config.MODEL_RECOMMENDED) are spelt out as they were then.
+    then = ["prompts.n_demos=3", "generation.ner_label_completion=false"]
+    for config in (load_config(overrides=then), load_config(overrides=[*then, *SETTINGS])):
         assert "cluster" not in config.hashed_dump()
         assert (config.dataset_fingerprint(), config.config_hash()) == ("0c0cb082e39203d7", "0535b021868df568")
         assert config.config_hash(("task", "seed", "training")) == "9ea02c7407c1c22d"  # the training run name
-        assert json.dumps(config.hashed_dump(), sort_keys=True) == json.dumps(load_config().hashed_dump(),
-                                                                               sort_keys=True)
+        assert json.dumps(config.hashed_dump(), sort_keys=True) == json.dumps(
+            load_config(overrides=then).hashed_dump(), sort_keys=True)

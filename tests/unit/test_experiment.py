@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clingen.errors import ConfigError
+from clingen.errors import ConfigError, DataFormatError
 from clingen.experiment.grid import build_cells, load_experiment
 from clingen.experiment.results import markdown_table, summarise, write_results
 
@@ -137,3 +137,25 @@ def test_shipped_experiment_and_pipeline_configs_validate():
     experiment = load_experiment(ROOT / "configs/experiments/shared-cpu.yaml")
     assert set(experiment.datasets) == {"ncbi-disease", "gad", "hoc", "mediqa-rqe"}
     assert len(build_cells(experiment)) == 4 * len(experiment.methods) * len(experiment.seeds)
+
+
+def test_ray_starts_once_after_the_data_check_and_only_when_a_cell_runs(tmp_path):
+    from clingen.experiment.run import run_experiment
+    experiment = load_experiment(experiment_file(tmp_path))
+    started = []
+
+    class Started(Exception):
+        pass
+
+    def start_ray(cells):
+        started.append([(cell.dataset, cell.method, cell.seed) for cell in cells])
+        raise Started  # the cells themselves are not run here
+
+    with pytest.raises(Started):
+        run_experiment(experiment, log=lambda _: None, only={"dataset": ["gad"], "method": ["zero-shot"]},
+                       start_ray=start_ray)
+    assert started == [[("gad", "zero-shot", 0), ("gad", "zero-shot", 1)]]
+    with pytest.raises(DataFormatError, match="train.tsv does not exist"):  # a missing file: before Ray starts
+        run_experiment(experiment, log=lambda _: None, only={"dataset": ["ncbi-disease"]}, start_ray=start_ray)
+    run_experiment(experiment, log=lambda _: None, report_only=True, start_ray=start_ray)  # runs no cell
+    assert len(started) == 1

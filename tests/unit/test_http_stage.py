@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 
 from clingen.config import GeneratorConfig
-from clingen.generation.http import REPLY_COLUMNS, with_counted_tokens
+from clingen.generation.http import with_counted_tokens
+from clingen.generation.rows import REPLY_COLUMNS
 from clingen.generation.http_policy import RetryPolicy, SharedBudget
 from clingen.generation.http_stage import ChatRequests, blocks_per_worker
 

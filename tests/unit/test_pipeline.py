@@ -70,6 +70,10 @@ def test_a_rerun_reuses_finished_steps_and_a_failure_resumes_at_the_failed_step(
     assert report.failed.name == "train" and "train broke" in report.failed.reason
     assert [name for name, _ in first.calls] == ["styles", "generate", "quality", "train"]  # stopped there
     assert not (Path(report.failed.folder) / "step.json").exists()
+    # The one-line reason names the file that keeps the traceback, outside the step's folder.
+    trace = Path(report.failed.reason.split("(traceback: ")[1].rstrip(")"))
+    assert trace.parent == tmp_path / "pipe" / "errors" and trace.name.startswith(Path(report.failed.folder).name)
+    assert 'raise RuntimeError(f"{name} broke")' in trace.read_text() and "RuntimeError: train broke" in trace.read_text()
 
     second = Recorder()
     report = run_pipeline(config_at(tmp_path), log=lambda _: None, step_functions=second.functions())
