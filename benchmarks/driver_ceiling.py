@@ -31,9 +31,9 @@ from clingen.generation.commits import InlineCommits, ShardBuffer
 from clingen.generation.job import RunCounters, _absorb
 from clingen.generation.rows import ParsedRow
 from clingen.generation.stages import ComposePrompts, ParseReplies
-from clingen.generation.store import OutputStore
 from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
 NODE_ROWS_PER_S = (150, 700)

@@ -61,9 +61,9 @@ def write_synthetic(records, out: str) -> None:
     import pyarrow as pa
 
     from clingen.datasets.records import schema_for
-    from clingen.generation.manifest import build_manifest
     from clingen.generation.job import RunCounters
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.manifest import build_manifest
+    from clingen.runfolder.store import OutputStore
     store = OutputStore(out)
     store.commit(0, pa.Table.from_pylist([r.to_row() for r in records], schema=schema_for("relation")), [],
                  list(range(len(records))), 0, 0)

@@ -22,7 +22,7 @@ _PUBLIC = {
     "get_task": "clingen.tasks.registry", "TaskSpec": "clingen.tasks.spec",
     "load_graph": "clingen.kg.source", "KnowledgeGraph": "clingen.kg.graph", "EntitySampler": "clingen.kg.sampling",
     "run_generation": "clingen.generation.job", "reparse_run": "clingen.generation.reparse",
-    "OutputStore": "clingen.generation.store", "Manifest": "clingen.generation.manifest",
+    "OutputStore": "clingen.runfolder.store", "Manifest": "clingen.runfolder.manifest",
     "build_quality_report": "clingen.quality.report",
     "run_training": "clingen.training.run", "Predictor": "clingen.training.predict",
     "ModelCard": "clingen.training.card",

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from clingen.datasets.card import CONFIGS, example_features
-from clingen.generation.store import FAILURE_SCHEMA, OutputStore
+from clingen.runfolder.card import CONFIGS, example_features
+from clingen.runfolder.store import FAILURE_SCHEMA, OutputStore
 from clingen.tasks.registry import get_task
 
 _PROCESS_CACHE: list[Path] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from clingen.datasets.export import FORMATS
+    from clingen.runfolder.export import FORMATS
     cmd = sub.add_parser("export", help="write a generation run's examples as JSONL, Parquet or a `datasets` "
                          "folder (save_to_disk, labels as ClassLabel)")
     cmd.add_argument("run", help="a `clingen generate` output folder or URI")
@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from clingen.datasets.export import export_run
+    from clingen.runfolder.export import export_run
     if args.format == "hf":
         import datasets
         datasets.disable_progress_bars()  # the CLI prints its own one-line summary

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from clingen.cli.common import add_config_options, resolve_config
-from clingen.generation.manifest import MANIFEST_FILE
-from clingen.generation.usage import manifest_usage
+from clingen.runfolder.manifest import MANIFEST_FILE
+from clingen.runfolder.usage import manifest_usage
 
 if TYPE_CHECKING:
-    from clingen.generation.manifest import Manifest
+    from clingen.runfolder.manifest import Manifest
 
 EXIT_INCOMPLETE = 3  # the run ended without every requested row: re-run the same command to finish
 
@@ -48,7 +48,7 @@ def _generate(args: argparse.Namespace) -> int:
         "generator.model.source": args.model})
     from clingen.cli.console import GenerationProgress, diagnostics_on_stderr
     from clingen.cluster import save_ray_logs
-    from clingen.generation.store import writing
+    from clingen.runfolder.store import writing
     started = time.time()
     out = config.generation.out
     # The lock spans the log copy into <out>/logs/ too; what a run sets aside is said when it is found.

@@ -32,7 +32,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def _reparse(args: argparse.Namespace) -> int:
     from clingen.config import config_from_dict, load_config
     from clingen.generation.reparse import reparse_run
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.store import OutputStore
     overrides = None
     if args.config:
         overrides = load_config(args.config, args.overrides)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from clingen._imports import require
 from clingen.datasets.records import schema_for
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 
 # Commits in flight before the driver waits for the oldest: enough to overlap writing with streaming, few
 # enough that a slow disk holds back the stream (bounded memory) instead of piling up shards in the object store.

@@ -15,15 +15,16 @@ from clingen import __version__
 from clingen.cluster import check_shared_paths, ensure_ray
 from clingen.config import ClinGenConfig, changed_paths, config_from_dict
 from clingen.datasets.readers import check_real_files
-from clingen.datasets.card import write_card
 from clingen.errors import ClinGenError, ConfigError
-from clingen.generation.manifest import Manifest, build_manifest
 from clingen.generation.commits import RayCommits, ShardBuffer
 from clingen.generation.rounds import RoundsExhausted, next_round
-from clingen.generation.store import OutputStore, Progress, writing
 from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
-from clingen.parsing.reasons import level_of
+from clingen.runfolder.card import write_card
+from clingen.runfolder.manifest import Manifest, build_manifest
+from clingen.runfolder.progress import Progress
+from clingen.runfolder.reasons import level_of
+from clingen.runfolder.store import OutputStore, writing
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 

@@ -16,14 +16,14 @@ import pyarrow as pa
 
 from clingen import __version__
 from clingen.config import ClinGenConfig, changed_paths, config_from_dict
-from clingen.datasets.card import write_card
 from clingen.datasets.records import schema_for
 from clingen.errors import ClinGenError, ConfigError
-from clingen.generation.manifest import ReparseEntry, build_manifest
-from clingen.generation.store import OutputStore
 from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_of
 from clingen.parsing.dedup import Deduplicator
-from clingen.parsing.reasons import level_of
+from clingen.runfolder.card import write_card
+from clingen.runfolder.manifest import ReparseEntry, build_manifest
+from clingen.runfolder.reasons import level_of
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
 

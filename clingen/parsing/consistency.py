@@ -38,8 +38,8 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
 
     from clingen.datasets.records import record_type_for
     from clingen.errors import ConfigError
-    from clingen.generation.manifest import FilterRecord
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.manifest import FilterRecord
+    from clingen.runfolder.store import OutputStore
     source = OutputStore(train_dir, create=False)
     manifest = source.read_manifest()
     if manifest is None:
@@ -72,9 +72,9 @@ def _write_filtered(out: str, family: str, kept: list[dict], aside: list[dict], 
     run again) gets it as a new version, the previous one moved to versions/<k>/; nothing is replaced."""
     import pyarrow as pa
 
-    from clingen.datasets.card import write_card
     from clingen.datasets.records import schema_for
-    from clingen.generation.store import OutputStore, writing
+    from clingen.runfolder.card import write_card
+    from clingen.runfolder.store import OutputStore, writing
     from clingen.tasks.registry import get_task
     with writing(out, "clingen pipeline (filter step)"):
         store = OutputStore(out)

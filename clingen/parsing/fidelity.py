@@ -1,7 +1,7 @@
 """Text-level label-fidelity rules (parsing/filtering stage): storable text, no talk about the task (as an
 assistant, naming its own label, about the prompt), relation entities present, pair texts that are not copies.
 
-Pure functions; the parsers turn what they find into rejection reasons (clingen/parsing/reasons.py)."""
+Pure functions; the parsers turn what they find into rejection reasons (clingen/runfolder/reasons.py)."""
 
 from __future__ import annotations
 

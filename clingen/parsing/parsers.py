@@ -1,7 +1,7 @@
 """Reply parsing (generation -> parsing/filtering -> datasets): one parser per family.
 
 Each turns raw model text into a typed example or recorded ParseFailures carrying the reason
-(clingen/parsing/reasons.py) and the raw text, and holds the example to the label-fidelity rules of
+(clingen/runfolder/reasons.py) and the raw text, and holds the example to the label-fidelity rules of
 clingen/parsing/fidelity.py and mentions.py. Parsers never raise on bad output.
 """
 
@@ -20,7 +20,7 @@ from clingen.parsing import fidelity, mentions
 from clingen.parsing.evidence import NameEvidence, abbreviation_spans
 from clingen.parsing.gazetteer import Gazetteer
 from clingen.parsing.reasoning import SplitReply, split_reasoning
-from clingen.parsing.reasons import BY_NAME
+from clingen.runfolder.reasons import BY_NAME
 from clingen.tasks.spec import TaskSpec, label_key
 
 # The strategies whose topics are sampled from the knowledge graph, so known names of the prompted type.

@@ -66,7 +66,7 @@ _REQUIRED_KEYS = ("step", "key", "finished_at", "wall_s", "outputs")
 def data_digests(folders: dict[str, Path]) -> dict[str, str]:
     """{step: digest of its folder's committed shards} for the folders that hold a run (progress markers);
     model folders and the like are left out."""
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.store import OutputStore
     digests = {}
     for name, folder in folders.items():
         digest = OutputStore(str(folder), create=False).committed_digest() if (folder / "progress").is_dir() else None

@@ -174,7 +174,7 @@ def training_data_digest(data: str | None) -> str | None:
     examples. Step keys hash the config, not the data, so a generate folder deleted and regenerated (another
     vLLM build, a changed reply schema) keeps its key; with the key alone as run name, Ray Train resumed the
     old run's finished checkpoint and trained nothing on the new set (evidence-cpu GAD, 25 s instead of 400)."""
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.store import OutputStore
     digest = OutputStore(str(data), create=False).committed_digest() if data is not None else None
     return digest[:12] if digest else None
 

@@ -11,9 +11,9 @@ from collections import Counter
 from typing import Any
 
 from clingen.config import ClinGenConfig, config_from_dict
-from clingen.generation.store import OutputStore
 from clingen.parsing import fidelity, mentions
 from clingen.parsing.parsers import KG_STRATEGIES
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 

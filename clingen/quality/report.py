@@ -13,10 +13,10 @@ from clingen.config import ClinGenConfig, load_config
 from clingen.datasets.readers import read_task_split
 from clingen.datasets.records import NERExample, Record, RelationExample, record_type_for
 from clingen.errors import ConfigError, DataFormatError
-from clingen.generation.manifest import Manifest
 from clingen.quality import metrics
 from clingen.quality.settings import QualitySettings
 from clingen.quality.trainability import RealIndex, assess, load_failures, text_of
+from clingen.runfolder.manifest import Manifest
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 
@@ -70,7 +70,7 @@ def _sample(records: list[Record], limit: int, seed: int) -> list[Record]:
 def read_manifest(path: str) -> Manifest | None:
     """A generation folder's manifest.json, or None when it has none; a missing folder is an error (and is
     never created: OutputStore would create it)."""
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.store import OutputStore
     if "://" not in path and not (Path(path) / "data").is_dir():
         raise DataFormatError(f"synthetic set {path} is not a `clingen generate` output folder; expected "
                               f"{Path(path) / 'data'} with part-*.parquet files")
@@ -80,7 +80,7 @@ def read_manifest(path: str) -> Manifest | None:
 def load_synthetic(name: str, path: str, family: str, settings: QualitySettings, manifest: Manifest | None) -> Source:
     """A generation output folder's committed examples (sampled, and all of them), its failure rows and
     its manifest."""
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.store import OutputStore
     table = OutputStore(path).read_examples()
     if table is None or table.num_rows == 0:
         raise DataFormatError(f"synthetic set {name} ({path}) holds no committed examples; expected "

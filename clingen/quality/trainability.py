@@ -20,7 +20,7 @@ import numpy as np
 
 from clingen.datasets.records import ClassificationExample, NERExample, PairExample, Record
 from clingen.parsing.dedup import normalise, shingles
-from clingen.parsing.reasons import level_of
+from clingen.runfolder.reasons import level_of
 
 UNKNOWN = "unknown"
 TEXT_CHARS, RAW_CHARS = 300, 400  # example and leak texts; failure replies
@@ -43,7 +43,7 @@ def truncate(text: str | None, limit: int) -> str:
 def load_failures(path: str) -> list[dict]:
     """Every failure row of a `clingen generate` output folder (or URI), as dicts with the store's columns
     row_id, reason, detail, raw, step, reply_record; [] when it has none. Nothing is created or changed."""
-    from clingen.generation.store import OutputStore
+    from clingen.runfolder.store import OutputStore
     return OutputStore(path, create=False).read_failures().to_pylist()
 
 

@@ -13,14 +13,14 @@ from pathlib import Path
 import pyarrow as pa
 
 from clingen import __version__
-from clingen._outputs import check_output_folder
 from clingen._batches import rows_of
 from clingen._imports import require
+from clingen._outputs import check_output_folder
 from clingen.config import OFFLINE_ENCODER, ClinGenConfig
 from clingen.datasets.readers import training_fewshot_records
 from clingen.datasets.records import record_type_for
 from clingen.errors import ConfigError
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 from clingen.training.card import ModelCard

@@ -7,10 +7,10 @@ import numpy as np
 
 from clingen.config import KGConfig, load_config
 from clingen.datasets.records import Provenance, RelationExample, Span, ner_example_from_spans, schema_for
-from clingen.generation.manifest import build_manifest
 from clingen.generation.job import RunCounters
-from clingen.generation.store import OutputStore
 from clingen.kg.source import load_graph
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
 NER_TEMPLATES = ["Patients with {d} often report {s}.", "{D} was diagnosed in three siblings.",

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from clingen.generation.commits import MAX_COMMITS_IN_FLIGHT, InlineCommits, RayCommits, ShardBuffer
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 
 pytestmark = pytest.mark.integration
 

@@ -15,7 +15,7 @@ import pytest
 from clingen.config import load_config
 from clingen.generation.job import run_generation
 from clingen.generation.rounds import RoundsExhausted
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 from tests.helpers_load import assert_loads_as_folder
 from tests.integration.test_http_stage import Stub
 

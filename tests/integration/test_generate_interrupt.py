@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -9,9 +9,10 @@ import pytest
 from clingen.config import load_config
 from clingen.errors import ConfigError
 from clingen.generation.job import run_generation
-from clingen.generation.manifest import Manifest, build_manifest
 from clingen.generation.reparse import reparse_run
-from clingen.generation.store import OutputStore, Progress
+from clingen.runfolder.manifest import Manifest, build_manifest
+from clingen.runfolder.progress import Progress
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 from tests.helpers_load import assert_loads_as_folder
 

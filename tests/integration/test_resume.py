@@ -14,7 +14,7 @@ import pytest
 from clingen.config import load_config
 from clingen.errors import ConfigError
 from clingen.generation.job import run_generation
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 from tests.helpers_load import assert_loads_as_folder
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

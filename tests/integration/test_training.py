@@ -106,8 +106,8 @@ def test_a_fixed_step_budget_cycles_a_small_set(ray_local, tmp_path):
 
 
 def test_the_filter_step_trains_on_the_few_real_examples_and_sets_examples_aside(ray_local, tmp_path):
-    from clingen.generation.store import OutputStore
     from clingen.pipeline.steps import StepContext, run_filter
+    from clingen.runfolder.store import OutputStore
     from clingen.tasks.registry import get_task
     train_dir = str(tmp_path / "gad-synthetic")
     records = relation_records(24)

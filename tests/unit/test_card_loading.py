@@ -15,13 +15,13 @@ from hypothesis import given, settings, strategies as st
 
 from clingen.cli import main
 from clingen.config import load_config
-from clingen.datasets.card import EMPTY_SPLIT_ISSUE, bio_tags, folder_content, write_card
 from clingen.datasets.records import schema_for
-from clingen.generation.manifest import build_manifest
-from clingen.generation.store import OutputStore
 from clingen.parsing.checker import ReplyRecord
 from clingen.parsing.consistency import filter_synthetic_set
 from clingen.parsing.parsers import ParseOptions, ReplyEnd, parse_reply
+from clingen.runfolder.card import EMPTY_SPLIT_ISSUE, bio_tags, folder_content, write_card
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 from tests.helpers_load import assert_loads_as_folder, folder_rows, isolated_hf_cache, load_rows
 

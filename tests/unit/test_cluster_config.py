@@ -12,8 +12,9 @@ from clingen.cluster import ray_target
 from clingen.config import ClinGenConfig, GenerationConfig, config_from_dict, load_config
 from clingen.errors import ConfigError
 from clingen.generation.job import recorded_fingerprint
-from clingen.generation.manifest import build_manifest
-from clingen.generation.store import OutputStore, Progress
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.progress import Progress
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 from tests.integration.synthetic_sets import ner_records, write_generation_output
 
@@ -57,8 +58,8 @@ def test_a_recorded_config_with_the_old_keys_loads_silently_with_its_fingerprint
 
 
 def test_old_manifests_are_read_by_export_and_audit(tmp_path):
-    from clingen.datasets.export import export_run
     from clingen.quality.audit import audit_run
+    from clingen.runfolder.export import export_run
     run = str(tmp_path / "ncbi")
     write_generation_output(run, "ncbi-disease", ner_records(4))
     store = OutputStore(run)

@@ -8,15 +8,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from clingen.config import load_config
 from clingen.datasets.records import RelationExample
 from clingen.experiment.grid import build_cells, load_experiment
 from clingen.experiment.results import gains, gains_table
-from clingen.generation.manifest import build_manifest
-from clingen.generation.store import OutputStore
 from clingen.parsing.consistency import contradiction, filter_synthetic_set
 from clingen.pipeline.steps import STEPS
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
-from clingen.config import load_config
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,18 +17,18 @@ from hypothesis import given, settings, strategies as st
 
 from clingen.cli import main, run_handler
 from clingen.config import load_config
-from clingen.datasets.card import write_card
 from clingen.datasets.readers import read_task_split
 from clingen.datasets.records import Provenance, RelationExample, Span, ner_example_from_spans, schema_for
 from clingen.datasets.text_checks import text_problem
 from clingen.errors import DataFormatError
-from clingen.generation import lock
 from clingen.generation.job import GenerationFailed, RunCounters
-from clingen.generation.manifest import build_manifest
-from clingen.generation.store import OutputStore
 from clingen.parsing.checker import ReplyRecord
 from clingen.parsing.consistency import filter_synthetic_set
 from clingen.parsing.parsers import ReplyEnd
+from clingen.runfolder import lock
+from clingen.runfolder.card import write_card
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 from tests.integration.synthetic_sets import ner_records
 from tests.unit.test_consistency import ScoresByText

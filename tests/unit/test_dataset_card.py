@@ -7,10 +7,10 @@ import pyarrow as pa
 import pytest
 
 from clingen.config import load_config
-from clingen.datasets.card import bio_tags, write_card
 from clingen.datasets.records import schema_for
-from clingen.generation.manifest import build_manifest
-from clingen.generation.store import OutputStore
+from clingen.runfolder.card import bio_tags, write_card
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit

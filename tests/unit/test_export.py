@@ -8,7 +8,7 @@ import pytest
 
 from clingen.cli import main
 from clingen.datasets.records import ClassificationExample, Provenance
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 from tests.integration.synthetic_sets import ner_records, write_generation_output
 

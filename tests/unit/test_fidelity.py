@@ -7,10 +7,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from clingen.generation.store import FAILURE_SCHEMA
 from clingen.parsing import fidelity, mentions
 from clingen.parsing.parsers import ParseOptions, ReplyEnd, extract_json_object, parse_reply
-from clingen.parsing.reasons import BY_NAME, REASONS
+from clingen.runfolder.reasons import BY_NAME, REASONS
+from clingen.runfolder.store import FAILURE_SCHEMA
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 
@@ -356,7 +356,7 @@ def test_a_malformed_entity_list_counts_its_row_as_no_entities():
     reply = json.dumps({"sentence": "Asthma often begins in early childhood.", "entities": [{"text": "Asthma"}, ""]})
     result = parse_reply(NCBI, ner_row(strategy="few-shot"), reply, OPTIONS)
     assert reasons(result) == ["entity_malformed", "entity_malformed", "no_entities"]
-    from clingen.parsing.reasons import level_of
+    from clingen.runfolder.reasons import level_of
     assert [level_of(r) for r in reasons(result)] == ["mention", "mention", "row"]
 
 

@@ -16,13 +16,13 @@ import pyarrow as pa
 import pytest
 
 from clingen.cli import main, run_handler
-from clingen.datasets.export import export_run
 from clingen.errors import ConfigError
-from clingen.generation import lock
 from clingen.generation.job import run_generation
-from clingen.generation.lock import FolderBusy
 from clingen.generation.reparse import reparse_run
-from clingen.generation.store import OutputStore
+from clingen.runfolder import lock
+from clingen.runfolder.export import export_run
+from clingen.runfolder.lock import FolderBusy
+from clingen.runfolder.store import OutputStore
 from tests.unit.test_damaged_folders import SETTINGS, make_run, run_config
 
 pytestmark = pytest.mark.unit
@@ -154,7 +154,7 @@ def test_wait_blocks_until_the_holder_ends_then_writes(tmp_path, held_by, no_ray
                 waiting.set()
 
     handler = WaitSeen()
-    logging.getLogger("clingen.generation.lock").addHandler(handler)
+    logging.getLogger("clingen.runfolder.lock").addHandler(handler)
     try:
         def reparse():
             result["report"] = reparse_run(str(run), wait=True)
@@ -166,7 +166,7 @@ def test_wait_blocks_until_the_holder_ends_then_writes(tmp_path, held_by, no_ray
         child.join(END_S)
         worker.join(END_S)
     finally:
-        logging.getLogger("clingen.generation.lock").removeHandler(handler)
+        logging.getLogger("clingen.runfolder.lock").removeHandler(handler)
     assert result["holder_alive_while_waiting"] and result["holder_done"]
     assert result["report"].previous_version == "versions/1"
 
@@ -245,7 +245,7 @@ def test_a_reader_waits_for_a_change_in_progress(tmp_path):
 
 def test_an_object_store_cannot_be_locked_and_says_so(caplog):
     store = OutputStore("mock:///runs/remote")
-    with caplog.at_level(logging.WARNING, logger="clingen.generation.lock"):
+    with caplog.at_level(logging.WARNING, logger="clingen.runfolder.lock"):
         with store.writing("clingen generate"), store.writing("clingen generate"):
             store.commit(0, pa.table({"id": ["a"], "text": ["b"]}), [], [0], 1, 1)
     assert [r.getMessage() for r in caplog.records] == [

@@ -9,8 +9,8 @@ from clingen.config import load_config
 from clingen.datasets.records import schema_for
 from clingen.errors import ConfigError
 from clingen.generation.job import RunCounters
-from clingen.generation.manifest import Manifest, ManifestCounts, ReparseEntry, build_manifest
-from clingen.generation.store import OutputStore
+from clingen.runfolder.manifest import Manifest, ManifestCounts, ReparseEntry, build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit

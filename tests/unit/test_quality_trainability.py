@@ -8,13 +8,13 @@ import pytest
 from clingen.cli.quality import print_flags
 from clingen.datasets.records import (ClassificationExample, Provenance, RelationExample, Span, ner_example_from_spans,
                                       schema_for)
-from clingen.generation.manifest import ManifestCounts
-from clingen.generation.store import OutputStore
 from clingen.parsing.dedup import shingles
 from clingen.quality.html import render_html
 from clingen.quality.settings import QualitySettings
 from clingen.quality.trainability import (RAW_CHARS, RealIndex, asked_labels, assess, failure_reasons, leakage,
                                           length_stats, lengths, load_failures, row_table)
+from clingen.runfolder.manifest import ManifestCounts
+from clingen.runfolder.store import OutputStore
 
 pytestmark = pytest.mark.unit
 GAD_LABELS = ["Has_relation", "No_relation"]

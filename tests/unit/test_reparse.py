@@ -10,16 +10,16 @@ import pytest
 from clingen.cli import main
 from clingen.config import load_config
 from clingen.datasets.records import schema_for
-from clingen.generation.manifest import build_manifest
 from clingen.generation.commits import ShardBuffer
 from clingen.generation.job import RunCounters, _absorb
-from clingen.generation.rows import ParsedRow
 from clingen.generation.reparse import reparse_run
-from clingen.generation.store import OutputStore
+from clingen.generation.rows import ParsedRow
 from clingen.parsing.checker import ReplyRecord
 from clingen.parsing.dedup import Deduplicator, MinHasher, normalise, text_digest
 from clingen.parsing.parsers import ParseOptions, ReplyEnd, parse_reply
 from clingen.quality.audit import audit_ner, audit_run
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit

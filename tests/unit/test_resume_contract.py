@@ -12,9 +12,9 @@ import pytest
 from clingen.config import load_config
 from clingen.datasets.records import schema_for
 from clingen.errors import ConfigError
-from clingen.generation.manifest import build_manifest
 from clingen.generation.job import run_generation
-from clingen.generation.store import OutputStore
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit

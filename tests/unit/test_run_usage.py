@@ -1,5 +1,5 @@
 """Tokens per run: cost at the configured prices per million tokens and examples per thousand tokens
-(clingen/generation/usage.py), in the summary line, the JSON summary and the dataset card of a generation folder."""
+(clingen/runfolder/usage.py), in the summary line, the JSON summary and the dataset card of a generation folder."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from clingen.cli.generate import summary_json, summary_line
 from clingen.config import load_config
 from clingen.datasets.records import schema_for
 from clingen.generation.job import RunCounters
-from clingen.generation.manifest import build_manifest
-from clingen.generation.store import OutputStore
-from clingen.generation.usage import manifest_usage, run_usage
+from clingen.runfolder.manifest import build_manifest
+from clingen.runfolder.store import OutputStore
+from clingen.runfolder.usage import manifest_usage, run_usage
 from clingen.tasks.registry import get_task
 
 pytestmark = pytest.mark.unit
@@ -55,7 +55,7 @@ def generated(tmp_path, *overrides):
 
 
 def test_the_summary_line_json_and_card_give_the_cost_at_the_configured_prices(tmp_path):
-    from clingen.datasets.card import write_card
+    from clingen.runfolder.card import write_card
     store, spec, manifest = generated(tmp_path, "generator.price_in_per_million=2.5",
                                       "generator.price_out_per_million=10")
     expected = "tokens 40,000 in / 10,000 out, cost 0.2, 0.02 examples per 1,000 tokens"

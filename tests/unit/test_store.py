@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from clingen.errors import DataFormatError
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 
 pytestmark = pytest.mark.unit
 

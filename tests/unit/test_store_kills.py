@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from clingen.generation.store import OutputStore
+from clingen.runfolder.store import OutputStore
 
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""Datasets stage output (datasets -> users' own training code): `clingen export` writes a generation run's
+"""The run folder's way out (run folder -> users' own training code): `clingen export` writes a generation run's
 examples (or its failures) as one JSONL file, one Parquet file, or a Hugging Face `datasets` folder
 (`save_to_disk`) whose labels are ClassLabel features, the same ones the run's dataset card declares.
 
@@ -22,13 +22,13 @@ import pyarrow.parquet as pq
 
 from clingen._imports import require
 from clingen.config import config_from_dict
-from clingen.datasets.card import example_features
 from clingen.datasets.records import schema_for
 from clingen.errors import ConfigError
-from clingen.generation.folder_check import SHARD_FOLDERS
-from clingen.generation.lock import LOCK_FILES
-from clingen.generation.manifest import MANIFEST_FILE
-from clingen.generation.store import SET_ASIDE, STAGING, OutputStore, writing
+from clingen.runfolder.card import example_features
+from clingen.runfolder.folder_check import SHARD_FOLDERS
+from clingen.runfolder.lock import LOCK_FILES
+from clingen.runfolder.manifest import MANIFEST_FILE
+from clingen.runfolder.store import SET_ASIDE, STAGING, OutputStore, writing
 from clingen.tasks.registry import get_task
 
 ExportFormat = Literal["jsonl", "parquet", "hf"]

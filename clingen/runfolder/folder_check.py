@@ -1,6 +1,6 @@
-"""What a run folder's shard files are accounted for by (generation -> datasets): each file in data/, failures/
-and progress/ must belong to a committed shard (its progress marker there and readable, its data and failure
-files as the marker recorded them), and the markers must hold at least what the manifest counts.
+"""What a run folder's shard files are accounted for by: each file in data/, failures/ and progress/ must belong
+to a committed shard (its progress marker there and readable, its data and failure files as the marker recorded
+them), and the markers must hold at least what the manifest counts.
 
 Writers (`OutputStore.scan`) set aside what is not accounted for; readers (`OutputStore.read_examples`,
 `read_failures`) refuse it. Both find it here, with the same words.

@@ -1,4 +1,4 @@
-"""One writer at a time on a run folder, and readers that never see half of a change (generation -> datasets).
+"""One writer at a time on a run folder, and readers that never see half of a change.
 
 Two OS file locks (`flock`) inside a local run folder; the kernel releases them when their process ends, however
 it ends (a kill leaves no stale lock):

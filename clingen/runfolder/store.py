@@ -1,17 +1,7 @@
-"""Generation output store (generation -> datasets): committed Parquet shards, parse-failure files, progress
-markers and the manifest, on any pyarrow filesystem (local path, s3://, gs://).
-
-A shard is committed when its progress marker exists; the marker is written after the shard's data and
-failure files, so a run killed at any point leaves either a whole shard or files no marker accounts for. Rows
-named in markers are done; a resumed run generates only the others: no duplicates, no gaps. Each marker records
-its files' SHA-256 and size.
-
-Nothing is deleted that this process did not write: a writing command (`scan`) moves whatever no committed
-shard accounts for (a shard without its marker, a partial write, a shard whose files are missing, changed or
-unreadable, a file from elsewhere) to set_aside/<name>-<time>/, says so on stderr (a warning) and records it
-in the manifest at once, and its rows count as not done. A reader (`read_examples`, `read_failures`) refuses
-such a folder naming the files (folder_check.py). One writer at a time, and readers that never see half a
-change: lock.py.
+"""The run folder's store (`OutputStore`): commits shards, sums their progress markers, sets aside what no marker
+accounts for, swaps a reparse's version in, and reads the examples and failures back checked; on any pyarrow
+filesystem (local path, s3://, gs://). The folder's layout, who writes what, the locks and set_aside/: the
+package docstring (clingen/runfolder/__init__.py).
 """
 
 from __future__ import annotations
@@ -23,7 +13,6 @@ import logging
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import pyarrow as pa
@@ -31,11 +20,18 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from clingen.errors import ConfigError, DataFormatError
-from clingen.generation import lock
-from clingen.generation.folder_check import (PART, SHARD_FOLDERS, Unaccounted, all_markers, inspect_folder,
-                                             removed_with_markers, shard_problem)
-from clingen.generation.manifest import MANIFEST_FILE, Manifest, with_set_aside
-from clingen.parsing.reasons import level_of
+from clingen.runfolder import lock
+from clingen.runfolder.folder_check import (
+    PART,
+    SHARD_FOLDERS,
+    Unaccounted,
+    all_markers,
+    inspect_folder,
+    removed_with_markers,
+    shard_problem,
+)
+from clingen.runfolder.manifest import MANIFEST_FILE, Manifest, with_set_aside
+from clingen.runfolder.progress import Progress, add_marker
 
 log = logging.getLogger(__name__)
 
@@ -44,25 +40,6 @@ SET_ASIDE = "set_aside"
 _SWAP_JOURNAL = "SWAP.json"
 FAILURE_SCHEMA = pa.schema([("row_id", pa.int64()), ("reason", pa.string()), ("detail", pa.string()),
                             ("raw", pa.string()), ("step", pa.int64()), ("reply_record", pa.string())])
-
-
-@dataclass
-class Progress:
-    """What the committed shards hold, summed over every run."""
-
-    rows: set[int] = field(default_factory=set)
-    examples: int = 0
-    failures: dict[str, int] = field(default_factory=dict)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    next_part: int = 0
-    # Rows without an example by their first row-level reason, and mentions left out by reason; markers of
-    # runs before these counts existed are read by the level of each failure's reason.
-    rejected_rows: dict[str, int] = field(default_factory=dict)
-    rejected_mentions: dict[str, int] = field(default_factory=dict)
-    # Shards this scan moved to set_aside/: {"part", "problem", "rows", "moved_to"} each.
-    set_aside: list[dict] = field(default_factory=list)
-
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
@@ -75,8 +52,9 @@ def parquet_bytes(table: pa.Table) -> bytes:
             writer.write_table(table)
     return sink.getvalue().to_pybytes()
 
+
 class OutputStore:
-    """A generation run's folder on any pyarrow filesystem (see the module docstring)."""
+    """A generation run's folder on any pyarrow filesystem (the package docstring gives its layout)."""
 
     def __init__(self, uri: str, create: bool = True):
         self.uri = uri
@@ -136,14 +114,14 @@ class OutputStore:
             return json.loads(stream.read())
 
     def scan(self, verify: bool = True) -> Progress:
-        """Sum the committed markers, after setting aside what no committed shard accounts for (module
+        """Sum the committed markers, after setting aside what no committed shard accounts for (package
         docstring; with `verify`, each shard file is checked against its marker too). For writers: it holds the
         writer lock for the call unless this process already holds it."""
         with self._writer_held(), self._changing():
             state = inspect_folder(self, verify)
             progress = Progress(set_aside=[self._set_aside(item) for item in state.unaccounted])
             for part, marker in sorted(state.markers.items()):
-                _add_marker(progress, marker, f"{self.uri}: shard part-{part:06d}.json")
+                add_marker(progress, marker, f"{self.uri}: shard part-{part:06d}.json")
             progress.next_part = max(state.markers, default=-1) + 1
             manifest = self.read_manifest()
             removed = removed_with_markers(manifest, all_markers(state))
@@ -201,7 +179,7 @@ class OutputStore:
 
     def read_examples(self, columns: list[str] | None = None) -> pa.Table | None:
         """Every committed example (only the given columns), or None when there are none yet. DataFormatError
-        when the folder is not as its markers and manifest record (module docstring)."""
+        when the folder is not as its markers and manifest record (package docstring)."""
         tables = self._read_committed("data", columns)
         return pa.concat_tables(tables, promote_options="default") if tables else None
 
@@ -375,28 +353,3 @@ def writing(uri: str, command: str | None = None, wait: bool = False, on_wait=No
         return contextlib.nullcontext()
     return lock.writing(pafs.FileSystem.from_uri(uri)[1] if "://" in uri else os.path.abspath(uri), command, wait,
                         on_wait)
-
-
-def _add_marker(progress: Progress, marker: dict, where: str) -> None:
-    overlap = progress.rows.intersection(marker["rows"])
-    if overlap:
-        raise DataFormatError(f"{where} repeats rows {sorted(overlap)[:5]} of earlier shards; the output folder "
-                              "was edited by hand")
-    progress.rows.update(marker["rows"])
-    progress.examples += marker["examples"]
-    for reason, count in marker["failures"].items():
-        progress.failures[reason] = progress.failures.get(reason, 0) + count
-    _add_rejections(progress, marker)
-    progress.prompt_tokens += marker.get("prompt_tokens", 0)
-    progress.completion_tokens += marker.get("completion_tokens", 0)
-
-
-def _add_rejections(progress: Progress, marker: dict) -> None:
-    if "rejected_rows" in marker:
-        rows, mentions = marker["rejected_rows"], marker.get("rejected_mentions", {})
-    else:  # a marker from before ClinGen counted rejected rows: one row-level failure per rejected row
-        rows = {r: c for r, c in marker["failures"].items() if level_of(r) == "row"}
-        mentions = {r: c for r, c in marker["failures"].items() if level_of(r) == "mention"}
-    for target, counts in ((progress.rejected_rows, rows), (progress.rejected_mentions, mentions)):
-        for reason, count in counts.items():
-            target[reason] = target.get(reason, 0) + count

@@ -1,4 +1,5 @@
-"""Rejection reasons (parsing/filtering stage): the one enumeration of why a reply or a mention was not kept.
+"""Rejection reasons (the run folder's failure vocabulary, which progress markers and the manifest count by): the
+one enumeration of why a reply or a mention was not kept.
 
 Parsers, filters, the manifest, `clingen reparse` and the README all use these names.
 """

@@ -1,6 +1,6 @@
-"""Datasets stage: the dataset card (README.md) of a generation folder, so that `datasets.load_dataset(<folder>)`
-reads it as it is: the examples as the default configuration, the failures as a second one, the labels as
-`ClassLabel` (NER and attribute tags as a list of `ClassLabel` over the task's full BIO tag list).
+"""The dataset card (README.md) of a run folder, so that `datasets.load_dataset(<folder>)` reads it as it is: the
+examples as the default configuration, the failures as a second one, the labels as `ClassLabel` (NER and
+attribute tags as a list of `ClassLabel` over the task's full BIO tag list).
 
 `datasets` caches a local folder under its name and a hash of this card's YAML, never of the data files (the
 configs' `data_files` are hashed as patterns; huggingface/datasets#2956). So each configuration's `description`
@@ -22,8 +22,8 @@ import yaml
 
 from clingen._imports import require
 from clingen.datasets.records import schema_for
-from clingen.generation.manifest import Manifest
-from clingen.generation.usage import manifest_usage
+from clingen.runfolder.manifest import Manifest
+from clingen.runfolder.usage import manifest_usage
 from clingen.tasks.spec import TaskSpec
 
 EXAMPLES, FAILURES = "data/part-*.parquet", "failures/part-*.parquet"

@@ -1,6 +1,6 @@
-"""Generation manifest (generation -> datasets): what a run directory holds and how it was made, as one typed
-record that the generation job writes and every later stage (reparse, filtering, training, quality, the dataset
-card, the CLI) reads."""
+"""The run folder's manifest.json: what a run folder holds and how it was made, as one typed record that the
+generation job writes and every later stage (reparse, filtering, training, quality, the dataset card, the CLI)
+reads."""
 
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from clingen import __version__
 from clingen.errors import ConfigError
-from clingen.parsing.reasons import DUPLICATE_REASONS
+from clingen.runfolder.reasons import DUPLICATE_REASONS
 
 if TYPE_CHECKING:
     from clingen.config import ClinGenConfig
-    from clingen.generation.store import Progress
+    from clingen.runfolder.progress import Progress
     from clingen.tasks.spec import TaskSpec
 
 NOT_PARSE_FAILURES = DUPLICATE_REASONS + ("generation_error",)

@@ -1,4 +1,4 @@
-"""What a generation run used (generation -> reports): its prompt and completion tokens, their cost at the prices
+"""What a generation run used (run folder -> reports): its prompt and completion tokens, their cost at the prices
 per million tokens the config gives (generator.price_in_per_million, price_out_per_million), and examples per
 thousand tokens, for the summary line, the JSON summary and the dataset card."""
 
