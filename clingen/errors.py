@@ -17,6 +17,11 @@ class DataFormatError(ClinGenError, ValueError):
     """A file's content is not in the expected format (missing column, malformed row, ...)."""
 
 
+class StepFailed(ClinGenError):
+    """A pipeline step ran and did not finish; the steps before it keep their results for the re-run. Not a
+    ConfigError: the config was valid, the step's work (the generator, the data) fell short."""
+
+
 class UnknownNameError(ClinGenError, KeyError):
     """A name (entity type, relation type, task, label, model) that does not exist."""
 

@@ -119,15 +119,6 @@ def check_endpoint(config: GeneratorConfig) -> list[str]:
     return served
 
 
-def build_http_processor(config: GeneratorConfig, rows_per_block: int):
-    """The HTTP stage (http_stage.HttpStage) for this endpoint; run_generation has called check_endpoint before
-    Ray started."""
-    if not config.url:
-        raise ConfigError("generator.backend=http needs generator.url, e.g. http://127.0.0.1:8000/v1")
-    from clingen.generation.http_stage import HttpStage
-    return HttpStage(config, rows_per_block)
-
-
 def with_counted_tokens(reply: dict, messages: list[dict], counter) -> dict:
     """`reply` with its prompt and completion tokens counted locally (`counter`: token_counter's function) when the
     endpoint reported no usage for a reply that has text; else `reply` as it is."""

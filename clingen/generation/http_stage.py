@@ -23,6 +23,7 @@ import pyarrow as pa
 from clingen._batches import plain
 from clingen._imports import require
 from clingen.config import GeneratorConfig
+from clingen.errors import ConfigError
 from clingen.generation.contracts import GENERATE
 from clingen.generation.rows import REPLY_COLUMNS
 from clingen.generation.http import (chat_payload, failed_reply, reply_from_response, request_headers,
@@ -222,3 +223,11 @@ class ChatRequests:
 
 def _cause(status: int | None, text: str) -> str:
     return text[:500] if status is None else f"HTTP {status}: {text[:300] or '(empty body)'}"
+
+
+def build_http_processor(config: GeneratorConfig, rows_per_block: int):
+    """The HTTP stage (HttpStage) for this endpoint; run_generation has called check_endpoint before Ray
+    started."""
+    if not config.url:
+        raise ConfigError("generator.backend=http needs generator.url, e.g. http://127.0.0.1:8000/v1")
+    return HttpStage(config, rows_per_block)

@@ -106,7 +106,7 @@ def build_generator(config: ClinGenConfig, steps: int = 1):
     (check_cpu_capacity)."""
     generator = config.generator
     if generator.backend == "http":
-        from clingen.generation.http import build_http_processor
+        from clingen.generation.http_stage import build_http_processor
         return generator.model.source, build_http_processor(generator, rows_per_block(config))
     ray = require("ray")
     if generator.backend == "serve":

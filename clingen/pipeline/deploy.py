@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from clingen.config import PipelineConfig
-from clingen.pipeline.steps import StepFailed
+from clingen.errors import StepFailed
 
 APP_NAME = "clingen-classifiers"
 logger = logging.getLogger("clingen.pipeline")

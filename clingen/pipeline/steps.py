@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clingen.config import ClinGenConfig
-from clingen.errors import ClinGenError, ConfigError
+from clingen.errors import ConfigError, StepFailed
 from clingen.prompts.demos import SHIPPED_DEMOS
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
@@ -20,11 +20,6 @@ logger = logging.getLogger("clingen.pipeline")
 
 SHIPPED_TESTSETS = Path(__file__).resolve().parents[1] / "tasks" / "testsets"
 MIN_PROPOSED_STYLES = 3
-
-
-class StepFailed(ClinGenError):
-    """A step ran and did not finish; the steps before it keep their results for the re-run. Not a ConfigError:
-    the config was valid, the step's work (the generator, the data) fell short."""
 
 
 @dataclass

@@ -7,7 +7,7 @@ from html import escape
 from pathlib import Path
 
 from clingen.quality.html_trainability import STYLE as TRAINABILITY_STYLE, trainability_section
-from clingen.quality.report import REAL, metric_columns
+from clingen.quality.metrics import REAL, metric_columns
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 24px 32px; color: #1f2328; }

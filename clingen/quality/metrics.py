@@ -16,6 +16,15 @@ from clingen.parsing.fidelity import found_on_its_own
 # two sets) keep CMD values comparable across sets and runs.
 UNIT_BOUNDS: tuple[float, float] = (-1.0, 1.0)
 MAX_PAIRS = 100_000
+# The real split's name among a quality report's sources (its synthetic sets are named by the user).
+REAL = "real"
+
+
+def metric_columns(report: dict) -> dict[str, dict]:
+    """Each source's metrics, real first: the columns of the metrics table and chart."""
+    columns = {REAL: report["real"]["metrics"]} if report["real"] else {}
+    columns.update({name: entry["metrics"] for name, entry in report["sets"].items()})
+    return columns
 
 
 def _matrix(x, name: str) -> np.ndarray:

@@ -14,13 +14,13 @@ from clingen.datasets.readers import read_task_split
 from clingen.datasets.records import NERExample, Record, RelationExample, record_type_for
 from clingen.errors import ConfigError, DataFormatError
 from clingen.quality import metrics
+from clingen.quality.metrics import REAL, metric_columns
 from clingen.quality.settings import QualitySettings
 from clingen.quality.trainability import RealIndex, assess, load_failures, text_of
 from clingen.runfolder.manifest import Manifest
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
 
-REAL = "real"
 FIGURES = {"tsne": "tsne.png", "metrics": "metrics.png", "entities": "entities.png"}
 
 
@@ -219,13 +219,6 @@ def build_quality_report(synthetic: dict[str, str], real: Path | None, task: str
     from clingen.quality.html import render_html
     (out / "report.html").write_text(render_html(report, out), encoding="utf-8")
     return report
-
-
-def metric_columns(report: dict) -> dict[str, dict]:
-    """Each source's metrics, real first: the columns of the metrics table and chart."""
-    columns = {REAL: report["real"]["metrics"]} if report["real"] else {}
-    columns.update({name: entry["metrics"] for name, entry in report["sets"].items()})
-    return columns
 
 
 def write_figures(report: dict, embeddings: dict[str, np.ndarray], out: Path, settings: QualitySettings) -> dict:
