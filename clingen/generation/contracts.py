@@ -39,8 +39,9 @@ class StageContract:
 
 
 COMPOSE = StageContract("ComposePrompts", requires=("id",), adds=PROMPT_COLUMNS)
-# Every backend (vLLM's processor, the HTTP stage, the Serve stage) turns prompt rows into reply rows.
-GENERATE = StageContract("generator", requires=("row_id", "messages", "json_schema"), adds=REPLY_COLUMNS)
+# Every backend (vLLM's processor, the HTTP stage, the Serve stage) turns prompt rows into reply rows; a row
+# without json_schema is asked for free text, as one whose json_schema is None.
+GENERATE = StageContract("generator", requires=("row_id", "messages"), adds=REPLY_COLUMNS)
 # The reply is checked against the prompt's context; the token counts and finish reason may be absent (a backend
 # that reports none), the text may not.
 PARSE = StageContract("ParseReplies", requires=(*CONTEXT_FIELDS, "generated_text"), adds=PARSED_COLUMNS)

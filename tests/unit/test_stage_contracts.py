@@ -27,10 +27,10 @@ def test_each_stage_needs_what_the_stage_before_it_adds():
     assert set(GENERATE.adds) == set(REPLY_COLUMNS)
 
 
-@pytest.mark.parametrize("batch", [{"row_id": [1], "messages": [[]]}, pa.table({"row_id": [1], "messages": ["x"]})])
+@pytest.mark.parametrize("batch", [{"row_id": [1], "prompt": [[]]}, pa.table({"row_id": [1], "prompt": ["x"]})])
 def test_a_batch_without_a_required_column_is_one_error_naming_stage_and_column(batch):
-    with pytest.raises(StageInputError, match=r"^stage generator received a batch without column\(s\) json_schema; "
-                                              r"it needs row_id, messages, json_schema and got messages, row_id$"):
+    with pytest.raises(StageInputError, match=r"^stage generator received a batch without column\(s\) messages; "
+                                              r"it needs row_id, messages and got prompt, row_id$"):
         GENERATE.check(batch)
 
 
