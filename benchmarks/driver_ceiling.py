@@ -30,7 +30,7 @@ from clingen.datasets.records import schema_for
 from clingen.generation.commits import InlineCommits, ShardBuffer
 from clingen.generation.job import RunCounters, _absorb
 from clingen.generation.rows import ParsedRow
-from clingen.generation.stages import ComposePrompts, ParseReplies
+from clingen.generation.stages import ComposePrompts, ParseReplies, StageInputs
 from clingen.parsing.checker import text_of
 from clingen.parsing.dedup import Deduplicator
 from clingen.runfolder.store import OutputStore
@@ -41,7 +41,7 @@ NODE_ROWS_PER_S = (150, 700)
 
 def parsed_rows(config, n: int) -> tuple[list[dict], float]:
     """n parsed stream rows (what the driver receives) and the parse stage's rows/s in this process."""
-    prompts = ComposePrompts(config.model_dump_json(), np.array([], dtype=np.int64))({"id": np.arange(n)})
+    prompts = ComposePrompts(inputs=StageInputs.for_config(config), done_rows=np.array([], dtype=np.int64))({"id": np.arange(n)})
     replies = dict(prompts)
     texts = []
     for row_id, messages in zip(prompts["row_id"], prompts["messages"]):
@@ -52,7 +52,7 @@ def parsed_rows(config, n: int) -> tuple[list[dict], float]:
                                  "entities": [topic]}))
     replies.update(generated_text=texts, num_input_tokens=[100] * n, num_generated_tokens=[40] * n,
                    finish_reason=["stop"] * n, __inference_error__=[None] * n)
-    parse = ParseReplies(config.model_dump_json(), "stub")
+    parse = ParseReplies(inputs=StageInputs.for_config(config, "stub"))
     started = time.perf_counter()
     out = parse(replies)
     parse_s = time.perf_counter() - started

@@ -111,6 +111,7 @@ class ChatRequests:
         """The session and locks belong to the actor's event loop, so they are made on it, at the first block."""
         if self._session is None:
             aiohttp = require("aiohttp")
+            _allow_open_files(self.config.max_in_flight + 64)
             timeout = aiohttp.ClientTimeout(total=self.config.request_timeout_s,
                                             sock_connect=min(self.config.request_timeout_s, 20.0))
             self._session = aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(
@@ -219,6 +220,17 @@ class ChatRequests:
         prompt = (sum(self.counter(text) for text in texts) if self.counter is not None
                   else sum(len(text) for text in texts) / CHARS_PER_TOKEN)
         return prompt + payload["max_tokens"]
+
+
+def _allow_open_files(needed: int) -> None:
+    """Raise this process's soft limit on open files towards `needed` (one socket per request in flight), up to
+    the hard limit: many systems start processes at a soft limit of 1024, which 1024 requests in flight beside
+    Ray's own files would pass ("Too many open files" on every request past it)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 def _cause(status: int | None, text: str) -> str:

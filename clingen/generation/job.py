@@ -23,7 +23,7 @@ from clingen.parsing.dedup import Deduplicator
 from clingen.runfolder.card import write_card
 from clingen.runfolder.manifest import Manifest, build_manifest
 from clingen.runfolder.progress import Progress
-from clingen.runfolder.reasons import level_of
+from clingen.runfolder.reasons import NO_EXAMPLE, failure_record, level_of
 from clingen.runfolder.store import OutputStore, writing
 from clingen.tasks.registry import get_task
 from clingen.tasks.spec import TaskSpec
@@ -274,7 +274,7 @@ def _absorb(row: dict, dedup: Deduplicator, buffer: ShardBuffer, run: RunCounter
         if level == "mention":
             _count(buffer.rejected_mentions, reason)
     if not row.get("example"):
-        _count(buffer.rejected_rows, next((r for r, level in zip(reasons, levels) if level == "row"), "no_example"))
+        _count(buffer.rejected_rows, next((r for r, level in zip(reasons, levels) if level == "row"), NO_EXAMPLE))
         return
     duplicate = dedup.check_signed(row["example_id"], row["dedup_digest"], row["dedup_signature"])
     if duplicate is None:
@@ -284,8 +284,8 @@ def _absorb(row: dict, dedup: Deduplicator, buffer: ShardBuffer, run: RunCounter
     reason, earlier = duplicate
     example = json.loads(row["example"])
     record = example.pop("reply_record", None)
-    buffer.failures.append(json.dumps([{"row_id": row_id, "reason": reason, "detail": f"repeats {earlier}",
-                                        "raw": json.dumps(example), "step": 1, "reply_record": record}]))
+    buffer.failures.append(json.dumps([failure_record(row_id, reason, f"repeats {earlier}", json.dumps(example),
+                                                      reply_record=record)]))
     _count(buffer.rejected_rows, reason)
     _count(run.failures, reason)
 

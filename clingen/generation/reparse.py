@@ -22,7 +22,7 @@ from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_
 from clingen.parsing.dedup import Deduplicator
 from clingen.runfolder.card import write_card
 from clingen.runfolder.manifest import ReparseEntry, build_manifest
-from clingen.runfolder.reasons import level_of
+from clingen.runfolder.reasons import NO_EXAMPLE, failure_record, level_of
 from clingen.runfolder.store import OutputStore
 from clingen.tasks.registry import get_task
 
@@ -228,9 +228,8 @@ def _dedup(outcome: RowOutcome, dedup: Deduplicator) -> None:
     duplicate = dedup.check(example["id"], text_of(example))
     if duplicate is not None:
         record = example.pop("reply_record", None)
-        outcome.failures.append({"row_id": example["row_id"], "reason": duplicate[0],
-                                 "detail": f"repeats {duplicate[1]}", "raw": json.dumps(example), "step": 1,
-                                 "reply_record": record})
+        outcome.failures.append(failure_record(example["row_id"], duplicate[0], f"repeats {duplicate[1]}",
+                                               json.dumps(example), reply_record=record))
         outcome.example = None
 
 
@@ -258,7 +257,7 @@ class _Shard:
         if outcome.example is not None:
             self.examples.append(outcome.example)
         else:
-            first = next((f["reason"] for f in outcome.failures if level_of(f["reason"]) == "row"), "no_example")
+            first = next((f["reason"] for f in outcome.failures if level_of(f["reason"]) == "row"), NO_EXAMPLE)
             self.rejected_rows[first] += 1
 
     def commit(self, store: OutputStore, part: int, spec) -> None:

@@ -5,18 +5,21 @@ per worker, and passes rows on as plain columns."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 
 from clingen._batches import rows_of
 from clingen.config import ClinGenConfig
+from clingen.datasets.records import Record
 from clingen.generation.contracts import COMPOSE, PARSE, SECOND_STEP
 from clingen.generation.rows import PARSED_COLUMNS, ParsedRow
 from clingen.parsing.checker import ReplyRecord, RowChecker, outcome_rows, text_of
 from clingen.parsing.dedup import MinHasher, normalise, text_digest
 from clingen.parsing.parsers import ParseFailure, ReplyEnd
 from clingen.prompts.compose import PROMPT_COLUMNS, PromptComposer, second_step_messages
-from clingen.tasks.registry import get_task
+from clingen.prompts.demos import load_demo_pool
+from clingen.tasks.spec import TaskSpec
 
 
 
@@ -24,12 +27,37 @@ def _columns(rows: list[dict], names: tuple[str, ...] | list[str]) -> dict[str, 
     return {name: [row.get(name) for row in rows] for name in names}
 
 
+@dataclass(frozen=True)
+class StageInputs:
+    """What every stage actor of a run is built from, made once on the driver (stream.build_stream) and passed
+    by keyword: the config (as JSON), the task spec (a user task's YAML need not exist on worker nodes), the
+    demonstration pool (the few-shot file is read once, on the driver) and the served model's name."""
+
+    config_json: str
+    spec: TaskSpec
+    demo_pool: list[Record]
+    model_name: str
+
+    @classmethod
+    def for_run(cls, config: ClinGenConfig, spec: TaskSpec, model_name: str) -> "StageInputs":
+        pool = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
+        return cls(config.model_dump_json(), spec, pool, model_name)
+
+    @classmethod
+    def for_config(cls, config: ClinGenConfig, model_name: str = "") -> "StageInputs":
+        """The inputs of a stage built outside a run (tests, benchmarks): the task spec from the registry."""
+        from clingen.tasks.registry import get_task
+        return cls.for_run(config, get_task(config.task, config.task_file), model_name)
+
+    def config(self) -> ClinGenConfig:
+        return ClinGenConfig.model_validate_json(self.config_json)
+
+
 class ComposePrompts:
     """Row indices (`id`, from ray.data.range) -> prompt rows, skipping the rows already committed."""
 
-    def __init__(self, config_json: str, done_rows: np.ndarray):
-        config = ClinGenConfig.model_validate_json(config_json)
-        self.composer = PromptComposer.from_config(config, get_task(config.task, config.task_file))
+    def __init__(self, *, inputs: StageInputs, done_rows: np.ndarray):
+        self.composer = PromptComposer.from_config(inputs.config(), inputs.spec, pool=inputs.demo_pool)
         self.done = np.asarray(done_rows, dtype=np.int64)
 
     def __call__(self, batch: dict) -> dict:
@@ -48,10 +76,8 @@ class ParseReplies:
     MinHash signature and exact-match digest (`dedup_signature`, `dedup_digest`), so that the driver's duplicate
     check only looks them up."""
 
-    def __init__(self, config_json: str, model_name: str, step: int = 1, keep_prompt: bool = False):
-        config = ClinGenConfig.model_validate_json(config_json)
-        spec = get_task(config.task, config.task_file)
-        self.checker = RowChecker.from_config(config, spec, model_name)
+    def __init__(self, *, inputs: StageInputs, step: int = 1, keep_prompt: bool = False):
+        self.checker = RowChecker.from_config(inputs.config(), inputs.spec, inputs.model_name, inputs.demo_pool)
         self.step, self.keep_prompt = step, keep_prompt  # keep_prompt: a pair task's second step follows
         self.minhasher = MinHasher()
 

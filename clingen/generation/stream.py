@@ -13,7 +13,7 @@ from clingen.config import ClinGenConfig, GeneratorConfig
 from clingen.errors import ConfigError
 from clingen.generation.models import check_chat_template, resolve_model_source
 from clingen.generation.processors import LIGHT_STAGE_CPUS, build_vllm_processor
-from clingen.generation.stages import ComposePrompts, ParseReplies, SecondStepPrompts
+from clingen.generation.stages import ComposePrompts, ParseReplies, SecondStepPrompts, StageInputs
 from clingen.tasks.spec import TaskSpec
 
 # Each vLLM engine actor on a CPU node holds its placement bundle's one CPU (ray.data.llm, uni executor).
@@ -40,17 +40,16 @@ def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray) -
     stage_pool = ray.data.ActorPoolStrategy(min_size=1, max_size=config.generation.stage_workers)
     steps = 2 if spec.family == "pair" else 1
     model_name, processor = build_generator(config, steps)
-    config_json = config.model_dump_json()
+    inputs = StageInputs.for_run(config, spec, model_name)  # once, on the driver
+    light = {"compute": stage_pool, "num_cpus": LIGHT_STAGE_CPUS, "batch_size": None}
     prompts = _prompt_rows(config.generation.n, _blocks(config)).map_batches(
-        ComposePrompts, fn_constructor_args=(config_json, done_rows), batch_size=None, compute=stage_pool,
-        num_cpus=LIGHT_STAGE_CPUS)
+        ComposePrompts, fn_constructor_kwargs={"inputs": inputs, "done_rows": done_rows}, **light)
     replies = processor(prompts)
     if spec.family == "pair":  # two steps as two stages of one stream
-        first = replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, 1, True),
-                                    compute=stage_pool, num_cpus=LIGHT_STAGE_CPUS, batch_size=None)
+        first = replies.map_batches(ParseReplies, fn_constructor_kwargs={"inputs": inputs, "step": 1,
+                                                                         "keep_prompt": True}, **light)
         replies = processor(first.map_batches(SecondStepPrompts, num_cpus=LIGHT_STAGE_CPUS, batch_size=None))
-    parsed = replies.map_batches(ParseReplies, fn_constructor_args=(config_json, model_name, steps),
-                                 compute=stage_pool, num_cpus=LIGHT_STAGE_CPUS, batch_size=None)
+    parsed = replies.map_batches(ParseReplies, fn_constructor_kwargs={"inputs": inputs, "step": steps}, **light)
     return Stream(parsed, model_name, getattr(processor, "totals", dict))
 
 

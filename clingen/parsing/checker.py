@@ -86,9 +86,10 @@ class RowChecker:
         return self._shingles_of_demo[demo_id]
 
     @classmethod
-    def from_config(cls, config: ClinGenConfig, spec: TaskSpec, model_name: str | None) -> "RowChecker":
+    def from_config(cls, config: ClinGenConfig, spec: TaskSpec, model_name: str | None,
+                    pool: list | None = None) -> "RowChecker":
         """The checker of a run: its parse settings, its knowledge-graph gazetteer (when label completion is on)
-        and its demonstration pool (for the copy filter)."""
+        and its demonstration pool (for the copy filter; `pool`: the one the driver built, else read here)."""
         from clingen.prompts.demos import load_demo_pool
         gazetteer, other_types, evidence = None, {}, None
         if spec.family == "ner":
@@ -109,7 +110,8 @@ class RowChecker:
         options = ParseOptions(generation.min_words, generation.max_words, model_name, gazetteer,
                                generation.require_topic, generation.pair_copy_threshold,
                                config.generator.model.sampling.max_tokens, other_types, evidence)
-        pool = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
+        if pool is None:
+            pool = load_demo_pool(spec, config.prompts.fewshot_path, config.prompts.demo_pool_per_class, config.seed)
         return cls(spec, options, {demo.id: text_of(demo.to_row()) for demo in pool},
                    generation.demo_copy_threshold)
 

@@ -39,6 +39,7 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
     from clingen.datasets.records import record_type_for
     from clingen.errors import ConfigError
     from clingen.runfolder.manifest import FilterRecord
+    from clingen.runfolder.reasons import failure_record
     from clingen.runfolder.store import OutputStore
     source = OutputStore(train_dir, create=False)
     manifest = source.read_manifest()
@@ -58,8 +59,8 @@ def filter_synthetic_set(train_dir: str, predictor, confidence: float, out: str)
             continue
         by_label[labels[0]] = by_label.get(labels[0], 0) + 1
         shown = {k: v for k, v in row.items() if k != "reply_record"}
-        aside.append({"row_id": row["row_id"], "reason": "contradicts_fewshot_model", "detail": why,
-                      "raw": json.dumps(shown, ensure_ascii=True), "step": 1, "reply_record": row.get("reply_record")})
+        aside.append(failure_record(row["row_id"], "contradicts_fewshot_model", why, json.dumps(shown, ensure_ascii=True),
+                                    reply_record=row.get("reply_record")))
     filtered = manifest.model_copy(update={
         "counts": manifest.counts.model_copy(update={"examples": len(kept), "set_aside": len(aside)}),
         "filtered_from": train_dir, "filter": FilterRecord(confidence=confidence, set_aside_by_label=by_label)})

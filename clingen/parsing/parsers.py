@@ -11,7 +11,7 @@ import json
 import re
 from collections import ChainMap
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from clingen.datasets.records import (ClassificationExample, PairExample, Provenance, Record, RelationExample, Span,
                                       ner_example_from_spans)
@@ -20,7 +20,7 @@ from clingen.parsing import fidelity, mentions
 from clingen.parsing.evidence import NameEvidence, abbreviation_spans
 from clingen.parsing.gazetteer import Gazetteer
 from clingen.parsing.reasoning import SplitReply, split_reasoning
-from clingen.runfolder.reasons import BY_NAME
+from clingen.runfolder.reasons import BY_NAME, failure_record, known_reason
 from clingen.tasks.spec import TaskSpec, label_key
 
 # The strategies whose topics are sampled from the knowledge graph, so known names of the prompted type.
@@ -37,9 +37,13 @@ class ParseFailure:
     raw: str
     step: int = 1
 
+    def __post_init__(self) -> None:
+        known_reason(self.reason)  # a misspelt reason fails where it is made, not as a count of its own
+
     def to_dict(self) -> dict:
         # A reply with a lone surrogate must still be recordable as the reason it was rejected.
-        return {**asdict(self), "detail": fidelity.storable(self.detail), "raw": fidelity.storable(self.raw)}
+        return failure_record(self.row_id, self.reason, fidelity.storable(self.detail), fidelity.storable(self.raw),
+                              self.step)
 
 
 @dataclass

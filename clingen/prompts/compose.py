@@ -118,15 +118,18 @@ class PromptComposer:
         self._schema = _as_json(reply_schema(spec, *self._schema_args))
 
     @classmethod
-    def from_config(cls, config: ClinGenConfig, spec: TaskSpec, kg: KnowledgeGraph | None = None) -> "PromptComposer":
-        """Everything a composer needs, loaded from the config (the graph only when the strategy uses it)."""
+    def from_config(cls, config: ClinGenConfig, spec: TaskSpec, kg: KnowledgeGraph | None = None,
+                    pool: list[Record] | None = None) -> "PromptComposer":
+        """Everything a composer needs, loaded from the config (the graph only when the strategy uses it; `pool`:
+        the demonstration pool the driver built, else read here)."""
         prompts = config.prompts
         if kg is None and (prompts.strategy == "clingen-kg" or _wants_hard_negatives(prompts, spec)):
             from clingen.kg.source import load_graph
             kg = load_graph(config.kg)
         styles = read_lines(prompts.styles_file, "styles") if prompts.styles_file else None
         topics = read_lines(prompts.topics_file, "topics") if prompts.topics_file else None
-        pool = load_demo_pool(spec, prompts.fewshot_path, prompts.demo_pool_per_class, config.seed)
+        if pool is None:
+            pool = load_demo_pool(spec, prompts.fewshot_path, prompts.demo_pool_per_class, config.seed)
         return cls(spec, prompts, config.seed, config.generation.max_words, kg, styles, pool, topics,
                    config.generator.model.sampling.max_tokens, config.generation.min_words)
 

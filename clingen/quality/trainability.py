@@ -20,7 +20,7 @@ import numpy as np
 
 from clingen.datasets.records import ClassificationExample, NERExample, PairExample, Record
 from clingen.parsing.dedup import normalise, shingles
-from clingen.runfolder.reasons import level_of
+from clingen.runfolder.reasons import NO_EXAMPLE, level_of
 
 UNKNOWN = "unknown"
 TEXT_CHARS, RAW_CHARS = 300, 400  # example and leak texts; failure replies
@@ -133,7 +133,7 @@ def examples_per_label(records: list[Record], per_label: int) -> dict[str, list[
 
 
 def _first_row_reason(group: list[dict]) -> str:
-    return next((f["reason"] for f in group if level_of(f["reason"] or "") == "row"), "no_example")
+    return next((f["reason"] for f in group if level_of(f["reason"] or "") == "row"), NO_EXAMPLE)
 
 
 def row_table(records: list[Record], failures: list[dict], counts=None) -> dict:

@@ -81,6 +81,8 @@ REASONS: tuple[Reason, ...] = (
            "(generation.pair_copy_threshold)", "sentence B repeats sentence A word for word"),
     Reason("copies_demonstration", "row", "the example mostly repeats one of its prompt's demonstrations "
            "(generation.demo_copy_threshold)", "a demonstration sentence returned verbatim"),
+    Reason("no_example", "row", "the row gave no example, and none of its failures rejects a whole row (every "
+           "one was of a mention): counted once per row under this name", "every listed mention was dropped"),
     Reason("contradicts_fewshot_model", "row", "consistency filtering (pipeline step filter): a model trained "
            "on the few real examples gives another label with high confidence (pipeline.filter_confidence); "
            "the example is set aside, never deleted", "label Has_relation, few-shot model No_relation p=0.97"),
@@ -117,12 +119,33 @@ REASONS: tuple[Reason, ...] = (
 )
 
 BY_NAME: dict[str, Reason] = {reason.name: reason for reason in REASONS}
+NO_EXAMPLE = "no_example"
 ROW_REASONS = tuple(r.name for r in REASONS if r.level == "row")
 MENTION_REASONS = tuple(r.name for r in REASONS if r.level == "mention")
 DUPLICATE_REASONS = ("exact_duplicate", "near_duplicate")
 
 
 def level_of(reason: str) -> Level:
-    """The level of a reason name; names from older ClinGen versions count as row-level."""
+    """The level of a recorded reason name; names from older ClinGen versions (in markers and failure files they
+    wrote) count as row-level. A failure made now is checked by `known_reason` instead."""
     known = BY_NAME.get(reason)
     return known.level if known is not None else "row"
+
+
+def known_reason(reason: str) -> str:
+    """`reason` when it is one of REASONS; else ValueError naming it and the closest names (a misspelt reason
+    would otherwise be counted as a row reason of its own, silently)."""
+    if reason in BY_NAME:
+        return reason
+    import difflib
+    close = difflib.get_close_matches(reason, BY_NAME, n=3)
+    raise ValueError(f"unknown failure reason {reason!r}" + (f"; closest: {', '.join(close)}" if close else "")
+                     + " (reasons are defined in clingen/runfolder/reasons.py)")
+
+
+def failure_record(row_id: int, reason: str, detail: str, raw: str, step: int = 1,
+                   reply_record: str | None = None) -> dict:
+    """One row of a failures/ shard (store.FAILURE_SCHEMA), the one place such a row is built; the reason is
+    checked (known_reason)."""
+    return {"row_id": int(row_id), "reason": known_reason(reason), "detail": detail, "raw": raw, "step": int(step),
+            "reply_record": reply_record}

@@ -262,13 +262,6 @@ def test_every_reason_is_documented_once_with_an_example():
     assert BY_NAME["entity_overlaps"].level == "mention" and BY_NAME["pair_copy"].level == "row"
 
 
-def test_the_readme_lists_every_reason():
-    from pathlib import Path
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    missing = [reason.name for reason in REASONS if f"`{reason.name}`" not in readme]
-    assert missing == []
-
-
 def test_an_entity_type_with_whitespace_is_refused_at_the_spec():
     with pytest.raises(ValueError, match=r"entity types \['Adverse event'\] hold whitespace"):
         TaskSpec(name="ade", family="ner", domain="adverse event", styles=["note"], labels=[

@@ -288,3 +288,15 @@ def test_the_reply_columns_keep_their_types_when_every_row_failed():
     assert out.schema.field("num_input_tokens").type == pa.int64()
     assert out.schema.field("finish_reason").type == pa.string()
     assert json.loads(json.dumps(out.to_pylist()))[0]["finish_reason"] is None
+
+
+def test_a_worker_raises_its_open_file_limit_to_hold_its_requests_in_flight():
+    import subprocess
+    import sys
+    code = ("import resource\nfrom clingen.generation.http_stage import _allow_open_files\n"
+            "hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
+            "_allow_open_files(1088)\nprint(resource.getrlimit(resource.RLIMIT_NOFILE)[0], hard)")
+    soft, hard = map(int, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                         check=True).stdout.split())
+    assert soft == (1088 if hard < 0 else min(1088, hard))  # never past the hard limit

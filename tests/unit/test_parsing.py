@@ -171,13 +171,13 @@ def test_dedup_exact_and_near():
 
 
 def test_copies_of_a_demonstration_are_rejected_with_the_demo_named():
-    from clingen.generation.stages import ParseReplies
+    from clingen.generation.stages import ParseReplies, StageInputs
     from clingen.parsing.dedup import containment
     # 'Lip pits', the demonstration's gold mention, is one of the 6.7% with no name evidence: judged by the copy
     # filter alone here.
     config = load_config(overrides=["seed=3", "prompts.n_demos=2", "generation.min_words=3",
                                     "prompts.strategy=few-shot", "generation.ner_name_evidence=false"])
-    stage = ParseReplies(config.model_dump_json(), "test-model")
+    stage = ParseReplies(inputs=StageInputs.for_config(config, "test-model"))
     row = prompt_row("ncbi-disease", strategy="few-shot")  # shows demonstrations train-324 and train-3817
     demo_texts = stage.checker.demo_texts
     copied = demo_texts["train-3817"].replace(" .", ".")  # "Lip pits also are equally distributed ..."

@@ -17,7 +17,7 @@ from clingen.config import load_config
 from clingen.generation.http import reply_from_response
 from clingen.generation.rows import ParsedRow
 from clingen.generation.serve_backend import reply_row
-from clingen.generation.stages import ComposePrompts, ParseReplies
+from clingen.generation.stages import ComposePrompts, ParseReplies, StageInputs
 from clingen.parsing.checker import ReplyRecord
 from clingen.parsing.parsers import ParseOptions, ReplyEnd, parse_reply
 from clingen.parsing.reasoning import TAGS, reasoning_block, split_reasoning
@@ -135,7 +135,7 @@ def test_the_serve_and_vllm_paths_through_the_parse_stage():
     finish_reason) hand them to the parse stage: counted by their reason, the thinking in the reply record."""
     config = load_config(overrides=["task=ncbi-disease", "generation.min_words=3", "generator.backend=serve",
                                     "generator.model.source=g", "generator.model.sampling.max_tokens=256"])
-    prompts = ComposePrompts(config.model_dump_json(), np.array([], dtype=np.int64))({"id": np.arange(5)})
+    prompts = ComposePrompts(inputs=StageInputs.for_config(config), done_rows=np.array([], dtype=np.int64))({"id": np.arange(5)})
     rows = [dict(zip(prompts, values)) for values in zip(*prompts.values())]
     def good(row: dict) -> str:
         return json.dumps({"sentence": f"Screening found {row['topic']} in older adults.", "entities": [row["topic"]]})
@@ -148,7 +148,7 @@ def test_the_serve_and_vllm_paths_through_the_parse_stage():
                  "__inference_error__": None} for row, text, tokens in
                 ((rows[3], "", 256), (rows[4], f"<think>{draft}</think>{good(rows[4])}", 80))]
     batch = {name: [row.get(name) for row in replies] for name in replies[0]}
-    out = ParseReplies(config.model_dump_json(), "g")(batch)
+    out = ParseReplies(inputs=StageInputs.for_config(config, "g"))(batch)
     parsed = [ParsedRow.from_columns(dict(zip(out, values))) for values in zip(*out.values())]
     assert [p.example is not None for p in parsed] == [True, False, False, False, True]
     assert [p.failures[0]["reason"] for p in parsed[1:4]] == ["reasoning_only", "truncated", "truncated"]

@@ -215,13 +215,13 @@ def test_audit_run_reads_a_run_folder(tmp_path, capsys):
 
 
 def test_a_pair_row_keeps_both_replies_through_the_two_stream_stages():
-    from clingen.generation.stages import ParseReplies, SecondStepPrompts
+    from clingen.generation.stages import ParseReplies, SecondStepPrompts, StageInputs
     from clingen.prompts.compose import PromptComposer
     import numpy as np
     config = load_config(overrides=["task=mediqa-rqe", "prompts.strategy=zero-shot", "generation.min_words=3"])
     row = PromptComposer.from_config(config, get_task("mediqa-rqe")).compose(np.arange(1))[0].to_dict()
     first_reply = json.dumps({"sentence": "Can I take ibuprofen while pregnant?"})
-    first = ParseReplies(config.model_dump_json(), "m", 1, True)(
+    first = ParseReplies(inputs=StageInputs.for_config(config, "m"), step=1, keep_prompt=True)(
         {name: [value] for name, value in {**row, "generated_text": first_reply, "num_input_tokens": 50,
                                            "num_generated_tokens": 12}.items()})
     second_prompts = SecondStepPrompts()(first)
@@ -230,7 +230,7 @@ def test_a_pair_row_keeps_both_replies_through_the_two_stream_stages():
     second_reply = json.dumps({"sentence": "Is ibuprofen safe during pregnancy?"})
     batch = {**second_prompts, "generated_text": [second_reply], "num_input_tokens": [60],
              "num_generated_tokens": [10], "finish_reason": ["stop"]}
-    out = ParseReplies(config.model_dump_json(), "m", 2)(batch)
+    out = ParseReplies(inputs=StageInputs.for_config(config, "m"), step=2)(batch)
     example = json.loads(out["example"][0])
     assert (example["text_a"], example["text_b"]) == ("Can I take ibuprofen while pregnant?",
                                                       "Is ibuprofen safe during pregnancy?")
@@ -240,7 +240,7 @@ def test_a_pair_row_keeps_both_replies_through_the_two_stream_stages():
     assert record["ends"] == [{"finish_reason": None, "generated_tokens": 12},
                               {"finish_reason": "stop", "generated_tokens": 10}]
     # The same reply cut at the token limit in the second step is a truncated row, with both replies on record.
-    cut = ParseReplies(config.model_dump_json(), "m", 2)({**batch, "finish_reason": ["length"]})
+    cut = ParseReplies(inputs=StageInputs.for_config(config, "m"), step=2)({**batch, "finish_reason": ["length"]})
     failures = json.loads(cut["failures"][0])
     assert [f["reason"] for f in failures] == ["truncated"] and failures[0]["step"] == 2
     assert json.loads(failures[0]["reply_record"])["replies"] == [first_reply, second_reply]

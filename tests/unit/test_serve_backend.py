@@ -17,7 +17,7 @@ from clingen.generation.commits import ShardBuffer
 from clingen.generation.job import RunCounters, _absorb
 from clingen.generation.serve_backend import (PlainChatRequest, check_serve_app, llm_server_deployment, reply_row, request_row,
                                               serve_target)
-from clingen.generation.stages import ComposePrompts, ParseReplies
+from clingen.generation.stages import ComposePrompts, ParseReplies, StageInputs
 from clingen.parsing.dedup import Deduplicator
 
 pytestmark = pytest.mark.unit
@@ -155,7 +155,7 @@ def test_reply_row_reads_the_response_and_keeps_the_prompt_columns():
 def test_failed_requests_reach_the_driver_as_generation_errors():
     config = load_config(overrides=["task=ncbi-disease", "generation.min_words=3", "generator.backend=serve",
                                     "generator.model.source=clingen-generator"])
-    prompts = ComposePrompts(config.model_dump_json(), np.array([], dtype=np.int64))({"id": np.arange(3)})
+    prompts = ComposePrompts(inputs=StageInputs.for_config(config), done_rows=np.array([], dtype=np.int64))({"id": np.arange(3)})
     rows = [dict(zip(prompts, values)) for values in zip(*prompts.values())]
     topic = rows[0]["topic"]
     reply = json.dumps({"sentence": f"Screening found {topic} in several older adults.", "entities": [topic]})
@@ -164,7 +164,7 @@ def test_failed_requests_reach_the_driver_as_generation_errors():
                through_stage(rows[2], config.generator, raised="ValidationError: 1 validation error")]
     replies = [reply_row(row) for row in outputs]
     batch = {name: [row.get(name) for row in replies] for name in replies[0]}
-    out = ParseReplies(config.model_dump_json(), "clingen-generator")(batch)
+    out = ParseReplies(inputs=StageInputs.for_config(config, "clingen-generator"))(batch)
     buffer, run = ShardBuffer(), RunCounters()
     for row in [dict(zip(out, values)) for values in zip(*out.values())]:
         _absorb(row, Deduplicator(), buffer, run)

@@ -15,8 +15,8 @@ from clingen.prompts.compose import PROMPT_COLUMNS
 pytestmark = pytest.mark.unit
 
 
-def config_json(*overrides):
-    return load_config(None, ["task=ncbi-disease", *overrides]).model_dump_json()
+def config(*overrides):
+    return load_config(None, ["task=ncbi-disease", *overrides])
 
 
 def test_each_stage_needs_what_the_stage_before_it_adds():
@@ -37,8 +37,8 @@ def test_a_batch_without_a_required_column_is_one_error_naming_stage_and_column(
 def test_the_compose_stage_refuses_a_batch_without_row_ids():
     import numpy as np
 
-    from clingen.generation.stages import ComposePrompts
-    stage = ComposePrompts(config_json(), np.array([], dtype=np.int64))
+    from clingen.generation.stages import ComposePrompts, StageInputs
+    stage = ComposePrompts(inputs=StageInputs.for_config(config()), done_rows=np.array([], dtype=np.int64))
     assert len(stage({"id": np.array([0, 1])})["row_id"]) == 2
     with pytest.raises(StageInputError, match="stage ComposePrompts received a batch without column.s. id;"):
         stage({"row": np.array([0, 1])})
@@ -47,14 +47,43 @@ def test_the_compose_stage_refuses_a_batch_without_row_ids():
 def test_the_parse_stage_refuses_replies_without_their_text_or_prompt_context():
     import numpy as np
 
-    from clingen.generation.stages import ComposePrompts, ParseReplies
-    prompts = ComposePrompts(config_json(), np.array([], dtype=np.int64))({"id": np.array([0])})
+    from clingen.generation.stages import ComposePrompts, ParseReplies, StageInputs
+    prompts = ComposePrompts(inputs=StageInputs.for_config(config()), done_rows=np.array([], dtype=np.int64))({"id": np.array([0])})
     replies = {**prompts, "generated_text": [json.dumps({"sentence": "Asthma was seen.", "entities": ["Asthma"]})],
                "finish_reason": ["stop"], "num_input_tokens": [10], "num_generated_tokens": [8],
                "__inference_error__": [None]}
-    stage = ParseReplies(config_json(), "stub")
+    stage = ParseReplies(inputs=StageInputs.for_config(config(), "stub"))
     assert stage(replies)["row_id"] == [0]
     with pytest.raises(StageInputError, match="stage ParseReplies received a batch without column.s. generated_text;"):
         stage({k: v for k, v in replies.items() if k != "generated_text"})
     with pytest.raises(StageInputError, match="without column.s. label, topic;"):
         stage({k: v for k, v in replies.items() if k not in ("label", "topic")})
+
+
+def test_stage_actors_are_built_from_what_the_driver_read_not_from_the_files_again(tmp_path):
+    """A user task's YAML and its few-shot file live on the driver's machine; the stage actors (on any node)
+    get the spec and the demonstration pool themselves."""
+    import pickle
+    import shutil
+    from pathlib import Path
+
+    import yaml
+
+    import numpy as np
+
+    from clingen.generation.stages import ComposePrompts, StageInputs
+    from clingen.tasks.registry import get_task
+    task_file, fewshot = tmp_path / "task.yaml", tmp_path / "fewshot.jsonl"
+    spec = get_task("ncbi-disease").model_dump(mode="json", exclude_none=True)
+    task_file.write_text(yaml.safe_dump([{**spec, "name": "my-disease"}]))
+    shutil.copy(Path(__file__).resolve().parents[2] / "clingen/tasks/demos/ncbi-disease.jsonl", fewshot)
+    user = load_config(None, ["task=my-disease", f"task_file={task_file}", f"prompts.fewshot_path={fewshot}",
+                              "prompts.n_demos=1"])
+    inputs = pickle.loads(pickle.dumps(StageInputs.for_config(user, "m")))  # as Ray ships it to an actor
+    pool = {demo.id for demo in inputs.demo_pool}
+    assert inputs.spec.name == "my-disease" and pool
+    task_file.unlink()
+    fewshot.unlink()
+    rows = ComposePrompts(inputs=inputs, done_rows=np.array([], dtype=np.int64))({"id": np.arange(2)})
+    assert rows["row_id"] == [0, 1] and rows["task"] == ["my-disease"] * 2
+    assert len(rows["demo_ids"][0]) == 1 and set(rows["demo_ids"][0]) <= pool

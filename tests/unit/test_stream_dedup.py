@@ -11,7 +11,7 @@ import pytest
 from clingen.config import load_config
 from clingen.generation.commits import ShardBuffer
 from clingen.generation.job import RunCounters, _absorb
-from clingen.generation.stages import ComposePrompts, ParseReplies
+from clingen.generation.stages import ComposePrompts, ParseReplies, StageInputs
 from clingen.parsing.dedup import Deduplicator, MinHasher, normalise, shingles
 
 pytestmark = pytest.mark.unit
@@ -78,14 +78,14 @@ def test_a_signature_of_the_wrong_length_is_refused():
 
 def test_parse_stage_signs_each_example_and_the_driver_rejects_the_repeat():
     config = load_config(overrides=["task=ncbi-disease", "generation.min_words=3"])
-    prompts = ComposePrompts(config.model_dump_json(), np.array([], dtype=np.int64))({"id": np.arange(3)})
+    prompts = ComposePrompts(inputs=StageInputs.for_config(config), done_rows=np.array([], dtype=np.int64))({"id": np.arange(3)})
     first, second = prompts["topic"][:2]
     # Rows 0 and 1 get the same reply, which names both their topics: the second is an exact duplicate.
     replies = [json.dumps({"sentence": f"Screening found {first} and {second} in several older adults.",
                            "entities": [first, second]})] * 2 + ["not json"]
     batch = {**prompts, "generated_text": replies, "num_input_tokens": [10] * 3, "num_generated_tokens": [5] * 3,
              "finish_reason": ["stop"] * 3}
-    out = ParseReplies(config.model_dump_json(), "m")(batch)
+    out = ParseReplies(inputs=StageInputs.for_config(config, "m"))(batch)
     text = json.loads(out["example"][0])["text"]
     assert out["dedup_signature"][0] == MinHasher().signature(normalise(text)).tobytes()
     assert out["dedup_signature"][2] is None and out["example"][2] is None
