@@ -73,7 +73,8 @@ def writing(folder: str, command: str | None = None, wait: bool = False,
             yield
         return
     fd = _open(path)
-    try:
+
+    def acquire() -> None:
         if not _try_flock(fd, fcntl.LOCK_EX):
             holder = describe_holder(path)
             if not wait:
@@ -83,14 +84,9 @@ def writing(folder: str, command: str | None = None, wait: bool = False,
             fcntl.flock(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(_me(command)).encode(), 0)
-    except BaseException:
-        os.close(fd)
-        raise
-    _HELD[path] = _Held(fd, True)
-    try:
+
+    with _holding(path, fd, acquire, exclusive=True, forget_holder=True):
         yield
-    finally:
-        _release(path, forget_holder=True)
 
 
 @contextlib.contextmanager
@@ -149,7 +145,8 @@ def _change_lock(folder: str, exclusive: bool) -> Iterator[None]:
     if fd is None:
         yield
         return
-    try:
+
+    def acquire() -> None:
         turnstile = _open(os.path.join(os.path.dirname(path), TURNSTILE), tolerate=not exclusive)
         try:
             if turnstile is not None:
@@ -158,6 +155,17 @@ def _change_lock(folder: str, exclusive: bool) -> Iterator[None]:
         finally:
             if turnstile is not None:
                 os.close(turnstile)  # releases it
+
+    with _holding(path, fd, acquire, exclusive=exclusive, forget_holder=False):
+        yield
+
+
+@contextlib.contextmanager
+def _holding(path: str, fd: int, acquire, exclusive: bool, forget_holder: bool) -> Iterator[None]:
+    """Lock the open file `fd` (`acquire()`; the file is closed when that fails or is interrupted) and hold it,
+    recorded in _HELD, for the block."""
+    try:
+        acquire()
     except BaseException:
         os.close(fd)
         raise
@@ -165,7 +173,7 @@ def _change_lock(folder: str, exclusive: bool) -> Iterator[None]:
     try:
         yield
     finally:
-        _release(path, forget_holder=False)
+        _release(path, forget_holder=forget_holder)
 
 
 @contextlib.contextmanager
