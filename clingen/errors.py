@@ -37,3 +37,28 @@ class UnknownNameError(ClinGenError, KeyError):
 
 class EmptyCandidatesError(ClinGenError, ValueError):
     """A sampler was asked to draw from an empty set."""
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The exception at the bottom of `exc`'s chain: through Ray's wrappers (a RayTaskError's `.cause`, Ray
+    Data's UserCodeException) and `raise ... from` causes."""
+    seen = {id(exc)}
+    while True:
+        below = getattr(exc, "cause", None) or exc.__cause__
+        if not isinstance(below, BaseException) or id(below) in seen:
+            return exc
+        seen.add(id(below))
+        exc = below
+
+
+def cause_line(exc: BaseException) -> str:
+    """'OSError: [Errno 28] No space left on device: ...': the root cause's type and first line, for a one-line
+    error; the whole chain (Ray's remote tracebacks included) goes to a new file in the temporary folder, named
+    at the end."""
+    import tempfile
+    import traceback
+    root = root_cause(exc)
+    first = (str(root).strip().splitlines() or [""])[0][:500]
+    with tempfile.NamedTemporaryFile("w", prefix="clingen-error-", suffix=".txt", delete=False) as handle:
+        handle.write("".join(traceback.format_exception(exc)))
+    return f"{type(root).__name__}: {first} (full traceback: {handle.name})"

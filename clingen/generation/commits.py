@@ -97,11 +97,26 @@ class RayCommits:
         if not (buffer.rows or buffer.failures):
             return
         while len(self._pending) >= MAX_COMMITS_IN_FLIGHT:
-            self.ray.get(self._pending.popleft())
+            self._get_oldest()
         self._pending.append(self._task.remote(self.location, part, self.family, buffer))
 
     def wait(self) -> None:
         """Block until every submitted commit is written; raises the first commit's error (ray.get's
         RayTaskError wraps it)."""
         while self._pending:
+            self._get_oldest()
+
+    def _get_oldest(self) -> None:
+        """The oldest pending commit's result. When it failed, the others are awaited too (their errors are the
+        same cause, e.g. a full disk), so that Ray prints none of them as an unhandled error beside the one line
+        the run ends with."""
+        try:
             self.ray.get(self._pending.popleft())
+        except Exception:
+            for ref in self._pending:
+                try:
+                    self.ray.get(ref)
+                except Exception:  # noqa: BLE001 - the first failure is the one reported
+                    pass
+            self._pending.clear()
+            raise

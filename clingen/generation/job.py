@@ -15,7 +15,7 @@ from clingen import __version__
 from clingen.cluster import check_shared_paths, ensure_ray
 from clingen.config import ClinGenConfig, changed_paths, config_from_dict
 from clingen.datasets.readers import check_real_files
-from clingen.errors import ClinGenError, ConfigError
+from clingen.errors import ClinGenError, ConfigError, cause_line
 from clingen.generation.commits import RayCommits, ShardBuffer
 from clingen.generation.rounds import RoundsExhausted, next_round
 from clingen.parsing.checker import text_of
@@ -235,7 +235,7 @@ def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, p
     except GenerationFailed:
         raise
     except Exception as exc:  # engine death, unreachable endpoint, a failed write: fail fast with the cause
-        raise GenerationFailed(f"the generation stream failed: {type(exc).__name__}: {str(exc)[:2000]}") from exc
+        raise GenerationFailed(f"the generation stream failed: {cause_line(exc)}") from exc
     except BaseException as exc:  # Ctrl-C: what was parsed is still committed below, then the run stops
         stopped = exc
         raise
@@ -243,9 +243,11 @@ def _drain(dataset, config: ClinGenConfig, spec: TaskSpec, store: OutputStore, p
         try:
             commits.submit(part, buffer)  # whatever was parsed is kept; a re-run resumes after it
             commits.wait()
-        except Exception:
-            if stopped is None:
-                raise
+        except Exception as exc:
+            if stopped is None:  # e.g. a full disk: one line, the committed shards kept, a re-run resumes
+                raise GenerationFailed(f"committing a shard failed: {cause_line(exc)}; the shards "
+                                       f"committed before it are kept: free the space (or fix the cause) and run "
+                                       f"the same command again to resume") from exc
             # Stopping wins over a commit the stop interrupted: that shard's rows are generated again.
 
 

@@ -11,9 +11,10 @@ import hashlib
 import json
 import logging
 import os
+import re
 import time
 import uuid
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 STAGING = ".staged"  # a new version of the shards, written whole before it replaces the current one
 SET_ASIDE = "set_aside"
+SET_ASIDE_NOTE = "SET_ASIDE.json"  # in each set-aside folder: what was moved there, from where and why
 _SWAP_JOURNAL = "SWAP.json"
 FAILURE_SCHEMA = pa.schema([("row_id", pa.int64()), ("reason", pa.string()), ("detail", pa.string()),
                             ("raw", pa.string()), ("step", pa.int64()), ("reply_record", pa.string())])
@@ -103,11 +105,18 @@ class OutputStore:
                 out.write(data)
             return
         tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)  # this process's own partial write
+            if exc.filename is None:  # a full disk names no file: say which write it stopped
+                raise OSError(exc.errno, exc.strerror, path) from exc
+            raise
 
     def read_json(self, path: str) -> dict:
         with self.fs.open_input_stream(path) as stream:
@@ -120,10 +129,12 @@ class OutputStore:
         with self._writer_held(), self._changing():
             state = inspect_folder(self, verify)
             progress = Progress(set_aside=[self._set_aside(item) for item in state.unaccounted])
+            manifest = self.read_manifest()
+            progress.set_aside += self._unrecorded_set_asides((manifest.set_aside if manifest else [])
+                                                              + progress.set_aside)
             for part, marker in sorted(state.markers.items()):
                 add_marker(progress, marker, f"{self.uri}: shard part-{part:06d}.json")
             progress.next_part = max(state.markers, default=-1) + 1
-            manifest = self.read_manifest()
             removed = removed_with_markers(manifest, all_markers(state))
             if removed:
                 progress.set_aside.append(self._note_removed(removed, manifest, all_markers(state)))
@@ -273,12 +284,35 @@ class OutputStore:
             self.fs.move(self.path(relative), str(target / relative))
         entry = {"part": item.name, "problem": item.problem, "rows": item.rows,
                  "moved_to": str(target.relative_to(self.root))}
-        self.write_bytes(str(target / "SET_ASIDE.json"), json.dumps({**entry, "files": list(item.files),
-                                                                     "at": stamp}, indent=2).encode())
         rows = f"; its {item.rows} rows count as not done" if item.rows else ""
+        # Said before its note is written: on a full disk the move succeeds and the note cannot (the next writer
+        # records such a folder: _unrecorded_set_asides).
         log.warning("%s: set aside %s: %s; moved to %s%s", self.uri, item.name, item.problem,
                     self.path(entry["moved_to"]), rows)
+        self.write_bytes(str(target / SET_ASIDE_NOTE), json.dumps({**entry, "files": list(item.files),
+                                                                   "at": stamp}, indent=2).encode())
         return entry
+
+    def _unrecorded_set_asides(self, recorded: list[dict]) -> list[dict]:
+        """Folders under set_aside/ with no note and no manifest entry: moved there by a run that could not write
+        either (a full disk). Each is noted now, said once, and returned as a manifest entry."""
+        aside = Path(str(self.root)) / SET_ASIDE
+        if not self.is_local or not aside.is_dir():
+            return []
+        known = {entry.get("moved_to") for entry in recorded}
+        found = []
+        for folder in sorted(aside.iterdir()):
+            moved_to = f"{SET_ASIDE}/{folder.name}"
+            if not folder.is_dir() or (folder / SET_ASIDE_NOTE).exists() or moved_to in known:
+                continue
+            stamped = re.fullmatch(r"(.+)-\d{8}T\d{6}Z(-\d+)?", folder.name)
+            entry = {"part": stamped.group(1) if stamped else folder.name, "problem": "set aside by an earlier run that could not "
+                     "record why (its note and the manifest could not be written, e.g. on a full disk)",
+                     "rows": None, "moved_to": moved_to}
+            log.warning("%s: %s is %s; recorded now", self.uri, self.path(moved_to), entry["problem"])
+            self.write_bytes(str(folder / SET_ASIDE_NOTE), json.dumps(entry, indent=2).encode())
+            found.append(entry)
+        return found
 
     def _note_removed(self, problem: str, manifest: Manifest, markers: list[dict]) -> dict:
         """The manifest entry (and warning) of markers removed from the folder: nothing left to set aside."""

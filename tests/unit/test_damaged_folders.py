@@ -192,6 +192,23 @@ def test_a_reparse_stopped_before_its_swap_leaves_staged_shards_that_the_next_on
     assert set(left) <= set(kept) and "reparse stopped before swapping" in caplog.text
 
 
+def test_a_set_aside_folder_an_earlier_run_could_not_record_is_recorded_by_the_next_writer(tmp_path, caplog):
+    """On a full disk the move to set_aside/ succeeds and its note and manifest entry cannot be written: the next
+    writer notes it, says so once and puts it in the manifest; its files stay as they are."""
+    run = make_run(tmp_path / "run")
+    unrecorded = run / "set_aside" / "part-000003-20261207T225406Z"
+    (unrecorded / "data").mkdir(parents=True)
+    (unrecorded / "data" / "part-000003.parquet").write_bytes(b"PAR1 partial")
+    OutputStore(str(run)).scan()
+    [entry] = json.loads((run / "manifest.json").read_text())["set_aside"]
+    assert entry["part"] == "part-000003" and entry["moved_to"] == "set_aside/part-000003-20261207T225406Z"
+    assert "could not record why" in caplog.text and (unrecorded / "SET_ASIDE.json").is_file()
+    assert (unrecorded / "data" / "part-000003.parquet").read_bytes() == b"PAR1 partial"
+    caplog.clear()
+    OutputStore(str(run)).scan()  # recorded once
+    assert len(json.loads((run / "manifest.json").read_text())["set_aside"]) == 1 and not caplog.text
+
+
 def relation_run(out: Path) -> Path:
     store = OutputStore(str(out))
     rows = [RelationExample(f"gad-{i}", text, "Has_relation", provenance=None).to_row() | {"row_id": i}
