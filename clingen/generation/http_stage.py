@@ -88,6 +88,10 @@ class HttpStage:
     def totals(self) -> dict:
         return require("ray").get(self.ledger.totals.remote())
 
+    def close(self) -> None:
+        """End the ledger actor: a run with several streams (generation.examples rounds) starts one per stream."""
+        require("ray").kill(self.ledger)
+
 
 class ChatRequests:
     """One HTTP worker (an actor of the stage's pool): a block of prompt rows -> the block with its replies. Every

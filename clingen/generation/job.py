@@ -4,6 +4,7 @@ killed run resumes from."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -158,6 +159,8 @@ def _generate(config: ClinGenConfig, spec: TaskSpec, store: OutputStore, progres
         _drain(stream.dataset, config, spec, store, progress, run, on_row)
     finally:  # also for a failed run: its retries and rate-limited replies are part of why
         _count_requests(run, stream)
+        with contextlib.suppress(Exception):  # the counts are read; a cluster already gone has ended it too
+            stream.close()
     return stream.model_name
 
 

@@ -30,6 +30,7 @@ class Stream:
     dataset: object
     model_name: str
     request_counts: Callable[[], dict]
+    close: Callable[[], None]  # ends what the stream started beside Ray Data's own actors (the HTTP ledger)
 
 
 def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray) -> Stream:
@@ -50,7 +51,7 @@ def build_stream(config: ClinGenConfig, spec: TaskSpec, done_rows: np.ndarray) -
                                                                          "keep_prompt": True}, **light)
         replies = processor(first.map_batches(SecondStepPrompts, num_cpus=LIGHT_STAGE_CPUS, batch_size=None))
     parsed = replies.map_batches(ParseReplies, fn_constructor_kwargs={"inputs": inputs, "step": steps}, **light)
-    return Stream(parsed, model_name, getattr(processor, "totals", dict))
+    return Stream(parsed, model_name, getattr(processor, "totals", dict), getattr(processor, "close", lambda: None))
 
 
 def _prompt_rows(n: int, blocks: int):
