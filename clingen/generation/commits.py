@@ -12,6 +12,7 @@ resumes without duplicates or gaps: the rows of a shard whose marker was not wri
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -46,15 +47,15 @@ class ShardBuffer:
         return [failure for failures in self.failures for failure in json.loads(failures)]
 
 
-def commit_shard(location: str, part: int, family: str, buffer: ShardBuffer) -> dict:
+def commit_shard(location: str, part: int, family: str, buffer: ShardBuffer, writer_pid: int | None = None) -> dict:
     """Write `buffer` as shard `part` of the store at `location` (an absolute local path or a URI); returns the
     shard's marker. Raises what OutputStore.commit raises (OSError for a full disk, ArrowInvalid for an example
-    that does not fit the family's schema)."""
+    that does not fit the family's schema, WriterGone when `writer_pid`, the driver, was killed meanwhile)."""
     import pyarrow as pa
     store = OutputStore(location)
     table = pa.Table.from_pylist(buffer.decoded_examples(), schema=schema_for(family))
     return store.commit(part, table, buffer.decoded_failures(), buffer.rows, buffer.prompt_tokens,
-                        buffer.completion_tokens, buffer.rejected_rows, buffer.rejected_mentions)
+                        buffer.completion_tokens, buffer.rejected_rows, buffer.rejected_mentions, writer_pid)
 
 
 def _ready() -> bool:
@@ -98,7 +99,8 @@ class RayCommits:
             return
         while len(self._pending) >= MAX_COMMITS_IN_FLIGHT:
             self._get_oldest()
-        self._pending.append(self._task.remote(self.location, part, self.family, buffer))
+        # The driver's pid: a commit still running when the driver is killed must not land (lock.writer_gone).
+        self._pending.append(self._task.remote(self.location, part, self.family, buffer, os.getpid()))
 
     def wait(self) -> None:
         """Block until every submitted commit is written; raises the first commit's error (ray.get's

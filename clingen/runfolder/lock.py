@@ -109,6 +109,27 @@ def holds_writer_lock(folder: str) -> bool:
     return os.path.join(os.path.abspath(folder), WRITER_LOCK) in _HELD
 
 
+def writer_gone(folder: str, pid: int) -> str | None:
+    """Why the process `pid`, which asked for a change to `folder` from Ray workers (a shard commit), may no longer
+    write it, or None when it still holds the writer lock: it has ended (killed: the kernel released its lock,
+    and its workers may outlive it by a moment), or another process now holds the lock. A commit checks this
+    under the change lock, so that no shard of a run that ended lands beside the next run's rows."""
+    try:
+        with open(os.path.join(os.path.abspath(folder), WRITER_LOCK), encoding="utf-8") as handle:
+            holder = json.loads(handle.read() or "null")
+    except (OSError, ValueError):
+        holder = None
+    if not isinstance(holder, dict) or holder.get("pid") != pid or holder.get("host") != socket.gethostname():
+        return f"the writer lock is now held by {describe_holder(os.path.join(folder, WRITER_LOCK))}"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"the run that asked for it (pid {pid}) has ended"
+    except PermissionError:  # alive, another user's: not ours to judge
+        pass
+    return None
+
+
 def describe_holder(path: str) -> str:
     """Who holds the writer lock at `path`, as it recorded itself: '`clingen reparse` (pid 12, host h, since
     2025-01-01T00:00:00Z)'."""

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
-from clingen.errors import ConfigError, DataFormatError
+from clingen.errors import ClinGenError, ConfigError, DataFormatError
 from clingen.runfolder import lock
 from clingen.runfolder.folder_check import (
     PART,
@@ -53,6 +53,10 @@ def parquet_bytes(table: pa.Table) -> bytes:
         if table.num_rows:
             writer.write_table(table)
     return sink.getvalue().to_pybytes()
+
+
+class WriterGone(ClinGenError):
+    """A commit asked for by a run that no longer holds the folder's writer lock (lock.writer_gone)."""
 
 
 class OutputStore:
@@ -160,12 +164,18 @@ class OutputStore:
 
     def commit(self, part: int, examples: pa.Table, failures: list[dict], rows: list[int],
                prompt_tokens: int, completion_tokens: int, rejected_rows: dict[str, int] | None = None,
-               rejected_mentions: dict[str, int] | None = None) -> dict:
+               rejected_mentions: dict[str, int] | None = None, writer_pid: int | None = None) -> dict:
         """Write one shard: examples, failures, then the marker that makes both count. `rejected_rows` counts the
         shard's rows without an example by their first row-level reason, `rejected_mentions` its mention-level
-        failures (reasons.REASONS). A shard of that number already there is never replaced (DataFormatError)."""
+        failures (reasons.REASONS). A shard of that number already there is never replaced (DataFormatError).
+        `writer_pid`: the process that holds the writer lock and asked for this commit from a Ray worker; when it
+        no longer holds it (killed), nothing is written (WriterGone): its rows are not done, and the next run
+        generates them once."""
         name = f"part-{part:06d}"
         with self._changing():
+            gone = lock.writer_gone(str(self.root), writer_pid) if writer_pid is not None and self.is_local else None
+            if gone:
+                raise WriterGone(f"{self.uri}: shard {name} not committed: {gone}")
             taken = [f"{folder}/{name}.{'json' if folder == 'progress' else 'parquet'}" for folder in SHARD_FOLDERS]
             taken = [relative for relative in taken if self._is_file(self.path(relative))]
             if taken:

@@ -286,3 +286,33 @@ def test_sigint_to_a_real_generate_waiting_for_the_lock_is_one_line_and_exit_130
     assert generate.returncode == 130
     assert rest.splitlines() == ["clingen: interrupted"], rest
     assert "Traceback" not in rest
+
+
+def test_a_commit_asked_for_by_a_run_that_was_killed_writes_nothing(tmp_path):
+    """A killed driver's Ray workers can outlive it by a moment: their commit must not land beside the rows the
+    next run generates (it would hold the same rows twice)."""
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+
+    from clingen.datasets.records import schema_for
+    from clingen.runfolder.store import OutputStore, WriterGone
+    folder = tmp_path / "run"
+    store = OutputStore(str(folder))
+    # The killed driver: it took the writer lock, recorded itself, and died (the kernel released the lock).
+    code = ("import os, signal, sys\nfrom clingen.runfolder import lock\n"
+            "with lock.writing(sys.argv[1], 'clingen generate'):\n"
+            "    print(os.getpid(), flush=True)\n    os.kill(os.getpid(), signal.SIGKILL)")
+    killed = subprocess.run([sys.executable, "-c", code, str(folder)], capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    dead = int(killed.stdout)
+    empty = pa.Table.from_pylist([], schema=schema_for("ner"))
+    with pytest.raises(WriterGone, match=rf"shard part-000001 not committed: the run that asked for it \(pid {dead}\) "
+                                         r"has ended"):
+        store.commit(1, empty, [], [8, 9], 0, 0, writer_pid=dead)
+    with lock.writing(str(folder), "clingen generate"):  # the next run holds the folder now
+        with pytest.raises(WriterGone, match="not committed: the writer lock is now held by `clingen generate`"):
+            store.commit(1, empty, [], [8, 9], 0, 0, writer_pid=dead)
+        store.commit(1, empty, [], [8, 9], 0, 0, writer_pid=os.getpid())  # its own commits land
+    assert sorted(p.name for p in (folder / "progress").iterdir()) == ["part-000001.json"]
