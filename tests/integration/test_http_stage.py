@@ -148,6 +148,9 @@ def test_the_stage_records_its_retries_and_failed_rows(ray_local):
                                               f"tr{'y' if tries == 1 else 'ies'}: HTTP 503: overloaded")
     assert totals["rate_limited"] == len(stub.rate_limited) == totals["retries"]  # every 429 waited out, retried
     assert totals["requests"] == len(stub.arrivals)
+    stage.close()  # its ledger actor ends with the stream (a run of several rounds starts one per round)
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(stage.ledger.totals.remote())
 
 
 def test_an_endpoint_that_dies_mid_run_fails_it_within_a_minute_naming_the_url(ray_local, tmp_path):
