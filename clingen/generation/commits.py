@@ -17,6 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from clingen._imports import require
+from clingen.runfolder import lock
 from clingen.datasets.records import schema_for
 from clingen.runfolder.store import OutputStore
 
@@ -83,7 +84,7 @@ class RayCommits:
 
     def __init__(self, store: OutputStore, family: str):
         self.ray = require("ray")
-        self.location, self.family = store.location, family
+        self.location, self.family, self.is_local = store.location, family, store.is_local
         options: dict = {"num_cpus": 0, "max_retries": 0}  # a failed write fails the run, named, not silently
         if store.is_local:
             from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -99,8 +100,10 @@ class RayCommits:
             return
         while len(self._pending) >= MAX_COMMITS_IN_FLIGHT:
             self._get_oldest()
-        # The driver's pid: a commit still running when the driver is killed must not land (lock.writer_gone).
-        self._pending.append(self._task.remote(self.location, part, self.family, buffer, os.getpid()))
+        # The driver's pid, when it holds the folder's writer lock: a commit still running when the driver is killed
+        # must not land (lock.writer_gone).
+        writer = os.getpid() if self.is_local and lock.holds_writer_lock(self.location) else None
+        self._pending.append(self._task.remote(self.location, part, self.family, buffer, writer))
 
     def wait(self) -> None:
         """Block until every submitted commit is written; raises the first commit's error (ray.get's
