@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pipeline_overhead import free_port  # noqa: E402 (a sibling script)
+from pipeline_overhead import free_port, wait_for_stub  # noqa: E402 (a sibling script)
 
 _TOPIC = re.compile(r"named '([^']+)'")
 _WORDS = ("patients cohort study clinical trial onset symptoms diagnosis treatment therapy outcome follow-up "
@@ -125,16 +125,8 @@ def start_stub(args) -> tuple[subprocess.Popen, str]:
                              "--rate-limit-every", str(args.rate_limit_every), "--max-concurrency",
                              str(args.max_concurrency), *(["--queue"] if args.queue else [])])
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/v1/models", timeout=2).read()
-            return stub, url
-        except OSError:
-            if time.time() > deadline or stub.poll() is not None:
-                stub.kill()
-                raise SystemExit(f"the stub endpoint on {url} did not start")
-            time.sleep(0.2)
+    wait_for_stub(stub, f"{url}/v1")
+    return stub, url
 
 
 def stub_call(url: str, path: str, method: str = "GET") -> dict:

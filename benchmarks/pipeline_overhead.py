@@ -121,11 +121,17 @@ def start_stub() -> tuple[subprocess.Popen, str]:
     port = free_port()
     stub = subprocess.Popen([sys.executable, __file__, "--serve-stub", str(port)])
     url = f"http://127.0.0.1:{port}/v1"
+    wait_for_stub(stub, url)
+    return stub, url
+
+
+def wait_for_stub(stub: subprocess.Popen, url: str) -> None:
+    """Until the stub at `url` (its /v1 base) answers /models: the event it needs, within 60 s, else SystemExit."""
     deadline = time.time() + 60
     while True:
         try:
             urllib.request.urlopen(f"{url}/models", timeout=2).read()
-            return stub, url
+            return
         except OSError:
             if time.time() > deadline or stub.poll() is not None:
                 stub.kill()
